@@ -1,0 +1,81 @@
+//! Ferrotape's user interface: the HTML shell, the router, pages, components and the server
+//! functions they call. Compiled twice: with `ssr` into the server, with `hydrate` into wasm.
+
+pub mod api;
+pub mod components;
+pub mod error;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod server_context;
+
+use leptos::prelude::*;
+use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    SsrMode,
+    components::{Route, Router, Routes},
+    path,
+};
+
+use crate::components::layout::{SiteFooter, SiteHeader};
+use crate::pages::{catalog::CatalogPage, not_found::NotFound, talk::TalkPage};
+
+pub use error::AppError;
+
+/// The product name, shown in titles and the header.
+pub const SITE_NAME: &str = "Ferrotape";
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="dark"/>
+                <meta name="theme-color" content="#0f1115"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+
+    // Marks the page as interactive once the wasm has hydrated it. CSS uses it to switch on
+    // controls that need JavaScript; tests use it to know hydration finished.
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <Stylesheet id="ferrotape" href="/pkg/ferrotape.css"/>
+        <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
+        <Title formatter=|title: String| {
+            if title.is_empty() { SITE_NAME.to_owned() } else { format!("{title} · {SITE_NAME}") }
+        }/>
+        <Meta name="description" content="Talks and videos, streamed adaptively."/>
+        <Router>
+            <a class="skip-link" href="#main">"Skip to content"</a>
+            <SiteHeader/>
+            <main id="main" class="site-main" tabindex="-1">
+                <Routes fallback=NotFound>
+                    // Async: the whole page (head included) is rendered before it is sent, so
+                    // it works with JavaScript off and crawlers see the content.
+                    <Route path=path!("/") view=CatalogPage ssr=SsrMode::Async/>
+                    <Route path=path!("/talks/:slug") view=TalkPage ssr=SsrMode::Async/>
+                </Routes>
+            </main>
+            <SiteFooter/>
+        </Router>
+    }
+}

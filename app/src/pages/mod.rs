@@ -1,0 +1,3 @@
+pub mod catalog;
+pub mod not_found;
+pub mod talk;

@@ -1,0 +1,14 @@
+//! Shared types and pure logic used by both the browser (wasm) and the server.
+//!
+//! No I/O and no Leptos here: everything in this crate is plain data and plain functions,
+//! tested with `cargo test`.
+
+pub mod catalog;
+pub mod slug;
+pub mod tenant;
+pub mod time_format;
+pub mod video;
+
+pub use catalog::{SpeakerRef, TalkDetail, TalkSummary};
+pub use tenant::TenantId;
+pub use video::{VideoState, VideoStateError};

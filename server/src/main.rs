@@ -1,0 +1,142 @@
+//! `ferrotape`: the server binary.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{CommandFactory, FromArgMatches};
+use ferrotape_model::TenantId;
+use ferrotape_server::cli::{Cli, Command, WorkerMode};
+use ferrotape_server::database::{self, DatabaseTarget};
+use ferrotape_server::state::AppState;
+use ferrotape_server::{demo, serve};
+use ferrotape_store::config::load_config_file;
+use ferrotape_store::embedded::DATABASE_NAME;
+use ferrotape_store::media::LocalMedia;
+use ferrotape_store::telemetry;
+
+fn main() -> ExitCode {
+    let command = Cli::command();
+    if let Err(err) = load_config_file(&command) {
+        eprintln!("ferrotape: {err}");
+        return ExitCode::from(2);
+    }
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
+    if let Err(err) = telemetry::init(cli.common.log_format, &cli.common.log) {
+        eprintln!("ferrotape: {err}");
+        return ExitCode::from(2);
+    }
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!("{message}");
+            eprintln!("ferrotape: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    cli.common.prepare_data_dir().map_err(|e| e.to_string())?;
+    match cli.command.clone().unwrap_or(Command::Serve) {
+        Command::Serve => serve_site(cli),
+        Command::Migrate => with_database(&cli, |_, _| async { Ok(()) }),
+        Command::SeedDemo => with_database(&cli, |pool, _| async move {
+            let added = demo::seed(&pool, TenantId::DEFAULT)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("seed-demo: added {added} demo talks");
+            Ok(())
+        }),
+        Command::EmbeddedPostgres { url_file } => {
+            let target = database::prepare(&cli.common).map_err(|e| e.to_string())?;
+            let cluster = target
+                .embedded
+                .as_ref()
+                .ok_or("embedded-postgres cannot be used with DATABASE_URL set")?;
+            let url = cluster.url(DATABASE_NAME);
+            runtime()?.block_on(async {
+                cluster
+                    .ensure_database(DATABASE_NAME)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if let Some(file) = &url_file {
+                    let partial = file.with_extension("partial");
+                    std::fs::write(&partial, &url)
+                        .and_then(|()| std::fs::rename(&partial, file))
+                        .map_err(|e| e.to_string())?;
+                }
+                println!("{url}");
+                ferrotape_worker::shutdown_signal().await;
+                Ok::<(), String>(())
+            })?;
+            drop(target);
+            Ok(())
+        }
+    }
+}
+
+/// Runs `work` with a migrated pool, then shuts everything down in order.
+fn with_database<F, Fut>(cli: &Cli, work: F) -> Result<(), String>
+where
+    F: FnOnce(ferrotape_store::PgPool, &DatabaseTarget) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    // Started on the main thread, which outlives the cluster (see EmbeddedPostgres::start).
+    let target = database::prepare(&cli.common).map_err(|e| e.to_string())?;
+    let result = runtime()?.block_on(async {
+        let pool = database::connect_and_migrate(&target, cli.common.db_max_connections)
+            .await
+            .map_err(|e| e.to_string())?;
+        let result = work(pool.clone(), &target).await;
+        pool.close().await;
+        result
+    });
+    if let Some(cluster) = target.embedded {
+        cluster.stop().map_err(|e| e.to_string())?;
+    }
+    result
+}
+
+fn serve_site(cli: Cli) -> Result<(), String> {
+    // Bind before anything slow so "port in use" fails fast and clearly.
+    let listener = std::net::TcpListener::bind(cli.server.bind).map_err(|e| {
+        format!(
+            "cannot listen on {}: {e} (set FERROTAPE_BIND or --bind to another address)",
+            cli.server.bind
+        )
+    })?;
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let media = LocalMedia::open(&cli.common.media_dir()).map_err(|e| e.to_string())?;
+    let leptos_options = serve::leptos_options(&cli.server);
+    let in_process_worker = match cli.server.in_process_worker {
+        WorkerMode::On => true,
+        WorkerMode::Off => false,
+        WorkerMode::Auto => cli
+            .common
+            .database_url
+            .as_deref()
+            .is_none_or(|url| url.trim().is_empty()),
+    };
+    let grace = Duration::from_secs(cli.server.shutdown_grace_secs);
+    with_database(&cli, |db, _| async move {
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
+        let state = AppState {
+            leptos_options,
+            db,
+            media,
+        };
+        serve::run(listener, state, in_process_worker, grace)
+            .await
+            .map_err(|e| e.to_string())
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}

@@ -1,0 +1,54 @@
+//! The one place the HTTP surface is assembled: health, SSR pages and server functions, static
+//! files, and the layers every request passes through.
+
+use axum::Router;
+use axum::http::{HeaderName, Request};
+use axum::middleware;
+use ferrotape_app::{App, shell};
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::state::AppState;
+use crate::{health, tenancy};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub fn build(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    // Server functions and SSR pages both read the pool from the reactive context.
+    let context = {
+        let db = state.db.clone();
+        move || provide_context(db.clone())
+    };
+    let options = state.leptos_options.clone();
+
+    Router::new()
+        .merge(health::routes())
+        .leptos_routes_with_context(&state, routes, context.clone(), move || {
+            shell(options.clone())
+        })
+        .fallback(file_and_error_handler_with_context::<AppState, _>(
+            context, shell,
+        ))
+        .layer(middleware::from_fn(tenancy::resolve_tenant))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                let request_id = request
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                    request_id,
+                )
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}

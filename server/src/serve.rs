@@ -1,0 +1,76 @@
+//! Serving: the Leptos options, the in-process worker and graceful shutdown.
+
+use std::path::Path;
+use std::time::Duration;
+
+use leptos::config::Env;
+use leptos::prelude::LeptosOptions;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::cli::ServerArgs;
+use crate::router;
+use crate::state::AppState;
+
+/// The name cargo-leptos gives the bundle (`[[workspace.metadata.leptos]] name`).
+pub const OUTPUT_NAME: &str = "ferrotape";
+
+pub fn leptos_options(args: &ServerArgs) -> LeptosOptions {
+    let bundle = args
+        .site_root
+        .join("pkg")
+        .join(format!("{OUTPUT_NAME}.wasm"));
+    if !bundle.exists() {
+        tracing::warn!(
+            missing = %bundle.display(),
+            "the browser bundle is missing: pages render but stay static. Build it with \
+             `cargo leptos build --release` (make run does) or set FERROTAPE_SITE_ROOT"
+        );
+    }
+    LeptosOptions::builder()
+        .output_name(OUTPUT_NAME)
+        .site_root(path_str(&args.site_root))
+        .site_pkg_dir("pkg")
+        .site_addr(args.bind)
+        .env(Env::PROD)
+        .build()
+}
+
+fn path_str(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// Serves until SIGINT/SIGTERM, then stops accepting, lets open requests finish for up to
+/// `grace`, and stops the in-process worker.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    in_process_worker: bool,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let (stop_worker, worker_stopped) = watch::channel(false);
+    let worker = in_process_worker
+        .then(|| tokio::spawn(ferrotape_worker::run(state.db.clone(), worker_stopped)));
+
+    let (shutdown_started, mut shutdown_seen) = watch::channel(false);
+    let app = router::build(state);
+    tracing::info!(address = %listener.local_addr()?, "listening on http://{}", listener.local_addr()?);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        ferrotape_worker::shutdown_signal().await;
+        let _ = shutdown_started.send(true);
+    });
+    let drain_deadline = async move {
+        let _ = shutdown_seen.wait_for(|started| *started).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = server => result?,
+        () = drain_deadline => tracing::warn!(?grace, "open connections did not finish in time; closing them"),
+    }
+
+    let _ = stop_worker.send(true);
+    if let Some(worker) = worker {
+        let _ = worker.await;
+    }
+    Ok(())
+}

@@ -1,0 +1,25 @@
+//! The state every handler shares.
+
+use axum::extract::FromRef;
+use ferrotape_store::PgPool;
+use ferrotape_store::media::LocalMedia;
+use leptos::prelude::LeptosOptions;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub db: PgPool,
+    pub media: LocalMedia,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl FromRef<AppState> for PgPool {
+    fn from_ref(state: &AppState) -> Self {
+        state.db.clone()
+    }
+}

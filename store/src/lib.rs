@@ -1,0 +1,15 @@
+//! Postgres and object storage for Ferrotape: configuration shared by both binaries, the embedded
+//! PostgreSQL cluster, the connection pool and migrations, repositories, and local media storage.
+//!
+//! Nothing here knows about HTTP or the UI; `server` and `worker` build on it.
+
+pub mod config;
+pub mod db;
+pub mod embedded;
+pub mod error;
+pub mod media;
+pub mod talks;
+pub mod telemetry;
+
+pub use error::StoreError;
+pub use sqlx::PgPool;

@@ -1,0 +1,70 @@
+//! `ferrotape-worker`: runs jobs against a shared Postgres, on as many machines as needed.
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches, Parser};
+use ferrotape_store::config::{CommonArgs, DatabaseSource, load_config_file};
+use ferrotape_store::{db, telemetry};
+use sqlx::postgres::PgConnectOptions;
+
+/// Ferrotape job worker: claims transcode, subtitle and import jobs from the shared queue.
+///
+/// Needs DATABASE_URL pointing at the same Postgres as the server. (In the embedded mode the
+/// server runs a worker in-process and no separate worker is needed.)
+#[derive(Debug, Parser)]
+#[command(name = "ferrotape-worker", version)]
+struct Cli {
+    /// Optional TOML file with the same settings as the flags (keys are the flag names).
+    #[arg(long, env = "FERROTAPE_CONFIG", value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
+
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+fn main() -> ExitCode {
+    let command = Cli::command();
+    if let Err(err) = load_config_file(&command) {
+        eprintln!("ferrotape-worker: {err}");
+        return ExitCode::from(2);
+    }
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
+    if let Err(err) = telemetry::init(cli.common.log_format, &cli.common.log) {
+        eprintln!("ferrotape-worker: {err}");
+        return ExitCode::from(2);
+    }
+    let DatabaseSource::External { url } = cli.common.database_source() else {
+        eprintln!(
+            "ferrotape-worker: DATABASE_URL is not set. A separate worker must share the server's \
+             Postgres; in the embedded mode the server already runs a worker in-process."
+        );
+        return ExitCode::from(2);
+    };
+    let options: PgConnectOptions = match url.parse() {
+        Ok(options) => options,
+        Err(err) => {
+            eprintln!("ferrotape-worker: DATABASE_URL is not a valid PostgreSQL URL: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    runtime.block_on(async move {
+        let pool = match db::connect(options, cli.common.db_max_connections).await {
+            Ok(pool) => pool,
+            Err(err) => {
+                tracing::error!(%err, "cannot connect to the database");
+                return ExitCode::FAILURE;
+            }
+        };
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            ferrotape_worker::shutdown_signal().await;
+            let _ = stop.send(true);
+        });
+        ferrotape_worker::run(pool, stopped).await;
+        ExitCode::SUCCESS
+    })
+}
