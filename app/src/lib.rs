@@ -45,6 +45,35 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// "Talk title · Ferrotape". On the server the result is HTML-escaped because leptos_meta
+/// 0.8 writes the `<title>` text into the page verbatim (a title containing `</title><script>`
+/// would otherwise inject markup); in the browser it becomes `document.title`, plain text.
+fn page_title(title: String) -> String {
+    let full = if title.is_empty() {
+        SITE_NAME.to_owned()
+    } else {
+        format!("{title} · {SITE_NAME}")
+    };
+    if cfg!(feature = "ssr") {
+        escape_html_text(&full)
+    } else {
+        full
+    }
+}
+
+fn escape_html_text(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            _ => escaped.push(ch),
+        }
+    }
+    escaped
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -60,9 +89,7 @@ pub fn App() -> impl IntoView {
     view! {
         <Stylesheet id="ferrotape" href="/pkg/ferrotape.css"/>
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
-        <Title formatter=|title: String| {
-            if title.is_empty() { SITE_NAME.to_owned() } else { format!("{title} · {SITE_NAME}") }
-        }/>
+        <Title formatter=page_title/>
         <Meta name="description" content="Talks and videos, streamed adaptively."/>
         <Router>
             <a class="skip-link" href="#main">"Skip to content"</a>

@@ -11,7 +11,7 @@ pub enum DatabaseError {
     #[error("the embedded PostgreSQL could not start: {0}")]
     Embedded(#[from] EmbeddedError),
     #[error("DATABASE_URL is not a valid PostgreSQL URL: {0}")]
-    InvalidUrl(sqlx::Error),
+    InvalidUrl(String),
     #[error("cannot connect to the database: {0}")]
     Connect(sqlx::Error),
     #[error("cannot apply the database migrations: {0}")]
@@ -29,9 +29,14 @@ pub struct DatabaseTarget {
 pub fn prepare(common: &CommonArgs) -> Result<DatabaseTarget, DatabaseError> {
     match common.database_source() {
         DatabaseSource::External { url } => {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(DatabaseError::InvalidUrl(
+                    "it must start with postgres:// or postgresql://".into(),
+                ));
+            }
             let options = url
                 .parse::<PgConnectOptions>()
-                .map_err(DatabaseError::InvalidUrl)?;
+                .map_err(|e| DatabaseError::InvalidUrl(e.to_string()))?;
             Ok(DatabaseTarget {
                 options,
                 embedded: None,

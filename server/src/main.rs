@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{CommandFactory, FromArgMatches};
+use clap::{CommandFactory, Parser};
 use ferrotape_model::TenantId;
 use ferrotape_server::cli::{Cli, Command, WorkerMode};
 use ferrotape_server::database::{self, DatabaseTarget};
@@ -15,15 +15,13 @@ use ferrotape_store::media::LocalMedia;
 use ferrotape_store::telemetry;
 
 fn main() -> ExitCode {
-    let command = Cli::command();
-    if let Err(err) = load_config_file(&command) {
+    if let Err(err) = load_config_file(&Cli::command()) {
         eprintln!("ferrotape: {err}");
         return ExitCode::from(2);
     }
-    let cli = match Cli::from_arg_matches(&command.get_matches()) {
-        Ok(cli) => cli,
-        Err(err) => err.exit(),
-    };
+    // Built again after the file filled the environment: clap captures env values when the
+    // command is built.
+    let cli = Cli::parse();
     if let Err(err) = telemetry::init(cli.common.log_format, &cli.common.log) {
         eprintln!("ferrotape: {err}");
         return ExitCode::from(2);

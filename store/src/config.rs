@@ -166,7 +166,8 @@ pub fn prepare_writable_dir(dir: &Path) -> Result<(), ConfigError> {
 
 /// Loads the optional TOML config file into the process environment, so that clap's `env`
 /// handling validates file values exactly like environment values (same parsers, same error
-/// messages). Keys are the long flag names (`data_dir` or `data-dir`); variables already set
+/// messages). Call it with a command built only for this purpose and build the real one
+/// afterwards: clap captures env values when a command is built. Keys are the long flag names (`data_dir` or `data-dir`); variables already set
 /// in the environment win. Must run before any other thread starts (it calls `set_var`).
 pub fn load_config_file(command: &clap::Command) -> Result<Option<PathBuf>, ConfigError> {
     let Some(path) =

@@ -118,7 +118,23 @@ impl EmbeddedPostgres {
             tracing::info!(dir = %cluster_dir.display(), "creating the embedded PostgreSQL cluster");
             run_initdb(&bin_dir, &cluster_dir, &owner)?;
         }
-        clear_stale_server(&cluster_dir)?;
+        match clear_stale_server(&cluster_dir)? {
+            Leftover::None => {}
+            Leftover::InUse { port, owner_pid } => {
+                // Another ferrotape process (the server, while we run `seed-demo`) owns the
+                // cluster: use it without taking it over; it stays theirs to stop.
+                tracing::info!(
+                    owner_pid,
+                    port,
+                    "attaching to the embedded PostgreSQL of a running ferrotape"
+                );
+                return Ok(EmbeddedPostgres {
+                    cluster_dir,
+                    port,
+                    child: None,
+                });
+            }
+        }
 
         let port = free_port()?;
         let log_path = log_path(&cluster_dir);
@@ -426,22 +442,45 @@ fn run_initdb(bin_dir: &Path, dir: &Path, owner: &ClusterOwner) -> Result<(), Em
     Ok(())
 }
 
+/// What an earlier run left on the cluster directory.
+enum Leftover {
+    /// Nothing running; any stale lock files were removed.
+    None,
+    /// A live ferrotape process runs postgres on this directory right now.
+    InUse { port: u16, owner_pid: i32 },
+}
+
 /// Handles what a killed run may leave behind.
 ///
 /// - A `postmaster.pid` whose process is gone, or whose PID now belongs to some other program,
 ///   is removed (PostgreSQL would refuse to start if the PID was reused by a process of its user).
-/// - A postgres still running on this directory (a server killed before the kernel delivered its
-///   parent-death signal, or one started by hand) is asked to shut down fast, then we start ours.
-fn clear_stale_server(dir: &Path) -> Result<(), EmbeddedError> {
+/// - A postgres whose parent is a live `ferrotape` is in use: the caller attaches to it.
+/// - A postgres with no ferrotape parent (its server was killed before the kernel delivered the
+///   parent-death signal, or someone started it by hand) is asked to shut down fast.
+fn clear_stale_server(dir: &Path) -> Result<Leftover, EmbeddedError> {
     let pid_file = dir.join("postmaster.pid");
     let Ok(text) = fs::read_to_string(&pid_file) else {
-        return Ok(());
+        return Ok(Leftover::None);
     };
     let pid = text
         .lines()
         .next()
         .and_then(|l| l.trim().parse::<i32>().ok());
+    // Line 4 of postmaster.pid is the port.
+    let port = text
+        .lines()
+        .nth(3)
+        .and_then(|l| l.trim().parse::<u16>().ok());
     if let Some(pid) = pid.filter(|pid| *pid > 0 && is_postgres_on(*pid, dir)) {
+        let parent = parent_pid(pid);
+        if let (Some(parent), Some(port)) = (parent, port)
+            && process_name(parent).is_some_and(|name| name.starts_with("ferrotape"))
+        {
+            return Ok(Leftover::InUse {
+                port,
+                owner_pid: parent,
+            });
+        }
         tracing::warn!(
             pid,
             "a PostgreSQL from an earlier run still serves this cluster; stopping it"
@@ -457,7 +496,7 @@ fn clear_stale_server(dir: &Path) -> Result<(), EmbeddedError> {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        return Ok(());
+        return Ok(Leftover::None);
     }
     tracing::info!("removing a stale postmaster.pid left by a killed run");
     fs::remove_file(&pid_file).map_err(io(format!("cannot remove {}", pid_file.display())))?;
@@ -469,7 +508,24 @@ fn clear_stale_server(dir: &Path) -> Result<(), EmbeddedError> {
             }
         }
     }
-    Ok(())
+    Ok(Leftover::None)
+}
+
+fn parent_pid(pid: i32) -> Option<i32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name: state, ppid, …
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn process_name(pid: i32) -> Option<String> {
+    fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|s| s.trim().to_owned())
 }
 
 /// Whether `pid` is a live postgres process whose data directory is `dir`.

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, FromArgMatches, Parser};
+use clap::{CommandFactory, Parser};
 use ferrotape_store::config::{CommonArgs, DatabaseSource, load_config_file};
 use ferrotape_store::{db, telemetry};
 use sqlx::postgres::PgConnectOptions;
@@ -23,15 +23,13 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let command = Cli::command();
-    if let Err(err) = load_config_file(&command) {
+    if let Err(err) = load_config_file(&Cli::command()) {
         eprintln!("ferrotape-worker: {err}");
         return ExitCode::from(2);
     }
-    let cli = match Cli::from_arg_matches(&command.get_matches()) {
-        Ok(cli) => cli,
-        Err(err) => err.exit(),
-    };
+    // Built again after the file filled the environment: clap captures env values when the
+    // command is built.
+    let cli = Cli::parse();
     if let Err(err) = telemetry::init(cli.common.log_format, &cli.common.log) {
         eprintln!("ferrotape-worker: {err}");
         return ExitCode::from(2);

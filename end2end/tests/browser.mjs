@@ -1,0 +1,34 @@
+// Shared Playwright set-up: the system Chromium, flags that work on a closed network, and a
+// fresh profile per browser.
+import { chromium } from 'playwright-core';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const BASE_URL = process.env.BASE_URL ?? 'http://127.0.0.1:3000';
+export const ARTIFACTS_DIR = process.env.ARTIFACTS_DIR ?? join(tmpdir(), 'ferrotape-e2e');
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      `--user-data-dir=${mkdtempSync(join(tmpdir(), 'ferrotape-chromium-'))}`,
+    ],
+  });
+}
+
+/// Collects console errors and uncaught exceptions (hydration mismatches show up here).
+export function collectErrors(page) {
+  const errors = [];
+  page.on('console', (msg) => { if (msg.type() === 'error') errors.push(msg.text()); });
+  page.on('pageerror', (err) => errors.push(err.message));
+  return errors;
+}

@@ -1,0 +1,104 @@
+// The site in a real browser: server rendering with JavaScript off, hydration with it on.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { BASE_URL, ARTIFACTS_DIR, launch, collectErrors } from './browser.mjs';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+test('SSR: the catalog and a talk page are complete with JavaScript off', async () => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  const response = await page.goto(`${BASE_URL}/`);
+  assert.equal(response.status(), 200);
+  assert.equal(await page.title(), 'Talks · Ferrotape');
+  const titles = await page.locator('.talk-card-title').allTextContents();
+  assert.ok(titles.includes('Postgres is a fine queue'), `catalog titles: ${titles}`);
+  assert.equal(titles.length, 5);
+  assert.match(await page.locator('.talk-card', { hasText: 'Postgres is a fine queue' }).innerText(),
+    /Marta Silva, Jonas Berg and Ada Okafor/);
+
+  // Without JavaScript the navigation stays visible and the menu button stays hidden.
+  assert.ok(await page.locator('#site-nav').isVisible());
+  assert.ok(!(await page.locator('.menu-toggle').isVisible()));
+
+  await page.locator('.talk-card-link', { hasText: 'Captions for everyone with Whisper' }).click();
+  await page.waitForURL('**/talks/captions-for-everyone');
+  assert.equal(await page.locator('h1').innerText(), 'Captions for everyone with Whisper');
+  assert.equal(await page.title(), 'Captions for everyone with Whisper · Ferrotape');
+  await context.close();
+});
+
+test('SSR: an unknown page answers 404 with a way back', async () => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  const response = await page.goto(`${BASE_URL}/talks/does-not-exist`);
+  assert.equal(response.status(), 404);
+  assert.equal(await page.locator('h1').innerText(), 'Page not found');
+  assert.ok(await page.getByRole('link', { name: 'Browse all talks' }).isVisible());
+  await context.close();
+});
+
+test('hydration: the mobile menu button works once the wasm has loaded', async () => {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const page = await context.newPage();
+  const errors = collectErrors(page);
+  await page.goto(`${BASE_URL}/`);
+  // Set by the app's first effect, which only runs in the browser after hydration.
+  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 15000 });
+
+  const toggle = page.getByRole('button', { name: 'Menu' });
+  const nav = page.locator('#site-nav');
+  assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
+  assert.ok(!(await nav.isVisible()), 'navigation folds away on a phone once interactive');
+
+  await toggle.click();
+  assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
+  assert.ok(await nav.isVisible(), 'the menu opens');
+  await page.screenshot({ path: `${ARTIFACTS_DIR}/catalog-390x844-menu-open.png`, fullPage: true });
+
+  await toggle.click();
+  assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
+  assert.ok(!(await nav.isVisible()), 'and closes again');
+
+  // Client-side navigation after hydration keeps the page alive (no full reload).
+  await page.evaluate(() => { window.__sameDocument = true; });
+  await page.locator('.talk-card-link', { hasText: 'Accessible video players' }).click();
+  await page.waitForURL('**/talks/accessible-video-players');
+  await page.locator('h1', { hasText: 'Accessible video players' }).waitFor();
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, 'routed in the browser');
+  assert.equal(await page.title(), 'Accessible video players · Ferrotape');
+
+  assert.deepEqual(errors, [], 'no console errors or hydration warnings');
+  await context.close();
+});
+
+test('layout: the catalog fills a 4K screen without overflowing a phone', async () => {
+  for (const viewport of [{ width: 360, height: 740 }, { width: 3840, height: 2160 }]) {
+    const context = await browser.newContext({ viewport });
+    const page = await context.newPage();
+    await page.goto(`${BASE_URL}/`);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `horizontal overflow of ${overflow}px at ${viewport.width}px`);
+    const columns = await page.evaluate(() =>
+      getComputedStyle(document.querySelector('.talk-grid')).gridTemplateColumns.split(' ').length);
+    if (viewport.width === 360) assert.equal(columns, 1);
+    else assert.ok(columns >= 5, `only ${columns} columns on a 4K screen`);
+    await page.screenshot({ path: `${ARTIFACTS_DIR}/catalog-${viewport.width}x${viewport.height}.png` });
+    await context.close();
+  }
+});
+
+test('keyboard: the skip link is the first stop and moves focus to the content', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${BASE_URL}/`);
+  await page.keyboard.press('Tab');
+  const focused = await page.evaluate(() => document.activeElement?.textContent);
+  assert.equal(focused, 'Skip to content');
+  assert.ok(await page.locator('.skip-link').isVisible(), 'visible when focused');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => location.hash === '#main');
+  await context.close();
+});

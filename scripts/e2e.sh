@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs the Playwright suite against a release server started here on a free port, with its own
+# data directory seeded with the demo talks. Usage: scripts/e2e.sh SERVER_BINARY DATA_DIR
+set -euo pipefail
+cd "$(dirname "$0")/.."
+server_bin="$1"
+data_dir="$2"
+mkdir -p "$data_dir"
+chmod 755 "$data_dir"
+
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+export FERROTAPE_DATA_DIR="$data_dir" FERROTAPE_BIND="127.0.0.1:$port" FERROTAPE_SITE_ROOT="$PWD/target/site"
+unset DATABASE_URL
+
+"$server_bin" --log warn seed-demo
+"$server_bin" > "$data_dir/server.log" 2>&1 &
+server_pid=$!
+trap 'kill -TERM $server_pid 2>/dev/null; wait $server_pid 2>/dev/null || true' EXIT
+
+for _ in $(seq 1 300); do
+  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$data_dir/server.log"; echo "server exited" >&2; exit 1; }
+  sleep 0.1
+done
+
+mkdir -p end2end/artifacts
+BASE_URL="http://127.0.0.1:$port" ARTIFACTS_DIR="$PWD/end2end/artifacts" \
+  node --test --test-concurrency=1 end2end/tests/

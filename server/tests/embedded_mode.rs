@@ -1,0 +1,313 @@
+//! The `ferrotape` binary as a newcomer runs it: embedded PostgreSQL under the data dir, a
+//! restart after SIGKILL, a clean stop on SIGTERM, and clear errors for bad configuration.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ferrotape");
+
+/// A data dir the `postgres` user can reach even when the tests run as root.
+fn data_dir() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("ferrotape-embedded-")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    dir
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn ferrotape(data: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("FERROTAPE_DATA_DIR", data)
+        .env("FERROTAPE_LOG", "warn")
+        .env("FERROTAPE_SITE_ROOT", data.join("no-site"));
+    command
+}
+
+fn run(command: &mut Command) -> Output {
+    command.stdin(Stdio::null()).output().unwrap()
+}
+
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, response))
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start(data: &Path) -> Server {
+        let port = free_port();
+        let child = ferrotape(data)
+            .env("FERROTAPE_BIND", format!("127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut server = Server { child, port };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while Instant::now() < deadline {
+            if let Some((200, _)) = http_get(self.port, "/readyz") {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let mut stderr = String::new();
+                self.child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut stderr)
+                    .unwrap();
+                panic!("server exited with {status}: {stderr}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("server not ready in time");
+    }
+
+    fn signal(&self, signal: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), signal).unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Live postgres processes serving the cluster under `data`.
+fn postgres_processes_on(data: &Path) -> Vec<i32> {
+    let cluster = std::fs::canonicalize(data).unwrap().join("postgres");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let args: Vec<PathBuf> = cmdline
+                .split(|b| *b == 0)
+                .map(|a| PathBuf::from(String::from_utf8_lossy(a).into_owned()))
+                .collect();
+            args.first().is_some_and(|a| a.ends_with("postgres"))
+                && args.iter().any(|a| *a == cluster)
+        })
+        .collect()
+}
+
+fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn first_start_creates_the_cluster_and_a_killed_server_restarts_with_its_data() {
+    let data = data_dir();
+    let seeded = run(ferrotape(data.path()).arg("seed-demo"));
+    assert!(
+        seeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    assert!(String::from_utf8_lossy(&seeded.stdout).contains("added 5 demo talks"));
+    assert!(
+        data.path().join("postgres/PG_VERSION").exists(),
+        "cluster lives under the data dir"
+    );
+    assert!(
+        postgres_processes_on(data.path()).is_empty(),
+        "seed-demo stops its cluster"
+    );
+
+    let server = Server::start(data.path());
+    assert!(
+        data.path().join("media").is_dir(),
+        "local media storage lives under the data dir"
+    );
+    let (status, catalog) = http_get(server.port, "/").unwrap();
+    assert_eq!(status, 200);
+    assert!(catalog.contains("Postgres is a fine queue"));
+
+    // SIGKILL: no chance to clean up. The database must not outlive it, and a restart works.
+    server.signal(nix::sys::signal::Signal::SIGKILL);
+    drop(server);
+    wait_until("the orphaned cluster stops", || {
+        postgres_processes_on(data.path()).is_empty()
+    });
+
+    let mut again = Server::start(data.path());
+    let (_, catalog) = http_get(again.port, "/").unwrap();
+    assert!(
+        catalog.contains("Postgres is a fine queue"),
+        "data survived the kill"
+    );
+
+    // Seeding again while the server runs attaches to its database, adds nothing, and leaves
+    // the server's database running.
+    let reseeded = run(ferrotape(data.path()).arg("seed-demo"));
+    assert!(
+        reseeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reseeded.stderr)
+    );
+    assert!(String::from_utf8_lossy(&reseeded.stdout).contains("added 0 demo talks"));
+    assert_eq!(http_get(again.port, "/readyz").unwrap().0, 200);
+
+    // SIGTERM: graceful stop, exit 0, database stopped.
+    again.signal(nix::sys::signal::Signal::SIGTERM);
+    let status = again.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(postgres_processes_on(data.path()).is_empty());
+}
+
+#[test]
+fn a_stale_pid_file_from_a_crashed_database_is_cleared() {
+    let data = data_dir();
+    let server = Server::start(data.path());
+    // Kill the database itself hard, then the server: postmaster.pid stays behind.
+    for pid in postgres_processes_on(data.path()) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    server.signal(nix::sys::signal::Signal::SIGKILL);
+    drop(server);
+    wait_until("postgres is gone", || {
+        postgres_processes_on(data.path()).is_empty()
+    });
+    assert!(data.path().join("postgres/postmaster.pid").exists());
+
+    let again = Server::start(data.path());
+    assert_eq!(http_get(again.port, "/readyz").unwrap().0, 200);
+}
+
+#[test]
+fn help_lists_the_settings() {
+    let out = run(Command::new(BIN).arg("--help"));
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for setting in [
+        "FERROTAPE_DATA_DIR",
+        "DATABASE_URL",
+        "FERROTAPE_BIND",
+        "FERROTAPE_STORAGE",
+        "seed-demo",
+    ] {
+        assert!(help.contains(setting), "--help lacks {setting}:\n{help}");
+    }
+}
+
+#[test]
+fn bad_configuration_fails_fast_with_a_clear_message() {
+    let data = data_dir();
+
+    let out = run(ferrotape(data.path()).env("FERROTAPE_STORAGE", "ftp"));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("invalid value 'ftp'") && stderr.contains("local"),
+        "{stderr}"
+    );
+
+    let out = run(ferrotape(data.path()).env("FERROTAPE_BIND", "not-an-address"));
+    assert_eq!(out.status.code(), Some(2));
+
+    let file = data.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let out = run(ferrotape(&file).arg("migrate"));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a directory"));
+
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let out = run(ferrotape(data.path()).env("FERROTAPE_BIND", format!("127.0.0.1:{port}")));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+
+    let config = data.path().join("ferrotape.toml");
+    std::fs::write(&config, "bind = \"127.0.0.1:0\"\nstorrage = \"local\"\n").unwrap();
+    let out = run(ferrotape(data.path()).arg("--config").arg(&config));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown setting `storrage`"));
+
+    let out = run(ferrotape(data.path()).env("DATABASE_URL", "mysql://nope"));
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("DATABASE_URL is not a valid PostgreSQL URL")
+    );
+}
+
+#[test]
+fn a_config_file_sets_values_and_the_environment_overrides_it() {
+    let data = data_dir();
+    let config = data.path().join("ferrotape.toml");
+    let media_root = data.path().join("from-file");
+    std::fs::write(
+        &config,
+        format!("data_dir = \"{}\"\nlog = \"warn\"\n", media_root.display()),
+    )
+    .unwrap();
+    let mut command = ferrotape(data.path());
+    command
+        .env_remove("FERROTAPE_DATA_DIR")
+        .arg("--config")
+        .arg(&config)
+        .arg("migrate");
+    let out = run(&mut command);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        media_root.join("postgres/PG_VERSION").exists(),
+        "data_dir came from the file"
+    );
+}
