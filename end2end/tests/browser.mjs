@@ -1,7 +1,6 @@
-// Shared Playwright set-up: the system Chromium, flags that work on a closed network, and a
-// fresh profile per browser.
+// Shared Playwright set-up: the system Chromium with flags that work on a closed network
+// (Playwright gives every launch a fresh temporary profile).
 import { chromium } from 'playwright-core';
-import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -20,7 +19,6 @@ export async function launch() {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
-      `--user-data-dir=${mkdtempSync(join(tmpdir(), 'ferrotape-chromium-'))}`,
     ],
   });
 }

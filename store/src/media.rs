@@ -1,7 +1,7 @@
 //! Media storage. The embedded default keeps objects as files under `DATA_DIR/media`; the
 //! S3 backend joins it behind the same interface with the VOD pipeline.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
@@ -42,15 +42,16 @@ impl LocalMedia {
     /// Keys are relative, `/`-separated and made of normal components only, so no key can
     /// name a file outside the root.
     pub fn path_of(&self, key: &str) -> Result<PathBuf, MediaError> {
-        let relative = Path::new(key);
+        // Checked segment by segment: `Path::components` would silently normalise `a/./b`
+        // and `a//b`, and an object key must have exactly one spelling.
         let normal_only = !key.is_empty()
             && !key.contains('\\')
             && !key.chars().any(char::is_control)
-            && relative
-                .components()
-                .all(|c| matches!(c, Component::Normal(_)));
+            && key
+                .split('/')
+                .all(|segment| !segment.is_empty() && segment != "." && segment != "..");
         if normal_only {
-            Ok(self.root.join(relative))
+            Ok(self.root.join(key))
         } else {
             Err(MediaError::InvalidKey(key.escape_default().to_string()))
         }
