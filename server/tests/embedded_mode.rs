@@ -129,7 +129,7 @@ fn postgres_processes_on(data: &Path) -> Vec<i32> {
                 .map(|a| PathBuf::from(String::from_utf8_lossy(a).into_owned()))
                 .collect();
             args.first().is_some_and(|a| a.ends_with("postgres"))
-                && args.iter().any(|a| *a == cluster)
+                && args.contains(&cluster)
         })
         .collect()
 }
