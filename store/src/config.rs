@@ -59,7 +59,7 @@ pub struct CommonArgs {
         long,
         env = "FERROTAPE_LOG",
         value_name = "FILTER",
-        default_value = "info"
+        default_value = "info,sqlx::postgres::notice=warn"
     )]
     pub log: String,
 }
