@@ -3,34 +3,28 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{CommandFactory, Parser};
 use ferrotape_model::TenantId;
 use ferrotape_server::cli::{Cli, Command, WorkerMode};
 use ferrotape_server::database::{self, DatabaseTarget};
 use ferrotape_server::state::AppState;
 use ferrotape_server::{demo, serve};
-use ferrotape_store::config::load_config_file;
+use ferrotape_store::config::LogFormat;
 use ferrotape_store::embedded::DATABASE_NAME;
 use ferrotape_store::media::LocalMedia;
-use ferrotape_store::telemetry;
+use ferrotape_store::startup;
 
 fn main() -> ExitCode {
-    if let Err(err) = load_config_file(&Cli::command()) {
-        eprintln!("ferrotape: {err}");
-        return ExitCode::from(2);
-    }
-    // Built again after the file filled the environment: clap captures env values when the
-    // command is built.
-    let cli = Cli::parse();
-    if let Err(err) = telemetry::init(cli.common.log_format, &cli.common.log) {
-        eprintln!("ferrotape: {err}");
-        return ExitCode::from(2);
-    }
+    let cli: Cli = startup::parse_args("ferrotape");
+    startup::init_logging("ferrotape", &cli.common);
+    let log_format = cli.common.log_format;
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            tracing::error!("{message}");
-            eprintln!("ferrotape: {message}");
+            // One line either way: structured for log shippers, plain for people.
+            match log_format {
+                LogFormat::Json => tracing::error!("{message}"),
+                LogFormat::Text => eprintln!("ferrotape: {message}"),
+            }
             ExitCode::FAILURE
         }
     }

@@ -128,8 +128,7 @@ fn postgres_processes_on(data: &Path) -> Vec<i32> {
                 .split(|b| *b == 0)
                 .map(|a| PathBuf::from(String::from_utf8_lossy(a).into_owned()))
                 .collect();
-            args.first().is_some_and(|a| a.ends_with("postgres"))
-                && args.contains(&cluster)
+            args.first().is_some_and(|a| a.ends_with("postgres")) && args.contains(&cluster)
         })
         .collect()
 }

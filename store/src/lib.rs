@@ -8,6 +8,7 @@ pub mod db;
 pub mod embedded;
 pub mod error;
 pub mod media;
+pub mod startup;
 pub mod talks;
 pub mod telemetry;
 

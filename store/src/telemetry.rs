@@ -1,4 +1,5 @@
-//! Tracing set-up shared by both binaries: an EnvFilter and a text/JSON switch.
+//! Tracing set-up shared by both binaries: an EnvFilter and a text/JSON switch. Logs go to
+//! stderr so stdout stays for command output (`seed-demo`, `embedded-postgres`).
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
@@ -14,13 +15,16 @@ pub fn init(format: LogFormat, filter: &str) -> Result<(), String> {
     .map_err(|e| format!("invalid log filter: {e}"))?;
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
-        LogFormat::Text => registry.with(fmt::layer().with_target(true)).try_init(),
+        LogFormat::Text => registry
+            .with(fmt::layer().with_target(true).with_writer(std::io::stderr))
+            .try_init(),
         LogFormat::Json => registry
             .with(
                 fmt::layer()
                     .json()
                     .flatten_event(true)
-                    .with_current_span(true),
+                    .with_current_span(true)
+                    .with_writer(std::io::stderr),
             )
             .try_init(),
     };

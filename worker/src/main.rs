@@ -2,9 +2,10 @@
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
-use ferrotape_store::config::{CommonArgs, DatabaseSource, load_config_file};
-use ferrotape_store::{db, telemetry};
+use clap::Parser;
+use ferrotape_store::config::{CommonArgs, DatabaseSource};
+use ferrotape_store::db;
+use ferrotape_store::startup;
 use sqlx::postgres::PgConnectOptions;
 
 /// Ferrotape job worker: claims transcode, subtitle and import jobs from the shared queue.
@@ -23,17 +24,8 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    if let Err(err) = load_config_file(&Cli::command()) {
-        eprintln!("ferrotape-worker: {err}");
-        return ExitCode::from(2);
-    }
-    // Built again after the file filled the environment: clap captures env values when the
-    // command is built.
-    let cli = Cli::parse();
-    if let Err(err) = telemetry::init(cli.common.log_format, &cli.common.log) {
-        eprintln!("ferrotape-worker: {err}");
-        return ExitCode::from(2);
-    }
+    let cli: Cli = startup::parse_args("ferrotape-worker");
+    startup::init_logging("ferrotape-worker", &cli.common);
     let DatabaseSource::External { url } = cli.common.database_source() else {
         eprintln!(
             "ferrotape-worker: DATABASE_URL is not set. A separate worker must share the server's \
