@@ -30,6 +30,9 @@ for _ in $(seq 1 600); do [ -s "$work/it-url" ] && break; sleep 0.1; done
 [ -s "$work/it-url" ] || { cat "$work/it-postgres.log"; echo "test PostgreSQL did not start" >&2; exit 1; }
 export FERROTAPE_TEST_DATABASE_URL="$(cat "$work/it-url")"
 
+echo "== compile-time SQL data (.sqlx) is current"
+FERROTAPE_BIN="$server_bin" scripts/sqlx-prepare.sh --check
+
 echo "== Rust tests"
 cargo nextest run --workspace --exclude ferrotape-frontend --no-fail-fast
 
