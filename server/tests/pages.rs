@@ -250,3 +250,33 @@ async fn a_database_failure_is_shown_on_the_page_not_swallowed() {
         "internals stay in the log"
     );
 }
+
+#[tokio::test]
+async fn pages_are_compressed_and_carry_security_headers() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .request(
+            axum::http::Request::builder()
+                .uri("/")
+                .header("accept-encoding", "gzip")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.headers["content-encoding"], "gzip");
+    assert_eq!(response.headers["x-content-type-options"], "nosniff");
+    assert_eq!(
+        response.headers["referrer-policy"],
+        "strict-origin-when-cross-origin"
+    );
+    assert_eq!(
+        response.headers["content-security-policy"],
+        "frame-ancestors 'self'"
+    );
+
+    // Clients that do not ask for compression get plain HTML.
+    let plain = app.get("/").await;
+    assert!(!plain.headers.contains_key("content-encoding"));
+    assert!(plain.body.starts_with("<!DOCTYPE html>"));
+}
