@@ -3,12 +3,14 @@
 //! No I/O and no Leptos here: everything in this crate is plain data and plain functions,
 //! tested with `cargo test`.
 
+pub mod account;
 pub mod catalog;
 pub mod slug;
 pub mod tenant;
 pub mod time_format;
 pub mod video;
 
+pub use account::Role;
 pub use catalog::{SpeakerRef, TalkDetail, TalkSummary};
 pub use tenant::TenantId;
 pub use video::{VideoState, VideoStateError};

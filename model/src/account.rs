@@ -1,0 +1,216 @@
+//! Accounts: roles and the input rules for sign-up, shared by the browser (instant feedback)
+//! and the server (the check that counts).
+
+use serde::{Deserialize, Serialize};
+
+/// What a user may do within one tenant. Ordered: each role includes the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Watches, keeps a watchlist and continue-watching.
+    Viewer,
+    /// Uploads and manages talks, edits subtitles, holds stream keys.
+    Editor,
+    /// Everything, plus users, dashboards and the job queue.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Viewer, Role::Editor, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Editor => "editor",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+
+    /// Whether a user with this role may do what `required` allows.
+    pub fn allows(self, required: Role) -> bool {
+        self >= required
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+pub const MIN_PASSWORD_CHARS: usize = 12;
+/// Long enough for any passphrase, short enough that hashing it cannot be used to burn CPU.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+pub const MAX_EMAIL_BYTES: usize = 254;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordError {
+    #[error("use at least {MIN_PASSWORD_CHARS} characters")]
+    TooShort,
+    #[error("use at most {MAX_PASSWORD_BYTES} bytes")]
+    TooLong,
+    #[error("use more than a few different characters")]
+    TooRepetitive,
+    #[error("the password must not contain your email address")]
+    ContainsEmail,
+}
+
+/// Length-based rules (NIST SP 800-63B): no composition rules, which push people to
+/// predictable patterns, but a minimum length, a cap, and a rejection of the trivially weak.
+pub fn check_password(password: &str, email: &str) -> Result<(), PasswordError> {
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(PasswordError::TooLong);
+    }
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(PasswordError::TooShort);
+    }
+    let mut distinct: Vec<char> = password.chars().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < 5 {
+        return Err(PasswordError::TooRepetitive);
+    }
+    let local_part = email.split('@').next().unwrap_or_default().to_lowercase();
+    if local_part.chars().count() >= 4 && password.to_lowercase().contains(&local_part) {
+        return Err(PasswordError::ContainsEmail);
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EmailError {
+    #[error("enter an email address like name@example.com")]
+    Malformed,
+    #[error("an email address is at most {MAX_EMAIL_BYTES} characters")]
+    TooLong,
+}
+
+/// Trims and lower-cases the domain (the local part is case-sensitive in theory, but two
+/// accounts differing only in case would be a support nightmare, so it is folded too) and
+/// rejects what cannot be an address. Deliverability is proven by the verification mail,
+/// not by this check.
+pub fn normalize_email(input: &str) -> Result<String, EmailError> {
+    let email = input.trim();
+    if email.len() > MAX_EMAIL_BYTES {
+        return Err(EmailError::TooLong);
+    }
+    let (local, domain) = email.rsplit_once('@').ok_or(EmailError::Malformed)?;
+    let domain_ok = domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+        && domain
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.contains('@')
+        && !local.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | ',' | ';')
+        });
+    if domain_ok && local_ok {
+        Ok(email.to_lowercase())
+    } else {
+        Err(EmailError::Malformed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn roles_include_the_ones_below() {
+        assert!(Role::Admin.allows(Role::Editor));
+        assert!(Role::Editor.allows(Role::Editor));
+        assert!(Role::Editor.allows(Role::Viewer));
+        assert!(!Role::Viewer.allows(Role::Editor));
+        assert!(!Role::Editor.allows(Role::Admin));
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::parse("root"), None);
+    }
+
+    #[test]
+    fn password_rules_explain_themselves() {
+        let email = "grace@example.com";
+        assert_eq!(check_password("short", email), Err(PasswordError::TooShort));
+        assert_eq!(
+            check_password("aaaaaaaaaaaaaaaa", email),
+            Err(PasswordError::TooRepetitive)
+        );
+        assert_eq!(
+            check_password("my-grace-password", email),
+            Err(PasswordError::ContainsEmail)
+        );
+        assert_eq!(
+            check_password(&"ab1!x".repeat(300), email),
+            Err(PasswordError::TooLong)
+        );
+        assert_eq!(
+            check_password("correct horse battery staple", email),
+            Ok(())
+        );
+        assert_eq!(
+            PasswordError::TooShort.to_string(),
+            "use at least 12 characters"
+        );
+    }
+
+    #[test]
+    fn a_long_unicode_passphrase_counts_characters_not_bytes() {
+        // 12 characters, 36 bytes.
+        assert_eq!(
+            check_password("日本語のパスワード長いです", "a@b.co"),
+            Ok(())
+        );
+        assert_eq!(
+            check_password("日本語のパスワード", "a@b.co"),
+            Err(PasswordError::TooShort)
+        );
+    }
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(
+            normalize_email("  Grace@Example.COM ").unwrap(),
+            "grace@example.com"
+        );
+        for bad in [
+            "",
+            "grace",
+            "grace@",
+            "@example.com",
+            "grace@example",
+            "a b@example.com",
+            "grace@exa mple.com",
+            "grace@.example.com",
+            "grace@example..com",
+            "<script>@example.com",
+            "a@b@example.com",
+        ] {
+            assert_eq!(normalize_email(bad), Err(EmailError::Malformed), "{bad:?}");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert_eq!(normalize_email(&long), Err(EmailError::TooLong));
+    }
+
+    proptest! {
+        #[test]
+        fn normalising_is_idempotent(input in "[a-zA-Z0-9._%+-]{1,20}@[a-zA-Z0-9-]{1,10}\\.[a-z]{2,4}") {
+            let once = normalize_email(&input).unwrap();
+            prop_assert_eq!(normalize_email(&once).unwrap(), once.clone());
+        }
+
+        #[test]
+        fn password_checks_never_panic(password in ".{0,80}", email in ".{0,40}") {
+            let _ = check_password(&password, &email);
+        }
+    }
+}
