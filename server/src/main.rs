@@ -54,6 +54,7 @@ fn run(cli: Cli) -> Result<(), String> {
                     .ensure_database(DATABASE_NAME)
                     .await
                     .map_err(|e| e.to_string())?;
+                let shutdown = ferrotape_worker::shutdown_signal();
                 if let Some(file) = &url_file {
                     let partial = file.with_extension("partial");
                     std::fs::write(&partial, &url)
@@ -61,7 +62,7 @@ fn run(cli: Cli) -> Result<(), String> {
                         .map_err(|e| e.to_string())?;
                 }
                 println!("{url}");
-                ferrotape_worker::shutdown_signal().await;
+                shutdown.await;
                 Ok::<(), String>(())
             })?;
             drop(target);

@@ -48,6 +48,7 @@ pub async fn run(
     in_process_worker: bool,
     grace: Duration,
 ) -> std::io::Result<()> {
+    let shutdown = ferrotape_worker::shutdown_signal();
     let (stop_worker, worker_stopped) = watch::channel(false);
     let worker = in_process_worker
         .then(|| tokio::spawn(ferrotape_worker::run(state.db.clone(), worker_stopped)));
@@ -56,7 +57,7 @@ pub async fn run(
     let app = router::build(state);
     tracing::info!(address = %listener.local_addr()?, "listening on http://{}", listener.local_addr()?);
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        ferrotape_worker::shutdown_signal().await;
+        shutdown.await;
         let _ = shutdown_started.send(true);
     });
     let drain_deadline = async move {

@@ -44,13 +44,19 @@ pub async fn run(_pool: sqlx::PgPool, mut shutdown: watch::Receiver<bool>) {
     tracing::info!(worker = %identity, "worker stopped");
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM: the signals both binaries treat as "finish and exit".
-pub async fn shutdown_signal() {
+/// Installs the SIGINT (Ctrl-C) and SIGTERM handlers *now* and returns a future that resolves
+/// when either arrives. Registering eagerly matters: a signal that lands between start-up and
+/// the first poll of a lazily registered handler would kill the process with the default action.
+/// Must be called inside the tokio runtime.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("install the SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    let mut interrupt = signal(SignalKind::interrupt()).expect("install the SIGINT handler");
+    async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        tracing::info!("shutdown requested");
     }
-    tracing::info!("shutdown requested");
 }

@@ -50,8 +50,9 @@ fn main() -> ExitCode {
             }
         };
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let shutdown = ferrotape_worker::shutdown_signal();
         tokio::spawn(async move {
-            ferrotape_worker::shutdown_signal().await;
+            shutdown.await;
             let _ = stop.send(true);
         });
         ferrotape_worker::run(pool, stopped).await;
