@@ -54,16 +54,21 @@ fn template_name() -> String {
     format!("ferrotape_template_{:016x}", hasher.finish())
 }
 
+/// Runs one statement on an admin connection; a failure names the statement.
+async fn exec(conn: &mut sqlx::PgConnection, sql: &str) {
+    sqlx::query(sql)
+        .execute(conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
 async fn ensure_template(admin: &PgConnectOptions) -> String {
     let name = template_name();
     let mut conn = sqlx::PgConnection::connect_with(&admin.clone().database("postgres"))
         .await
         .unwrap();
     // Test processes run in parallel: one builds the template, the others wait for it.
-    sqlx::query("SELECT pg_advisory_lock(7357)")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    exec(&mut conn, "SELECT pg_advisory_lock(7357)").await;
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
             .bind(&name)
@@ -72,28 +77,20 @@ async fn ensure_template(admin: &PgConnectOptions) -> String {
             .unwrap();
     if !exists {
         let building = format!("{name}_building");
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {building}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        sqlx::query(&format!("CREATE DATABASE {building}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
+        exec(&mut conn, &format!("DROP DATABASE IF EXISTS {building}")).await;
+        exec(&mut conn, &format!("CREATE DATABASE {building}")).await;
         let pool = db::connect(admin.clone().database(&building), 2)
             .await
             .unwrap();
         db::migrate(&pool).await.unwrap();
         pool.close().await;
-        sqlx::query(&format!("ALTER DATABASE {building} RENAME TO {name}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
+        exec(
+            &mut conn,
+            &format!("ALTER DATABASE {building} RENAME TO {name}"),
+        )
+        .await;
     }
-    sqlx::query("SELECT pg_advisory_unlock(7357)")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    exec(&mut conn, "SELECT pg_advisory_unlock(7357)").await;
     conn.close().await.unwrap();
     name
 }
@@ -106,10 +103,11 @@ pub async fn fresh_database() -> (PgPool, String, PgConnectOptions) {
     let mut conn = sqlx::PgConnection::connect_with(&admin.clone().database("postgres"))
         .await
         .unwrap();
-    sqlx::query(&format!("CREATE DATABASE {database} TEMPLATE {template}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    exec(
+        &mut conn,
+        &format!("CREATE DATABASE {database} TEMPLATE {template}"),
+    )
+    .await;
     conn.close().await.unwrap();
     let pool = db::connect(admin.clone().database(&database), 5)
         .await
