@@ -169,10 +169,19 @@ impl EmbeddedPostgres {
             // requests before stopping the database, instead of both at once.
             .process_group(0);
         owner.apply(&mut command);
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        let parent = nix::unistd::getpid();
+        // SAFETY: prctl and getppid are async-signal-safe; nothing else runs between fork and exec.
         unsafe {
-            command.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(Some(Signal::SIGINT)).map_err(std::io::Error::from)
+            command.pre_exec(move || {
+                nix::sys::prctl::set_pdeathsig(Some(Signal::SIGINT))
+                    .map_err(std::io::Error::from)?;
+                // Had we died between fork and prctl, no signal would ever come: give up now.
+                if nix::unistd::getppid() != parent {
+                    return Err(std::io::Error::other(
+                        "the server exited while starting postgres",
+                    ));
+                }
+                Ok(())
             });
         }
         let child = command.spawn().map_err(io("cannot start postgres"))?;
