@@ -46,6 +46,11 @@ pub enum EmbeddedError {
          or allow traversal with `chmod o+x {blocked}`"
     )]
     Unreachable { user: String, blocked: PathBuf },
+    #[error(
+        "the embedded PostgreSQL's socket would live at {dir}/.s.PGSQL.<port>, longer than the \
+         {MAX_SOCKET_PATH} bytes Unix sockets allow; set FERROTAPE_DATA_DIR to a shorter path"
+    )]
+    SocketPathTooLong { dir: PathBuf },
     #[error("{what}: {source}")]
     Io {
         what: String,
@@ -106,12 +111,13 @@ impl EmbeddedPostgres {
         cluster_dir: &Path,
         pg_bin_dir: Option<&Path>,
     ) -> Result<EmbeddedPostgres, EmbeddedError> {
+        let cluster_dir = absolute(cluster_dir)?;
+        check_socket_path(&cluster_dir)?;
         let bin_dir = match pg_bin_dir {
             Some(dir) => dir.to_owned(),
             None => find_bin_dir().ok_or(EmbeddedError::BinariesNotFound)?,
         };
         let owner = cluster_owner()?;
-        let cluster_dir = absolute(cluster_dir)?;
         prepare_cluster_dir(&cluster_dir, &owner)?;
 
         if !cluster_dir.join("PG_VERSION").exists() {
@@ -342,6 +348,21 @@ fn cluster_owner() -> Result<ClusterOwner, EmbeddedError> {
             switch_user: false,
         })
     }
+}
+
+/// `sun_path` holds 108 bytes including the terminating NUL.
+const MAX_SOCKET_PATH: usize = 107;
+
+/// The socket lives in the cluster directory, so a deep data dir can exceed the kernel's limit;
+/// PostgreSQL would only say so in its log after initdb.
+fn check_socket_path(cluster_dir: &Path) -> Result<(), EmbeddedError> {
+    let longest_socket = cluster_dir.as_os_str().len() + "/.s.PGSQL.65535".len();
+    if longest_socket > MAX_SOCKET_PATH {
+        return Err(EmbeddedError::SocketPathTooLong {
+            dir: cluster_dir.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// The newest `/usr/lib/postgresql/<major>/bin` that holds a `postgres` binary.
@@ -598,6 +619,20 @@ mod tests {
             log_path(Path::new("/d/postgres")),
             PathBuf::from("/d/postgres.log")
         );
+    }
+
+    #[test]
+    fn a_data_dir_too_deep_for_a_unix_socket_is_refused_before_anything_is_created() {
+        let tmp = tempfile::tempdir().unwrap();
+        let deep = tmp.path().join("d".repeat(100)).join("postgres");
+        let err = EmbeddedPostgres::start(&deep, None).unwrap_err();
+        assert!(
+            matches!(err, EmbeddedError::SocketPathTooLong { .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("FERROTAPE_DATA_DIR"));
+        assert!(!deep.exists(), "nothing was created");
+        assert!(check_socket_path(Path::new("/var/lib/ferrotape/postgres")).is_ok());
     }
 
     #[test]
