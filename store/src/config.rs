@@ -166,9 +166,9 @@ pub fn prepare_writable_dir(dir: &Path) -> Result<(), ConfigError> {
 
 /// Loads the optional TOML config file into the process environment, so that clap's `env`
 /// handling validates file values exactly like environment values (same parsers, same error
-/// messages). Call it with a command built only for this purpose and build the real one
-/// afterwards: clap captures env values when a command is built. Keys are the long flag names (`data_dir` or `data-dir`); variables already set
-/// in the environment win. Must run before any other thread starts (it calls `set_var`).
+/// messages). Parse with a command built afterwards (see `startup::parse_args`): clap captures
+/// env values when a command is built. Keys are the long flag names (`data_dir` or
+/// `data-dir`); variables already set in the environment win. Must run before any other thread starts (it calls `set_var`).
 pub fn load_config_file(command: &clap::Command) -> Result<Option<PathBuf>, ConfigError> {
     let Some(path) =
         config_path_from_args().or_else(|| std::env::var_os("FERROTAPE_CONFIG").map(PathBuf::from))
