@@ -4,8 +4,8 @@
 # --check and fails when `.sqlx/` is stale.
 #
 # It starts a private PostgreSQL (with the `ferrotape` binary already built: FERROTAPE_BIN, or
-# target/debug/ferrotape, or target/release/ferrotape), migrates it, and re-expands the macros
-# of the crates that use them against it.
+# target/debug/ferrotape, or target/release/ferrotape), applies migrations/*.sql with psql, and
+# re-expands the macros of the crates that use them against it. The binary only provides the PostgreSQL cluster.
 #
 #   scripts/sqlx-prepare.sh          rewrite .sqlx/
 #   scripts/sqlx-prepare.sh --check  fail if .sqlx/ differs from what the queries need
@@ -31,7 +31,11 @@ pg_pid=$!
 for _ in $(seq 1 600); do [ -s "$work/url" ] && break; sleep 0.1; done
 [ -s "$work/url" ] || { cat "$work/pg.log"; exit 1; }
 url="$(cat "$work/url")"
-DATABASE_URL="$url" "$bin" --log warn migrate
+# The schema comes from the migration files themselves (not the binary's embedded copy), so a
+# binary built before a new migration can still prepare the queries that need it.
+for migration in migrations/*.sql; do
+  psql "$url" --quiet --no-psqlrc --single-transaction -v ON_ERROR_STOP=1 -f "$migration" > /dev/null
+done
 
 out="$work/sqlx"
 mkdir -p "$out"

@@ -119,6 +119,123 @@ pub fn normalize_email(input: &str) -> Result<String, EmailError> {
     }
 }
 
+pub const MAX_DISPLAY_NAME_CHARS: usize = 100;
+
+/// Trims a display name and checks it: 1 to 100 characters, no control characters (names
+/// appear in mails and page titles, where a newline or NUL would do harm).
+pub fn check_display_name(input: &str) -> Result<String, AuthFailure> {
+    let name = input.trim();
+    let chars = name.chars().count();
+    if chars == 0 || chars > MAX_DISPLAY_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(AuthFailure::NameInvalid);
+    }
+    Ok(name.to_owned())
+}
+
+/// The signed-in user as the UI sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionUser {
+    pub id: uuid::Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+}
+
+/// Why an account action was refused, in words a user can act on. Each has a stable code so
+/// a form posted without JavaScript can be sent back with `?error=<code>` (a code, never free
+/// text, so a crafted link cannot put arbitrary words on our page).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthFailure {
+    /// Deliberately the same for an unknown email and a wrong password (no enumeration).
+    #[error("The email address or password is wrong.")]
+    InvalidCredentials,
+    #[error("Confirm your email address first: we have sent you a new confirmation link.")]
+    EmailNotVerified,
+    #[error("This account is disabled. Ask an administrator of this site.")]
+    AccountDisabled,
+    #[error("An account with this email address already exists. Log in, or reset your password.")]
+    EmailTaken,
+    #[error("Enter an email address like name@example.com.")]
+    EmailMalformed,
+    #[error("An email address is at most 254 characters.")]
+    EmailTooLong,
+    #[error("Use at least 12 characters for your password.")]
+    PasswordTooShort,
+    #[error("Use at most 1024 bytes for your password.")]
+    PasswordTooLong,
+    #[error("Use more than a few different characters in your password.")]
+    PasswordTooRepetitive,
+    #[error("Your password must not contain your email address.")]
+    PasswordContainsEmail,
+    #[error("Enter a name of 1 to 100 characters, without control characters.")]
+    NameInvalid,
+    #[error("This link is invalid, was already used or has expired. Request a new one.")]
+    TokenInvalid,
+    #[error("Too many attempts. Wait a minute and try again.")]
+    RateLimited,
+}
+
+impl AuthFailure {
+    pub const ALL: [AuthFailure; 13] = [
+        AuthFailure::InvalidCredentials,
+        AuthFailure::EmailNotVerified,
+        AuthFailure::AccountDisabled,
+        AuthFailure::EmailTaken,
+        AuthFailure::EmailMalformed,
+        AuthFailure::EmailTooLong,
+        AuthFailure::PasswordTooShort,
+        AuthFailure::PasswordTooLong,
+        AuthFailure::PasswordTooRepetitive,
+        AuthFailure::PasswordContainsEmail,
+        AuthFailure::NameInvalid,
+        AuthFailure::TokenInvalid,
+        AuthFailure::RateLimited,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            AuthFailure::InvalidCredentials => "invalid_credentials",
+            AuthFailure::EmailNotVerified => "email_not_verified",
+            AuthFailure::AccountDisabled => "account_disabled",
+            AuthFailure::EmailTaken => "email_taken",
+            AuthFailure::EmailMalformed => "email_malformed",
+            AuthFailure::EmailTooLong => "email_too_long",
+            AuthFailure::PasswordTooShort => "password_too_short",
+            AuthFailure::PasswordTooLong => "password_too_long",
+            AuthFailure::PasswordTooRepetitive => "password_too_repetitive",
+            AuthFailure::PasswordContainsEmail => "password_contains_email",
+            AuthFailure::NameInvalid => "name_invalid",
+            AuthFailure::TokenInvalid => "token_invalid",
+            AuthFailure::RateLimited => "rate_limited",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<AuthFailure> {
+        AuthFailure::ALL.into_iter().find(|f| f.code() == code)
+    }
+}
+
+impl From<PasswordError> for AuthFailure {
+    fn from(err: PasswordError) -> Self {
+        match err {
+            PasswordError::TooShort => AuthFailure::PasswordTooShort,
+            PasswordError::TooLong => AuthFailure::PasswordTooLong,
+            PasswordError::TooRepetitive => AuthFailure::PasswordTooRepetitive,
+            PasswordError::ContainsEmail => AuthFailure::PasswordContainsEmail,
+        }
+    }
+}
+
+impl From<EmailError> for AuthFailure {
+    fn from(err: EmailError) -> Self {
+        match err {
+            EmailError::Malformed => AuthFailure::EmailMalformed,
+            EmailError::TooLong => AuthFailure::EmailTooLong,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +316,27 @@ mod tests {
         }
         let long = format!("{}@example.com", "a".repeat(250));
         assert_eq!(normalize_email(&long), Err(EmailError::TooLong));
+    }
+
+    #[test]
+    fn failure_codes_round_trip_and_unknown_codes_are_ignored() {
+        for failure in AuthFailure::ALL {
+            assert_eq!(AuthFailure::from_code(failure.code()), Some(failure));
+        }
+        assert_eq!(AuthFailure::from_code("<script>"), None);
+        assert_eq!(
+            AuthFailure::from(PasswordError::TooShort).to_string(),
+            "Use at least 12 characters for your password."
+        );
+    }
+
+    #[test]
+    fn display_names_are_trimmed_and_bounded() {
+        assert_eq!(check_display_name("  Grace Hopper ").unwrap(), "Grace Hopper");
+        assert_eq!(check_display_name("   "), Err(AuthFailure::NameInvalid));
+        assert_eq!(check_display_name("a\nb"), Err(AuthFailure::NameInvalid));
+        assert_eq!(check_display_name(&"é".repeat(100)).unwrap(), "é".repeat(100));
+        assert_eq!(check_display_name(&"é".repeat(101)), Err(AuthFailure::NameInvalid));
     }
 
     proptest! {

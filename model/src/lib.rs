@@ -10,7 +10,7 @@ pub mod tenant;
 pub mod time_format;
 pub mod video;
 
-pub use account::Role;
+pub use account::{AuthFailure, Role, SessionUser};
 pub use catalog::{SpeakerRef, TalkDetail, TalkSummary};
 pub use tenant::TenantId;
 pub use video::{VideoState, VideoStateError};

@@ -3,14 +3,17 @@
 //!
 //! Nothing here knows about HTTP or the UI; `server` and `worker` build on it.
 
+pub mod accounts;
 pub mod config;
 pub mod db;
 pub mod embedded;
 pub mod error;
+pub mod mail;
 pub mod media;
 pub mod startup;
 pub mod talks;
 pub mod telemetry;
+pub mod tenants;
 
 pub use error::StoreError;
 pub use sqlx::PgPool;
