@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the Playwright suite against a release server started here on a free port, with its own
-# data directory seeded with the demo talks. Usage: scripts/e2e.sh SERVER_BINARY DATA_DIR
+# data directory seeded with the demo talks, sending mail to the SMTP sink that test.sh started
+# (FERROTAPE_TEST_SMTP_URL, FERROTAPE_TEST_MAIL_DIR). Usage: scripts/e2e.sh SERVER_BINARY DATA_DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
 server_bin="$1"
@@ -10,6 +11,8 @@ chmod 755 "$data_dir"
 
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 export FERROTAPE_DATA_DIR="$data_dir" FERROTAPE_BIND="127.0.0.1:$port" FERROTAPE_SITE_ROOT="$PWD/target/site"
+export FERROTAPE_SMTP_URL="${FERROTAPE_TEST_SMTP_URL:?run the end-to-end tests through make test (it starts the SMTP sink)}"
+export FERROTAPE_MAIL_FROM="Ferrotape <no-reply@ferrotape.test>"
 unset DATABASE_URL
 
 "$server_bin" --log warn seed-demo
@@ -24,5 +27,5 @@ for _ in $(seq 1 300); do
 done
 
 mkdir -p end2end/artifacts
-BASE_URL="http://127.0.0.1:$port" ARTIFACTS_DIR="$PWD/end2end/artifacts" \
+BASE_URL="http://127.0.0.1:$port" ARTIFACTS_DIR="$PWD/end2end/artifacts" MAIL_DIR="$FERROTAPE_TEST_MAIL_DIR" \
   node --test --test-concurrency=1 end2end/tests/

@@ -18,7 +18,7 @@ fi
 
 # --- Debian packages -------------------------------------------------------------------------
 apt_packages=(postgresql ffmpeg)
-[ "$mode" = "test" ] && apt_packages+=(chromium curl python3)
+[ "$mode" = "test" ] && apt_packages+=(chromium curl python3 python3-venv)
 command -v node >/dev/null || apt_packages+=(nodejs)
 command -v npm >/dev/null || apt_packages+=(npm)
 missing=()
@@ -57,6 +57,17 @@ if ! cmp -s package-lock.json node_modules/.ferrotape-installed-lock 2>/dev/null
   log "installing npm packages from package-lock.json"
   npm ci --no-audit --no-fund --loglevel=error
   cp package-lock.json node_modules/.ferrotape-installed-lock
+fi
+
+# --- Python test tools (a real SMTP server for the account-mail tests) ----------------------
+AIOSMTPD_VERSION="1.4.6"
+if [ "$mode" = "test" ]; then
+  source scripts/env.sh
+  if ! "$FERROTAPE_VENV/bin/python" -c "import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != '$AIOSMTPD_VERSION')" 2>/dev/null; then
+    log "installing aiosmtpd $AIOSMTPD_VERSION into $FERROTAPE_VENV"
+    python3 -m venv "$FERROTAPE_VENV"
+    "$FERROTAPE_VENV/bin/pip" install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
+  fi
 fi
 
 # --- The embedded PostgreSQL runs as `postgres` when we are root: it must reach ./data ------

@@ -30,6 +30,14 @@ for _ in $(seq 1 600); do [ -s "$work/it-url" ] && break; sleep 0.1; done
 [ -s "$work/it-url" ] || { cat "$work/it-postgres.log"; echo "test PostgreSQL did not start" >&2; exit 1; }
 export FERROTAPE_TEST_DATABASE_URL="$(cat "$work/it-url")"
 
+echo "== SMTP sink for the account-mail tests"
+"$FERROTAPE_VENV/bin/python" scripts/smtp-sink.py "$work/mail" > "$work/smtp-sink.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 300); do [ -s "$work/mail/port" ] && break; sleep 0.1; done
+[ -s "$work/mail/port" ] || { cat "$work/smtp-sink.log"; echo "SMTP sink did not start" >&2; exit 1; }
+export FERROTAPE_TEST_SMTP_URL="smtp://127.0.0.1:$(cat "$work/mail/port")"
+export FERROTAPE_TEST_MAIL_DIR="$work/mail"
+
 echo "== compile-time SQL data (.sqlx) is current"
 FERROTAPE_BIN="$server_bin" scripts/sqlx-prepare.sh --check
 

@@ -111,10 +111,17 @@ mod tests {
         let wait = limits
             .check(Attempt::LogIn, ip, Some("other@example.com"))
             .unwrap_err();
-        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(6), "{wait:?}");
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs(6),
+            "{wait:?}"
+        );
         // Another IP is unaffected.
         let other: IpAddr = "203.0.113.8".parse().unwrap();
-        assert!(limits.check(Attempt::LogIn, other, Some("x@example.com")).is_ok());
+        assert!(
+            limits
+                .check(Attempt::LogIn, other, Some("x@example.com"))
+                .is_ok()
+        );
     }
 
     #[test]
@@ -122,9 +129,15 @@ mod tests {
         let limits = RateLimits::default();
         for n in 0..5u8 {
             let ip = IpAddr::from([198, 51, 100, n]);
-            limits.check(Attempt::LogIn, ip, Some("victim@example.com")).unwrap();
+            limits
+                .check(Attempt::LogIn, ip, Some("victim@example.com"))
+                .unwrap();
         }
         let ip = IpAddr::from([198, 51, 100, 200]);
-        assert!(limits.check(Attempt::LogIn, ip, Some("victim@example.com")).is_err());
+        assert!(
+            limits
+                .check(Attempt::LogIn, ip, Some("victim@example.com"))
+                .is_err()
+        );
     }
 }

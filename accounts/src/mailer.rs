@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrotape_store::{PgPool, StoreError, mail};
-use lettre::message::{Mailbox, header::ContentType};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tokio::sync::{Notify, watch};
 
@@ -16,9 +17,13 @@ const BATCH: i64 = 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailerError {
-    #[error("FERROTAPE_SMTP_URL is not a valid SMTP URL ({0}); use for example smtp://user:pass@mail.example.com:587?tls=required or smtps://…")]
+    #[error(
+        "FERROTAPE_SMTP_URL is not a valid SMTP URL ({0}); use for example smtp://user:pass@mail.example.com:587?tls=required or smtps://…"
+    )]
     BadUrl(String),
-    #[error("FERROTAPE_MAIL_FROM is not a valid address ({0}); use for example \"Ferrotape <talks@example.com>\"")]
+    #[error(
+        "FERROTAPE_MAIL_FROM is not a valid address ({0}); use for example \"Ferrotape <talks@example.com>\""
+    )]
     BadFrom(String),
 }
 
@@ -110,7 +115,12 @@ impl Mailer {
             .to(to)
             .subject(pending.subject.clone())
             .header(ContentType::TEXT_PLAIN)
-            .body(pending.body.clone())
+            // Plain 7-bit text keeps links readable in any client; anything else (non-ASCII
+            // names) gets the encoding lettre picks.
+            .body(
+                Body::new_with_encoding(pending.body.clone(), ContentTransferEncoding::SevenBit)
+                    .unwrap_or_else(Body::new),
+            )
             .map_err(|e| e.to_string())?;
         smtp.send(message)
             .await
@@ -142,11 +152,21 @@ mod tests {
 
     #[test]
     fn bad_settings_are_named() {
-        let err = Mailer::new(Some("http://example.com"), "a@example.com").err().unwrap();
+        let err = Mailer::new(Some("http://example.com"), "a@example.com")
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("FERROTAPE_SMTP_URL"), "{err}");
         let err = Mailer::new(None, "not an address").err().unwrap();
         assert!(err.to_string().contains("FERROTAPE_MAIL_FROM"), "{err}");
-        assert!(Mailer::new(None, "Ferrotape <talks@example.com>").unwrap().holds_mail());
-        assert!(!Mailer::new(Some("smtp://127.0.0.1:2525"), "a@example.com").unwrap().holds_mail());
+        assert!(
+            Mailer::new(None, "Ferrotape <talks@example.com>")
+                .unwrap()
+                .holds_mail()
+        );
+        assert!(
+            !Mailer::new(Some("smtp://127.0.0.1:2525"), "a@example.com")
+                .unwrap()
+                .holds_mail()
+        );
     }
 }

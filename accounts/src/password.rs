@@ -62,7 +62,10 @@ mod tests {
     #[tokio::test]
     async fn a_hash_verifies_its_password_only() {
         let stored = hash("correct horse battery staple".into()).await;
-        assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{stored}"
+        );
         assert!(verify("correct horse battery staple".into(), Some(stored.clone())).await);
         assert!(!verify("correct horse battery stapl".into(), Some(stored.clone())).await);
         // Same password, new salt: a different hash.

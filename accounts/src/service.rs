@@ -234,8 +234,13 @@ impl Accounts {
             name = user.display_name,
             minutes = self.inner.config.email_link_ttl.as_secs() / 60,
         );
-        self.queue_mail(tx, user, &format!("Confirm your email address for {site}"), &body)
-            .await
+        self.queue_mail(
+            tx,
+            user,
+            &format!("Confirm your email address for {site}"),
+            &body,
+        )
+        .await
     }
 
     async fn new_email_token(
@@ -443,8 +448,7 @@ impl Accounts {
         tenant: TenantId,
         user_id: Uuid,
     ) -> Result<u64, AccountError> {
-        let revoked =
-            repo::revoke_user_refresh_tokens(&self.inner.pool, tenant, user_id).await?;
+        let revoked = repo::revoke_user_refresh_tokens(&self.inner.pool, tenant, user_id).await?;
         tracing::info!(user = %user_id, revoked, "logged out everywhere");
         Ok(revoked)
     }
@@ -482,8 +486,13 @@ impl Accounts {
             origin = client.origin,
             minutes = self.inner.config.email_link_ttl.as_secs() / 60,
         );
-        self.queue_mail(&mut tx, &user, &format!("Reset your {site} password"), &body)
-            .await?;
+        self.queue_mail(
+            &mut tx,
+            &user,
+            &format!("Reset your {site} password"),
+            &body,
+        )
+        .await?;
         tx.commit().await?;
         self.inner.mailer.wake();
         Ok(())

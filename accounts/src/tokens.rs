@@ -138,7 +138,10 @@ mod tests {
         let parts: Vec<&str> = token.split('.').collect();
         let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
         let forged = URL_SAFE_NO_PAD.encode(payload.replace("editor", "admin"));
-        assert_eq!(keys.verify(&format!("{}.{forged}.{}", parts[0], parts[2])), None);
+        assert_eq!(
+            keys.verify(&format!("{}.{forged}.{}", parts[0], parts[2])),
+            None
+        );
 
         // alg=none with no signature.
         let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);

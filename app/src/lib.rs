@@ -7,6 +7,7 @@ pub mod error;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod server_context;
+pub mod session;
 
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
@@ -17,7 +18,13 @@ use leptos_router::{
 };
 
 use crate::components::layout::{SiteFooter, SiteHeader};
-use crate::pages::{catalog::CatalogPage, not_found::NotFound, talk::TalkPage};
+use crate::pages::account::AccountPage;
+use crate::pages::admin::{AdminOutboxPage, AdminUsersPage};
+use crate::pages::auth::{
+    ForgotPasswordPage, LoginPage, ResetPasswordPage, SignUpPage, VerifyEmailPage,
+};
+use crate::pages::{catalog::CatalogPage, not_found::NotFound, studio::StudioPage, talk::TalkPage};
+use crate::session::Session;
 
 pub use error::AppError;
 
@@ -77,6 +84,7 @@ fn escape_html_text(text: &str) -> String {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    Session::provide();
 
     // Marks the page as interactive once the wasm has hydrated it. CSS uses it to switch on
     // controls that need JavaScript; tests use it to know hydration finished.
@@ -100,6 +108,15 @@ pub fn App() -> impl IntoView {
                     // it works with JavaScript off and crawlers see the content.
                     <Route path=path!("/") view=CatalogPage ssr=SsrMode::Async/>
                     <Route path=path!("/talks/:slug") view=TalkPage ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                    <Route path=path!("/signup") view=SignUpPage ssr=SsrMode::Async/>
+                    <Route path=path!("/verify-email") view=VerifyEmailPage ssr=SsrMode::Async/>
+                    <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
+                    <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::Async/>
+                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
+                    <Route path=path!("/studio") view=StudioPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/users") view=AdminUsersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/outbox") view=AdminOutboxPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <SiteFooter/>

@@ -332,11 +332,20 @@ mod tests {
 
     #[test]
     fn display_names_are_trimmed_and_bounded() {
-        assert_eq!(check_display_name("  Grace Hopper ").unwrap(), "Grace Hopper");
+        assert_eq!(
+            check_display_name("  Grace Hopper ").unwrap(),
+            "Grace Hopper"
+        );
         assert_eq!(check_display_name("   "), Err(AuthFailure::NameInvalid));
         assert_eq!(check_display_name("a\nb"), Err(AuthFailure::NameInvalid));
-        assert_eq!(check_display_name(&"é".repeat(100)).unwrap(), "é".repeat(100));
-        assert_eq!(check_display_name(&"é".repeat(101)), Err(AuthFailure::NameInvalid));
+        assert_eq!(
+            check_display_name(&"é".repeat(100)).unwrap(),
+            "é".repeat(100)
+        );
+        assert_eq!(
+            check_display_name(&"é".repeat(101)),
+            Err(AuthFailure::NameInvalid)
+        );
     }
 
     proptest! {

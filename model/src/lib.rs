@@ -4,6 +4,7 @@
 //! tested with `cargo test`.
 
 pub mod account;
+pub mod admin;
 pub mod catalog;
 pub mod slug;
 pub mod tenant;

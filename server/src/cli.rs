@@ -25,6 +25,9 @@ pub struct Cli {
     #[command(flatten)]
     pub server: ServerArgs,
 
+    #[command(flatten)]
+    pub accounts: AccountArgs,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -70,6 +73,76 @@ pub struct ServerArgs {
     pub shutdown_grace_secs: u64,
 }
 
+/// Accounts, mail and the HTTP facts the server cannot guess.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AccountArgs {
+    /// SMTP server for account mail, for example `smtp://user:pass@mail.example.com:587?tls=required`
+    /// or `smtps://…`. Unset: mail is kept in the outbox (shown at /admin/outbox and logged).
+    #[arg(
+        long,
+        env = "FERROTAPE_SMTP_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub smtp_url: Option<String>,
+
+    /// Sender of account mail.
+    #[arg(
+        long,
+        env = "FERROTAPE_MAIL_FROM",
+        value_name = "MAILBOX",
+        default_value = "Ferrotape <no-reply@localhost>"
+    )]
+    pub mail_from: String,
+
+    /// Key that signs access tokens (at least 32 bytes). Unset: a random key is created in
+    /// the database on first start and shared by every server using that database.
+    #[arg(
+        long,
+        env = "FERROTAPE_JWT_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub jwt_secret: Option<String>,
+
+    /// The site's public URL (`https://talks.example.org`): links in mail for the default
+    /// tenant point here. Unset: the address the server listens on.
+    #[arg(long, env = "FERROTAPE_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// Reverse proxies (IP addresses or CIDR ranges, comma-separated) whose X-Forwarded-For,
+    /// X-Forwarded-Proto, X-Forwarded-Host and X-Tenant-ID headers are believed.
+    #[arg(long, env = "FERROTAPE_TRUSTED_PROXIES", value_name = "CIDRS", value_delimiter = ',',
+          value_parser = parse_proxy)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// `Secure` flag on session cookies: `auto` sets it except for plain HTTP on loopback.
+    #[arg(
+        long,
+        env = "FERROTAPE_COOKIE_SECURE",
+        value_name = "MODE",
+        default_value = "auto"
+    )]
+    pub cookie_secure: CookieSecure,
+
+    /// Minutes an access token lives (a refresh renews it silently).
+    #[arg(long, env = "FERROTAPE_ACCESS_TOKEN_MINUTES", value_name = "MIN", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=1440))]
+    pub access_token_minutes: u64,
+
+    /// Days a login lasts without use.
+    #[arg(long, env = "FERROTAPE_SESSION_DAYS", value_name = "DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=365))]
+    pub session_days: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CookieSecure {
+    Auto,
+    Always,
+    Never,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum WorkerMode {
     Auto,
@@ -85,10 +158,63 @@ pub enum Command {
     Migrate,
     /// Insert a handful of demo talks and speakers (idempotent).
     SeedDemo,
+    /// Administration: users and tenants.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Run only the embedded PostgreSQL until SIGTERM; print its URL (tests and tools use it).
     EmbeddedPostgres {
         /// Also write the URL to this file once the database is ready.
         #[arg(long, value_name = "FILE")]
         url_file: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AdminCommand {
+    /// Create a confirmed user. The password is read from FERROTAPE_NEW_USER_PASSWORD or,
+    /// when unset, from the first line of standard input.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// viewer, editor or admin.
+        #[arg(long, default_value = "viewer", value_parser = parse_role)]
+        role: ferrotape_model::Role,
+        /// Tenant slug (the default tenant when unset).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Create a tenant, optionally mapping host names to it.
+    CreateTenant {
+        /// Lower-case letters, digits and dashes.
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        /// Host names (without port) whose requests belong to this tenant.
+        #[arg(long = "host")]
+        hosts: Vec<String>,
+    },
+    /// Map another host name to an existing tenant.
+    AddHost {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        host: String,
+    },
+}
+
+fn parse_role(value: &str) -> Result<ferrotape_model::Role, String> {
+    ferrotape_model::Role::parse(value)
+        .ok_or_else(|| format!("`{value}` is not a role; use viewer, editor or admin"))
+}
+
+/// An address (`10.0.0.5`) or a range (`10.0.0.0/8`).
+fn parse_proxy(value: &str) -> Result<ipnet::IpNet, String> {
+    let value = value.trim();
+    value
+        .parse::<ipnet::IpNet>()
+        .or_else(|_| value.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{value}` is not an IP address or CIDR range"))
 }

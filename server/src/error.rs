@@ -1,9 +1,11 @@
-//! The error type of the JSON API and plain handlers: the right status, a JSON body, and
-//! internals only in the log.
+//! The error type of the JSON API and plain handlers: the right status, a JSON body
+//! (`{"error": message, "code": code?}`), and internals only in the log.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use ferrotape_accounts::AccountError;
+use ferrotape_model::AuthFailure;
 use ferrotape_store::StoreError;
 use serde_json::json;
 
@@ -12,34 +14,80 @@ pub enum ApiError {
     #[error("not found")]
     NotFound,
     #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
     Conflict(String),
-    #[error("{0} is unavailable")]
+    #[error("{0} is temporarily unavailable")]
     Unavailable(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Account(#[from] AccountError),
+}
+
+/// The HTTP status that tells a client what went wrong with an account action (the same as
+/// the pages' server functions use).
+pub fn failure_status(failure: AuthFailure) -> StatusCode {
+    ferrotape_app::AppError::Auth(failure).status()
+}
+
+fn internal(err: &dyn std::fmt::Display) -> (StatusCode, String) {
+    tracing::error!(%err, "internal error");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error".to_owned(),
+    )
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let mut code = None;
+        let mut retry_after = None;
         let (status, message) = match self {
-            ApiError::NotFound | ApiError::Store(StoreError::NotFound) => {
+            ApiError::NotFound
+            | ApiError::Store(StoreError::NotFound)
+            | ApiError::Account(AccountError::NotFound) => {
                 (StatusCode::NOT_FOUND, "not found".to_owned())
             }
+            ApiError::BadRequest(message) => (StatusCode::BAD_REQUEST, message),
             ApiError::Conflict(message) | ApiError::Store(StoreError::Conflict(message)) => {
                 (StatusCode::CONFLICT, message)
             }
             ApiError::Unavailable(what) => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                format!("{what} is unavailable"),
+                format!("{what} is temporarily unavailable; try again in a moment"),
             ),
-            ApiError::Store(StoreError::Database(err)) => {
-                tracing::error!(%err, "database error");
+            ApiError::Store(StoreError::Database(err)) => internal(&err),
+            ApiError::Account(AccountError::Failure(failure)) => {
+                code = Some(failure.code());
+                (failure_status(failure), failure.to_string())
+            }
+            ApiError::Account(AccountError::RateLimited { retry_after: wait }) => {
+                code = Some(AuthFailure::RateLimited.code());
+                retry_after = Some(wait.as_secs().max(1));
                 (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal error".to_owned(),
+                    StatusCode::TOO_MANY_REQUESTS,
+                    AuthFailure::RateLimited.to_string(),
                 )
             }
+            ApiError::Account(AccountError::Unauthenticated) => {
+                (StatusCode::UNAUTHORIZED, "log in first".to_owned())
+            }
+            ApiError::Account(AccountError::Forbidden(message)) => (StatusCode::FORBIDDEN, message),
+            ApiError::Account(AccountError::Store(err)) => {
+                return ApiError::Store(err).into_response();
+            }
         };
-        (status, Json(json!({ "error": message }))).into_response()
+        let body = match code {
+            Some(code) => json!({ "error": message, "code": code }),
+            None => json!({ "error": message }),
+        };
+        let mut response = (status, Json(body)).into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
     }
 }

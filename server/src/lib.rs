@@ -1,12 +1,18 @@
 //! The `ferrotape` server: configuration, the axum router (SSR pages, server functions, health),
 //! and the embedded mode (a private PostgreSQL and an in-process worker).
 
+pub mod accounts_setup;
+pub mod admin;
+pub mod api_accounts;
+pub mod auth;
 pub mod cli;
+pub mod csrf;
 pub mod database;
 pub mod demo;
 pub mod error;
 pub mod health;
+pub mod request_context;
 pub mod router;
 pub mod serve;
+pub mod session;
 pub mod state;
-pub mod tenancy;

@@ -7,6 +7,7 @@ use ferrotape_model::TenantId;
 use ferrotape_server::cli::{Cli, Command, WorkerMode};
 use ferrotape_server::database::{self, DatabaseTarget};
 use ferrotape_server::state::AppState;
+use ferrotape_server::{accounts_setup, admin};
 use ferrotape_server::{demo, serve};
 use ferrotape_store::config::LogFormat;
 use ferrotape_store::embedded::DATABASE_NAME;
@@ -35,6 +36,12 @@ fn run(cli: Cli) -> Result<(), String> {
     match cli.command.clone().unwrap_or(Command::Serve) {
         Command::Serve => serve_site(cli),
         Command::Migrate => with_database(&cli, |_, _| async { Ok(()) }),
+        Command::Admin(command) => {
+            let config = accounts_setup::accounts_config(&cli.accounts);
+            with_database(&cli, |pool, _| async move {
+                admin::run(pool, config, command).await
+            })
+        }
         Command::SeedDemo => with_database(&cli, |pool, _| async move {
             let added = demo::seed(&pool, TenantId::DEFAULT)
                 .await
@@ -114,12 +121,24 @@ fn serve_site(cli: Cli) -> Result<(), String> {
             .is_none_or(|url| url.trim().is_empty()),
     };
     let grace = Duration::from_secs(cli.server.shutdown_grace_secs);
+    let accounts_config = accounts_setup::accounts_config(&cli.accounts);
+    let http = accounts_setup::http_settings(&cli.accounts, cli.server.bind)?;
     with_database(&cli, |db, _| async move {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
+        let accounts = ferrotape_accounts::Accounts::new(db.clone(), accounts_config)
+            .await
+            .map_err(|e| e.to_string())?;
+        if accounts.holds_mail() {
+            tracing::info!(
+                "no SMTP server configured (FERROTAPE_SMTP_URL): account mail is kept at /admin/outbox and in this log"
+            );
+        }
         let state = AppState {
             leptos_options,
             db,
             media,
+            accounts,
+            http: std::sync::Arc::new(http),
         };
         serve::run(listener, state, in_process_worker, grace)
             .await

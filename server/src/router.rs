@@ -13,28 +13,46 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
-use crate::{health, tenancy};
+use crate::{api_accounts, csrf, health, request_context, session};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn build(state: AppState) -> Router {
     let routes = generate_route_list(App);
-    // Server functions and SSR pages both read the pool from the reactive context.
+    // Server functions and SSR pages both read the pool and accounts from the reactive context.
     let context = {
         let db = state.db.clone();
-        move || provide_context(db.clone())
+        let accounts = state.accounts.clone();
+        move || {
+            provide_context(db.clone());
+            provide_context(accounts.clone());
+        }
     };
     let options = state.leptos_options.clone();
 
-    Router::new()
-        .merge(health::routes())
+    let site = Router::new()
+        .merge(api_accounts::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })
         .fallback(file_and_error_handler_with_context::<AppState, _>(
             context, shell,
         ))
-        .layer(middleware::from_fn(tenancy::resolve_tenant))
+        // Layers run bottom-up: the request context first, then CSRF, then the session.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            session::authenticate,
+        ))
+        .layer(middleware::from_fn(csrf::protect))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_context::resolve,
+        ));
+
+    // Health checks stay outside the request context: they must answer without the database.
+    Router::new()
+        .merge(health::routes())
+        .merge(site)
         // Defaults for every response; a route that needs otherwise (the embeddable player)
         // sets its own header and these leave it alone.
         .layer(SetResponseHeaderLayer::if_not_present(

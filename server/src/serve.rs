@@ -41,7 +41,7 @@ fn path_str(path: &Path) -> String {
 }
 
 /// Serves until SIGINT/SIGTERM, then stops accepting, lets open requests finish for up to
-/// `grace`, and stops the in-process worker.
+/// `grace`, and stops the in-process worker and mail delivery.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
@@ -49,13 +49,21 @@ pub async fn run(
     grace: Duration,
 ) -> std::io::Result<()> {
     let shutdown = ferrotape_worker::shutdown_signal();
-    let (stop_worker, worker_stopped) = watch::channel(false);
-    let worker = in_process_worker
-        .then(|| tokio::spawn(ferrotape_worker::run(state.db.clone(), worker_stopped)));
+    let (stop_background, background_stopped) = watch::channel(false);
+    let worker = in_process_worker.then(|| {
+        tokio::spawn(ferrotape_worker::run(
+            state.db.clone(),
+            background_stopped.clone(),
+        ))
+    });
+    // Mail delivery and rate-limit housekeeping run in every server.
+    let accounts_background =
+        tokio::spawn(state.accounts.clone().run_background(background_stopped));
 
     let (shutdown_started, mut shutdown_seen) = watch::channel(false);
     let app = router::build(state);
     tracing::info!(address = %listener.local_addr()?, "listening on http://{}", listener.local_addr()?);
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
         let _ = shutdown_started.send(true);
@@ -69,9 +77,10 @@ pub async fn run(
         () = drain_deadline => tracing::warn!(?grace, "open connections did not finish in time; closing them"),
     }
 
-    let _ = stop_worker.send(true);
+    let _ = stop_background.send(true);
     if let Some(worker) = worker {
         let _ = worker.await;
     }
+    let _ = accounts_background.await;
     Ok(())
 }

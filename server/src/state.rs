@@ -1,15 +1,22 @@
 //! The state every handler shares.
 
+use std::sync::Arc;
+
 use axum::extract::FromRef;
+use ferrotape_accounts::Accounts;
 use ferrotape_store::PgPool;
 use ferrotape_store::media::LocalMedia;
 use leptos::prelude::LeptosOptions;
+
+use crate::request_context::HttpSettings;
 
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: PgPool,
     pub media: LocalMedia,
+    pub accounts: Accounts,
+    pub http: Arc<HttpSettings>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -7,13 +7,12 @@ use crate::StoreError;
 
 /// The tenant a host name (lower case, without port) is mapped to, if any.
 pub async fn tenant_for_host(pool: &PgPool, host: &str) -> Result<Option<TenantId>, StoreError> {
-    Ok(sqlx::query_scalar!(
-        "SELECT tenant_id FROM tenant_hosts WHERE host = $1",
-        host
+    Ok(
+        sqlx::query_scalar!("SELECT tenant_id FROM tenant_hosts WHERE host = $1", host)
+            .fetch_optional(pool)
+            .await?
+            .map(TenantId),
     )
-    .fetch_optional(pool)
-    .await?
-    .map(TenantId))
 }
 
 pub async fn find_by_slug(pool: &PgPool, slug: &str) -> Result<TenantId, StoreError> {

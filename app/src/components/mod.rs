@@ -1,2 +1,3 @@
+pub mod form;
 pub mod layout;
 pub mod talk_card;

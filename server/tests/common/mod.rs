@@ -12,6 +12,15 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::ConnectInfo;
+use ferrotape_accounts::{Accounts, AccountsConfig};
+use ferrotape_model::Role;
+use ferrotape_server::cli::CookieSecure;
+use ferrotape_server::request_context::HttpSettings;
 use ferrotape_server::state::AppState;
 use ferrotape_store::PgPool;
 use ferrotape_store::db::{self, MIGRATOR};
@@ -24,6 +33,7 @@ use tower::ServiceExt;
 pub struct TestApp {
     pub router: Router,
     pub pool: PgPool,
+    pub accounts: Accounts,
     database: String,
     admin: PgConnectOptions,
     _media: tempfile::TempDir,
@@ -115,10 +125,28 @@ pub async fn fresh_database() -> (PgPool, String, PgConnectOptions) {
     (pool, database, admin)
 }
 
+/// The address tests pretend the site runs at (Host and Origin of every request).
+pub const SITE: &str = "127.0.0.1:3000";
+
 impl TestApp {
+    /// The app with mail held in the outbox (no SMTP server).
     pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(AccountsConfig::default(), Vec::new()).await
+    }
+
+    /// The app delivering mail to the SMTP sink `make test` runs (FERROTAPE_TEST_SMTP_URL).
+    pub async fn spawn_with_smtp() -> TestApp {
+        let config = AccountsConfig {
+            smtp_url: Some(mail_sink::smtp_url()),
+            ..AccountsConfig::default()
+        };
+        TestApp::spawn_with(config, Vec::new()).await
+    }
+
+    pub async fn spawn_with(config: AccountsConfig, trusted_proxies: Vec<ipnet::IpNet>) -> TestApp {
         let (pool, database, admin) = fresh_database().await;
         let media_dir = tempfile::tempdir().unwrap();
+        let accounts = Accounts::new(pool.clone(), config).await.unwrap();
         let state = AppState {
             leptos_options: LeptosOptions::builder()
                 .output_name("ferrotape")
@@ -126,14 +154,44 @@ impl TestApp {
                 .build(),
             db: pool.clone(),
             media: ferrotape_store::media::LocalMedia::open(media_dir.path()).unwrap(),
+            accounts: accounts.clone(),
+            http: Arc::new(HttpSettings {
+                trusted_proxies,
+                default_origin: format!("http://{SITE}"),
+                cookie_secure: CookieSecure::Auto,
+            }),
         };
         TestApp {
             router: ferrotape_server::router::build(state),
             pool,
+            accounts,
             database,
             admin,
             _media: media_dir,
         }
+    }
+
+    /// A browser-like client with its own cookie jar and IP address.
+    pub fn client(&self, ip: &str) -> Client<'_> {
+        Client {
+            app: self,
+            ip: ip.parse().unwrap(),
+            cookies: Default::default(),
+        }
+    }
+
+    /// A confirmed user created directly (no mail round trip).
+    pub async fn user(
+        &self,
+        tenant: ferrotape_model::TenantId,
+        email: &str,
+        role: Role,
+    ) -> uuid::Uuid {
+        self.accounts
+            .create_user(tenant, email, "Test User", PASSWORD, role)
+            .await
+            .unwrap()
+            .id
     }
 
     pub async fn get(&self, path: &str) -> TestResponse {
@@ -243,4 +301,200 @@ pub async fn insert_tenant(pool: &PgPool, slug: &str) -> ferrotape_model::Tenant
             .await
             .unwrap();
     ferrotape_model::TenantId(id)
+}
+
+/// The password of users made by `TestApp::user`.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Sends requests the way a browser on `SITE` would: Host and Origin set, cookies kept from
+/// `Set-Cookie` responses, from one client IP.
+pub struct Client<'a> {
+    app: &'a TestApp,
+    pub ip: IpAddr,
+    pub cookies: BTreeMap<String, String>,
+}
+
+impl Client<'_> {
+    pub fn request(&self, method: Method, path: &str) -> axum::http::request::Builder {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", SITE)
+            .header("origin", format!("http://{SITE}"));
+        if !self.cookies.is_empty() {
+            let jar: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            builder = builder.header("cookie", jar.join("; "));
+        }
+        builder
+    }
+
+    pub async fn send(&mut self, request: Request<Body>) -> TestResponse {
+        let mut request = request;
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(SocketAddr::new(self.ip, 40000)));
+        let response = self.app.request(request).await;
+        for cookie in response.headers.get_all("set-cookie") {
+            let cookie = cookie.to_str().unwrap();
+            let (pair, attributes) = cookie.split_once(';').unwrap_or((cookie, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() || attributes.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        response
+    }
+
+    pub async fn get(&mut self, path: &str) -> TestResponse {
+        let request = self.request(Method::GET, path).body(Body::empty()).unwrap();
+        self.send(request).await
+    }
+
+    pub async fn post_json(&mut self, path: &str, body: serde_json::Value) -> TestResponse {
+        let request = self
+            .request(Method::POST, path)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.send(request).await
+    }
+
+    /// A server function called the way the hydrated app does (JSON back).
+    pub async fn server_fn(&mut self, endpoint: &str, form: &[(&str, &str)]) -> TestResponse {
+        let request = self
+            .request(Method::POST, &format!("/api/{endpoint}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .body(Body::from(form_encode(form)))
+            .unwrap();
+        self.send(request).await
+    }
+
+    /// The same server function posted by a plain HTML form (no JavaScript).
+    pub async fn form_post(
+        &mut self,
+        endpoint: &str,
+        form: &[(&str, &str)],
+        referer: &str,
+    ) -> TestResponse {
+        let request = self
+            .request(Method::POST, &format!("/api/{endpoint}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "text/html,application/xhtml+xml")
+            .header("referer", format!("http://{SITE}{referer}"))
+            .body(Body::from(form_encode(form)))
+            .unwrap();
+        self.send(request).await
+    }
+
+    /// Logs in through the JSON API; panics unless it works.
+    pub async fn log_in(&mut self, email: &str, password: &str) {
+        let response = self
+            .post_json(
+                "/api/v1/auth/login",
+                serde_json::json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    }
+}
+
+pub fn form_encode(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+impl TestResponse {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    pub fn location(&self) -> Option<&str> {
+        self.headers.get("location").and_then(|v| v.to_str().ok())
+    }
+}
+
+/// The SMTP sink `make test` runs (scripts/smtp-sink.py): every message lands as a file.
+pub mod mail_sink {
+    use std::time::{Duration, Instant};
+
+    pub fn smtp_url() -> String {
+        std::env::var("FERROTAPE_TEST_SMTP_URL").expect(
+            "FERROTAPE_TEST_SMTP_URL is not set: run the tests with `make test`, which starts an \
+             SMTP sink (scripts/smtp-sink.py)",
+        )
+    }
+
+    fn dir() -> std::path::PathBuf {
+        std::env::var("FERROTAPE_TEST_MAIL_DIR")
+            .expect("FERROTAPE_TEST_MAIL_DIR is not set: run the tests with `make test`")
+            .into()
+    }
+
+    /// Every message delivered to `recipient` so far, oldest first.
+    pub fn messages_to(recipient: &str) -> Vec<String> {
+        let mut found: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(dir())
+            .unwrap()
+            .filter_map(|entry| {
+                let entry = entry.ok()?;
+                let text = std::fs::read_to_string(entry.path()).ok()?;
+                let to_header = text.lines().any(|line| {
+                    line.to_ascii_lowercase().starts_with("to:") && line.contains(recipient)
+                });
+                to_header.then(|| (entry.metadata().unwrap().modified().unwrap(), text))
+            })
+            .collect();
+        found.sort();
+        found.into_iter().map(|(_, text)| text).collect()
+    }
+
+    /// Waits (up to 20 s) until `count` messages reached `recipient`; returns the newest.
+    pub fn wait_for(recipient: &str, count: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let messages = messages_to(recipient);
+            if messages.len() >= count {
+                return messages.last().unwrap().clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no mail #{count} reached {recipient}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The link in a message that contains `path` (quoted-printable soft breaks undone).
+    pub fn link(message: &str, path: &str) -> String {
+        let body = message
+            .replace("=\r\n", "")
+            .replace("=\n", "")
+            .replace("=3D", "=");
+        body.split_whitespace()
+            .find(|word| word.starts_with("http") && word.contains(path))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no link to {path} in:\n{message}"))
+    }
 }

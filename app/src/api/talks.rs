@@ -1,4 +1,4 @@
-//! Server functions: the UI's typed calls into the server.
+//! Server functions for the catalog and talk pages.
 
 use ferrotape_model::{TalkDetail, TalkSummary};
 use leptos::prelude::*;
@@ -20,9 +20,14 @@ pub async fn list_talks() -> Result<Vec<TalkSummary>, AppError> {
 /// One published talk; `NotFound` for unknown, unpublished or malformed slugs.
 #[server(endpoint = "talks/get")]
 pub async fn get_talk(slug: String) -> Result<TalkDetail, AppError> {
-    use crate::server_context::{pool, tenant};
-    if ferrotape_model::slug::validate(&slug).is_err() {
-        return Err(AppError::NotFound);
-    }
-    Ok(ferrotape_store::talks::find_published(&pool()?, tenant()?, &slug).await?)
+    use crate::server_context::{pool, tenant, with_status};
+    with_status(
+        async {
+            if ferrotape_model::slug::validate(&slug).is_err() {
+                return Err(AppError::NotFound);
+            }
+            Ok(ferrotape_store::talks::find_published(&pool()?, tenant()?, &slug).await?)
+        }
+        .await,
+    )
 }

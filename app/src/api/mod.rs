@@ -1,0 +1,7 @@
+//! Server functions: the UI's typed calls into the server, one module per area.
+
+pub mod accounts;
+pub mod admin;
+pub mod talks;
+
+pub use talks::{CATALOG_PAGE_SIZE, get_talk, list_talks};
