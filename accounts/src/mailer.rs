@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrotape_store::{PgPool, StoreError, mail};
-use lettre::message::header::{ContentTransferEncoding, ContentType};
-use lettre::message::{Body, Mailbox};
+use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tokio::sync::{Notify, watch};
 
@@ -115,12 +115,7 @@ impl Mailer {
             .to(to)
             .subject(pending.subject.clone())
             .header(ContentType::TEXT_PLAIN)
-            // Plain 7-bit text keeps links readable in any client; anything else (non-ASCII
-            // names) gets the encoding lettre picks.
-            .body(
-                Body::new_with_encoding(pending.body.clone(), ContentTransferEncoding::SevenBit)
-                    .unwrap_or_else(Body::new),
-            )
+            .body(crlf(&pending.body))
             .map_err(|e| e.to_string())?;
         smtp.send(message)
             .await
@@ -144,6 +139,11 @@ impl Mailer {
             }
         }
     }
+}
+
+/// Mail lines end in CRLF (RFC 5322); lettre would otherwise encode each bare LF as `=0A`.
+fn crlf(text: &str) -> String {
+    text.replace("\r\n", "\n").replace('\n', "\r\n")
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ pub fn routes() -> Router<AppState> {
 
 fn body<T>(json: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     json.map(|Json(value)| value)
-        .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
+        .map_err(|rejection| ApiError::Rejected(rejection.status(), rejection.body_text()))
 }
 
 fn with_cookies(mut response: Response, cookies: [String; 2]) -> Response {

@@ -15,6 +15,9 @@ pub enum ApiError {
     NotFound,
     #[error("{0}")]
     BadRequest(String),
+    /// A body the extractor refused (too large, wrong content type, malformed JSON).
+    #[error("{1}")]
+    Rejected(StatusCode, String),
     #[error("{0}")]
     Conflict(String),
     #[error("{0} is temporarily unavailable")]
@@ -50,6 +53,7 @@ impl IntoResponse for ApiError {
                 (StatusCode::NOT_FOUND, "not found".to_owned())
             }
             ApiError::BadRequest(message) => (StatusCode::BAD_REQUEST, message),
+            ApiError::Rejected(status, message) => (status, message),
             ApiError::Conflict(message) | ApiError::Store(StoreError::Conflict(message)) => {
                 (StatusCode::CONFLICT, message)
             }

@@ -31,10 +31,10 @@ pub fn LoginPage() -> impl IntoView {
             <h1 id="login-heading">"Log in"</h1>
             <FormMessage result=Signal::derive(move || action.value().get())/>
             <ActionForm action attr:class="auth-form">
-                <input type="hidden" name="next" prop:value=next/>
+                <input type="hidden" name="next" value=next/>
                 <label for="login-email">"Email address"</label>
                 <input id="login-email" type="email" name="email" autocomplete="username" required
-                    maxlength=MAX_EMAIL_BYTES prop:value=email/>
+                    maxlength=MAX_EMAIL_BYTES value=email/>
                 <label for="login-password">"Password"</label>
                 <input id="login-password" type="password" name="password"
                     autocomplete="current-password" required/>
@@ -64,10 +64,10 @@ pub fn SignUpPage() -> impl IntoView {
             <ActionForm action attr:class="auth-form">
                 <label for="signup-name">"Your name"</label>
                 <input id="signup-name" type="text" name="display_name" autocomplete="name" required
-                    maxlength=MAX_DISPLAY_NAME_CHARS prop:value=name/>
+                    maxlength=MAX_DISPLAY_NAME_CHARS value=name/>
                 <label for="signup-email">"Email address"</label>
                 <input id="signup-email" type="email" name="email" autocomplete="email" required
-                    maxlength=MAX_EMAIL_BYTES prop:value=email/>
+                    maxlength=MAX_EMAIL_BYTES value=email/>
                 <label for="signup-password">"Password"</label>
                 <input id="signup-password" type="password" name="password" autocomplete="new-password"
                     required minlength=MIN_PASSWORD_CHARS aria-describedby="signup-password-hint"/>
@@ -93,7 +93,7 @@ pub fn VerifyEmailPage() -> impl IntoView {
             <h1 id="verify-heading">"Confirm your email address"</h1>
             <FormMessage result=Signal::derive(move || action.value().get())/>
             <ActionForm action attr:class="auth-form">
-                <input type="hidden" name="token" prop:value=token/>
+                <input type="hidden" name="token" value=token/>
                 <button type="submit" class="button primary" disabled=move || action.pending().get()>
                     "Confirm my email address"
                 </button>
@@ -115,7 +115,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
             <ActionForm action attr:class="auth-form">
                 <label for="forgot-email">"Email address"</label>
                 <input id="forgot-email" type="email" name="email" autocomplete="email" required
-                    maxlength=MAX_EMAIL_BYTES prop:value=email/>
+                    maxlength=MAX_EMAIL_BYTES value=email/>
                 <button type="submit" class="button primary" disabled=move || action.pending().get()>
                     "Send the link"
                 </button>
@@ -134,7 +134,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
             <h1 id="reset-heading">"Choose a new password"</h1>
             <FormMessage result=Signal::derive(move || action.value().get())/>
             <ActionForm action attr:class="auth-form">
-                <input type="hidden" name="token" prop:value=token/>
+                <input type="hidden" name="token" value=token/>
                 <label for="reset-password">"New password"</label>
                 <input id="reset-password" type="password" name="password" autocomplete="new-password"
                     required minlength=MIN_PASSWORD_CHARS aria-describedby="reset-password-hint"/>

@@ -19,8 +19,8 @@ pub fn StudioPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match overview.await {
                         Ok(user) => view! {
-                            <p>"Welcome, " {user.display_name} ". Uploading recordings and managing talks "
-                               "and their speakers will live here."</p>
+                            <p>{format!("Welcome, {}.", user.display_name)}</p>
+                            <p>"Uploading recordings and managing talks and their speakers will live here."</p>
                         }.into_any(),
                         Err(err) => view! { <AccessRefused err next="/studio"/> }.into_any(),
                     }

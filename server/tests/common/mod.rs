@@ -37,6 +37,7 @@ pub struct TestApp {
     database: String,
     admin: PgConnectOptions,
     _media: tempfile::TempDir,
+    _stop_background: tokio::sync::watch::Sender<bool>,
 }
 
 pub struct TestResponse {
@@ -147,6 +148,9 @@ impl TestApp {
         let (pool, database, admin) = fresh_database().await;
         let media_dir = tempfile::tempdir().unwrap();
         let accounts = Accounts::new(pool.clone(), config).await.unwrap();
+        // Mail delivery runs as in the server; it stops when the TestApp is dropped.
+        let (stop_background, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(accounts.clone().run_background(stopped));
         let state = AppState {
             leptos_options: LeptosOptions::builder()
                 .output_name("ferrotape")
@@ -168,7 +172,16 @@ impl TestApp {
             database,
             admin,
             _media: media_dir,
+            _stop_background: stop_background,
         }
+    }
+
+    /// A URL of this test's database, for running the binary against it.
+    pub fn database_url(&self) -> String {
+        let url = std::env::var("FERROTAPE_TEST_DATABASE_URL").unwrap();
+        let (base, query) = url.split_once('?').unwrap_or((&url, ""));
+        let (server, _) = base.rsplit_once('/').unwrap();
+        format!("{server}/{}?{query}", self.database)
     }
 
     /// A browser-like client with its own cookie jar and IP address.
@@ -471,7 +484,8 @@ pub mod mail_sink {
     }
 
     /// Waits (up to 20 s) until `count` messages reached `recipient`; returns the newest.
-    pub fn wait_for(recipient: &str, count: usize) -> String {
+    /// Async: the mail is delivered by a task on the test's own runtime.
+    pub async fn wait_for(recipient: &str, count: usize) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let messages = messages_to(recipient);
@@ -482,7 +496,7 @@ pub mod mail_sink {
                 Instant::now() < deadline,
                 "no mail #{count} reached {recipient}"
             );
-            std::thread::sleep(Duration::from_millis(50));
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
