@@ -182,32 +182,14 @@ impl Accounts {
         password: &str,
     ) -> Result<Role, AccountError> {
         self.rate_limit(Attempt::SignUp, client.ip, None)?;
-        let email = normalize_email(email).map_err(AuthFailure::from)?;
-        let display_name = check_display_name(display_name)?;
-        check_password(password, &email).map_err(AuthFailure::from)?;
-        let password_hash = password::hash(password.to_owned()).await;
+        let account = NewAccount::check(email, display_name, password).await?;
 
         let mut tx = self.inner.pool.begin().await?;
         let first =
             tenant == TenantId::DEFAULT && repo::lock_and_check_first_user(&mut tx, tenant).await?;
         let role = if first { Role::Admin } else { Role::Viewer };
-        let user = repo::create_user(
-            &mut tx,
-            tenant,
-            &NewUser {
-                email: &email,
-                display_name: &display_name,
-                password_hash: &password_hash,
-                role,
-                email_verified: false,
-            },
-        )
-        .await
-        .map_err(|err| match err {
-            StoreError::Conflict(_) => AccountError::Failure(AuthFailure::EmailTaken),
-            other => other.into(),
-        })?;
-        self.inner.limits.may_mail(&email);
+        let user = account.insert(&mut tx, tenant, role, false).await?;
+        self.inner.limits.may_mail(&user.email);
         self.queue_verification_mail(&mut tx, &user, &client.origin)
             .await?;
         tx.commit().await?;
@@ -574,27 +556,9 @@ impl Accounts {
         password: &str,
         role: Role,
     ) -> Result<UserRecord, AccountError> {
-        let email = normalize_email(email).map_err(AuthFailure::from)?;
-        let display_name = check_display_name(display_name)?;
-        check_password(password, &email).map_err(AuthFailure::from)?;
-        let hash = password::hash(password.to_owned()).await;
+        let account = NewAccount::check(email, display_name, password).await?;
         let mut tx = self.inner.pool.begin().await?;
-        let user = repo::create_user(
-            &mut tx,
-            tenant,
-            &NewUser {
-                email: &email,
-                display_name: &display_name,
-                password_hash: &hash,
-                role,
-                email_verified: true,
-            },
-        )
-        .await
-        .map_err(|err| match err {
-            StoreError::Conflict(_) => AccountError::Failure(AuthFailure::EmailTaken),
-            other => other.into(),
-        })?;
+        let user = account.insert(&mut tx, tenant, role, true).await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -656,5 +620,55 @@ impl Accounts {
         tx.commit().await?;
         tracing::info!(user = %user_id, disabled, "user access changed");
         Ok(())
+    }
+}
+
+/// Sign-up input that passed the rules, with the password already hashed.
+struct NewAccount {
+    email: String,
+    display_name: String,
+    password_hash: String,
+}
+
+impl NewAccount {
+    async fn check(
+        email: &str,
+        display_name: &str,
+        password: &str,
+    ) -> Result<NewAccount, AccountError> {
+        let email = normalize_email(email).map_err(AuthFailure::from)?;
+        let display_name = check_display_name(display_name)?;
+        check_password(password, &email).map_err(AuthFailure::from)?;
+        Ok(NewAccount {
+            password_hash: password::hash(password.to_owned()).await,
+            email,
+            display_name,
+        })
+    }
+
+    /// A taken email is `EmailTaken`, a message users can act on.
+    async fn insert(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        tenant: TenantId,
+        role: Role,
+        email_verified: bool,
+    ) -> Result<UserRecord, AccountError> {
+        repo::create_user(
+            tx,
+            tenant,
+            &NewUser {
+                email: &self.email,
+                display_name: &self.display_name,
+                password_hash: &self.password_hash,
+                role,
+                email_verified,
+            },
+        )
+        .await
+        .map_err(|err| match err {
+            StoreError::Conflict(_) => AccountError::Failure(AuthFailure::EmailTaken),
+            other => other.into(),
+        })
     }
 }

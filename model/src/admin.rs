@@ -14,6 +14,8 @@ pub struct UserSummary {
     pub role: Role,
     pub email_verified: bool,
     pub disabled: bool,
+    /// RFC 3339 on the wire (the JSON API returns this type too).
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 

@@ -9,10 +9,11 @@ use axum::routing::{get, patch, post};
 use axum::{Extension, Json, Router};
 use ferrotape_accounts::cookies::{REFRESH_COOKIE, cleared_cookies, read_cookie, session_cookies};
 use ferrotape_accounts::{AccessClaims, AccountError, RequestContext};
+use ferrotape_model::admin::UserSummary;
 use ferrotape_model::{Role, SessionUser};
-use serde::{Deserialize, Serialize};
+use ferrotape_store::accounts::UserRecord;
+use serde::Deserialize;
 use serde_json::json;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::require_role;
@@ -203,38 +204,13 @@ async fn reset_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize)]
-struct UserView {
-    id: Uuid,
-    email: String,
-    display_name: String,
-    role: Role,
-    email_verified: bool,
-    disabled: bool,
-    #[serde(with = "time::serde::rfc3339")]
-    created_at: OffsetDateTime,
-}
-
 async fn list_users(
     State(state): State<AppState>,
     request: axum::extract::Request,
-) -> Result<Json<Vec<UserView>>, ApiError> {
+) -> Result<Json<Vec<UserSummary>>, ApiError> {
     let admin = require_role(&state, request.extensions(), Role::Admin).await?;
     let users = ferrotape_store::accounts::list_users(&state.db, admin.tenant, 500, 0).await?;
-    Ok(Json(
-        users
-            .into_iter()
-            .map(|u| UserView {
-                id: u.id,
-                email: u.email,
-                display_name: u.display_name,
-                role: u.role,
-                email_verified: u.email_verified_at.is_some(),
-                disabled: u.disabled_at.is_some(),
-                created_at: u.created_at,
-            })
-            .collect(),
-    ))
+    Ok(Json(users.iter().map(UserRecord::summary).collect()))
 }
 
 #[derive(Deserialize)]

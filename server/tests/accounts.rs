@@ -715,6 +715,12 @@ async fn admins_change_roles_and_disabling_takes_effect_at_once() {
     let list = admin.get("/api/v1/admin/users").await;
     assert_eq!(list.status, StatusCode::OK);
     assert_eq!(list.json().as_array().unwrap().len(), 2);
+    let created = list.json()[0]["created_at"].as_str().unwrap().to_owned();
+    assert!(
+        time::OffsetDateTime::parse(&created, &time::format_description::well_known::Rfc3339)
+            .is_ok(),
+        "{created}"
+    );
 
     let patch =
         |id: uuid::Uuid, body: serde_json::Value| {

@@ -23,6 +23,19 @@ pub struct UserRecord {
 }
 
 impl UserRecord {
+    /// What admins see of the user.
+    pub fn summary(&self) -> ferrotape_model::admin::UserSummary {
+        ferrotape_model::admin::UserSummary {
+            id: self.id,
+            email: self.email.clone(),
+            display_name: self.display_name.clone(),
+            role: self.role,
+            email_verified: self.email_verified_at.is_some(),
+            disabled: self.disabled_at.is_some(),
+            created_at: self.created_at,
+        }
+    }
+
     /// What the UI shows of the user.
     pub fn session_user(&self) -> ferrotape_model::SessionUser {
         ferrotape_model::SessionUser {

@@ -25,16 +25,8 @@ pub async fn list_users() -> Result<Vec<UserSummary>, AppError> {
             let users =
                 ferrotape_store::accounts::list_users(&pool()?, admin.tenant, 500, 0).await?;
             Ok(users
-                .into_iter()
-                .map(|u| UserSummary {
-                    id: u.id,
-                    email: u.email,
-                    display_name: u.display_name,
-                    role: u.role,
-                    email_verified: u.email_verified_at.is_some(),
-                    disabled: u.disabled_at.is_some(),
-                    created_at: u.created_at,
-                })
+                .iter()
+                .map(ferrotape_store::accounts::UserRecord::summary)
                 .collect())
         }
         .await,
