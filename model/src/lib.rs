@@ -6,6 +6,7 @@
 pub mod account;
 pub mod admin;
 pub mod catalog;
+pub mod jobs;
 pub mod slug;
 pub mod tenant;
 pub mod time_format;

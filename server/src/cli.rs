@@ -28,6 +28,10 @@ pub struct Cli {
     #[command(flatten)]
     pub accounts: AccountArgs,
 
+    /// Settings of the in-process worker (the same as `ferrotape-worker`'s).
+    #[command(flatten)]
+    pub worker: ferrotape_worker::WorkerArgs,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }

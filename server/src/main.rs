@@ -121,6 +121,10 @@ fn serve_site(cli: Cli) -> Result<(), String> {
             .is_none_or(|url| url.trim().is_empty()),
     };
     let grace = Duration::from_secs(cli.server.shutdown_grace_secs);
+    let in_process_worker = in_process_worker.then(|| ferrotape_worker::WorkerConfig {
+        shutdown_grace: grace,
+        ..ferrotape_worker::WorkerConfig::from(&cli.worker)
+    });
     let accounts_config = accounts_setup::accounts_config(&cli.accounts);
     let http = accounts_setup::http_settings(&cli.accounts, cli.server.bind)?;
     with_database(&cli, |db, _| async move {

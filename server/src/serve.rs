@@ -45,14 +45,15 @@ fn path_str(path: &Path) -> String {
 pub async fn run(
     listener: TcpListener,
     state: AppState,
-    in_process_worker: bool,
+    in_process_worker: Option<ferrotape_worker::WorkerConfig>,
     grace: Duration,
 ) -> std::io::Result<()> {
     let shutdown = ferrotape_worker::shutdown_signal();
     let (stop_background, background_stopped) = watch::channel(false);
-    let worker = in_process_worker.then(|| {
+    let worker = in_process_worker.map(|config| {
         tokio::spawn(ferrotape_worker::run(
             state.db.clone(),
+            config,
             background_stopped.clone(),
         ))
     });

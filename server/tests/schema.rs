@@ -3,9 +3,10 @@
 
 mod common;
 
-use common::{fresh_database, insert_talk, insert_tenant};
+use common::{insert_talk, insert_tenant};
 use ferrotape_model::{TenantId, VideoState};
 use ferrotape_store::PgPool;
+use ferrotape_store::test_support::TestDatabase;
 use uuid::Uuid;
 
 async fn insert_video(pool: &PgPool, tenant: TenantId) -> Uuid {
@@ -35,7 +36,8 @@ async fn set_state(pool: &PgPool, video: Uuid, state: VideoState) -> Result<(), 
 
 #[tokio::test]
 async fn the_database_enforces_the_same_state_machine_as_the_model() {
-    let (pool, ..) = fresh_database().await;
+    let db = TestDatabase::create().await;
+    let pool = db.pool.clone();
     for from in VideoState::ALL {
         for to in VideoState::ALL {
             if from == to {
@@ -70,7 +72,8 @@ async fn the_database_enforces_the_same_state_machine_as_the_model() {
 
 #[tokio::test]
 async fn a_failed_video_must_say_why_and_a_ready_one_must_have_a_duration() {
-    let (pool, ..) = fresh_database().await;
+    let db = TestDatabase::create().await;
+    let pool = db.pool.clone();
     let video = insert_video(&pool, TenantId::DEFAULT).await;
     let no_reason = sqlx::query("UPDATE videos SET state = 'failed' WHERE id = $1")
         .bind(video)
@@ -91,7 +94,8 @@ async fn a_failed_video_must_say_why_and_a_ready_one_must_have_a_duration() {
 
 #[tokio::test]
 async fn rows_cannot_reference_another_tenants_rows() {
-    let (pool, ..) = fresh_database().await;
+    let db = TestDatabase::create().await;
+    let pool = db.pool.clone();
     let other = insert_tenant(&pool, "other").await;
     let talk = insert_talk(&pool, TenantId::DEFAULT, "mine", "Mine", None, &[]).await;
     let foreign_speaker: Uuid = sqlx::query_scalar(
@@ -129,7 +133,8 @@ async fn rows_cannot_reference_another_tenants_rows() {
 
 #[tokio::test]
 async fn duplicate_and_malformed_slugs_are_clear_conflicts() {
-    let (pool, ..) = fresh_database().await;
+    let db = TestDatabase::create().await;
+    let pool = db.pool.clone();
     insert_talk(&pool, TenantId::DEFAULT, "taken", "Taken", None, &[]).await;
     let talk = ferrotape_store::talks::NewTalk {
         slug: "taken".into(),

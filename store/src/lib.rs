@@ -8,12 +8,15 @@ pub mod config;
 pub mod db;
 pub mod embedded;
 pub mod error;
+pub mod jobs;
 pub mod mail;
 pub mod media;
 pub mod startup;
 pub mod talks;
 pub mod telemetry;
 pub mod tenants;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 
 pub use error::StoreError;
 pub use sqlx::PgPool;

@@ -1,13 +1,26 @@
 //! Ferrotape's job runner.
 //!
-//! The same [`run`] loop serves two hosts: the `ferrotape` server runs it in-process in the
-//! embedded mode, and `ferrotape-worker` binaries run it on other machines against a shared
-//! Postgres. Job kinds (transcode, transcribe, import, live-to-VOD) register here as the queue
-//! lands; until then the loop only announces itself and waits for shutdown.
+//! The same [`run`] serves two hosts: the `ferrotape` server runs it in-process in the embedded
+//! mode, and `ferrotape-worker` binaries run it on other machines against a shared Postgres.
+//!
+//! - `handler`: the `JobHandler` trait and the `Registry` of kinds.
+//! - `runtime`: claim loops, heartbeats, batched completion, maintenance, shutdown.
+//! - `retry`: back-off with jitter.
+//! - `config`: settings (`WorkerArgs` for clap, `WorkerConfig`).
+//! - `diagnostic`: built-in `diagnostic.*` kinds for checking a fleet.
+
+pub mod config;
+pub mod diagnostic;
+pub mod handler;
+pub mod retry;
+pub mod runtime;
 
 use tokio::sync::watch;
 
-/// Identifies this worker in logs and, later, in the `jobs.attempted_by` column.
+pub use config::{WorkerArgs, WorkerConfig};
+pub use handler::{JobContext, JobFuture, JobHandler, JobResult, Registry};
+
+/// Identifies this worker in logs and in the `jobs.attempted_by` column.
 #[derive(Debug, Clone)]
 pub struct WorkerIdentity {
     pub hostname: String,
@@ -32,16 +45,14 @@ impl std::fmt::Display for WorkerIdentity {
     }
 }
 
-/// Runs until `shutdown` flips to true.
-pub async fn run(_pool: sqlx::PgPool, mut shutdown: watch::Receiver<bool>) {
-    let identity = WorkerIdentity::current();
-    tracing::info!(worker = %identity, "worker started; no job kinds are registered yet");
-    while !*shutdown.borrow() {
-        if shutdown.changed().await.is_err() {
-            break;
-        }
-    }
-    tracing::info!(worker = %identity, "worker stopped");
+/// The job kinds this build of Ferrotape runs.
+pub fn registry() -> Registry {
+    diagnostic::register(Registry::new())
+}
+
+/// Runs every job kind until `shutdown` flips to true.
+pub async fn run(pool: sqlx::PgPool, config: WorkerConfig, shutdown: watch::Receiver<bool>) {
+    runtime::run_registry(pool, registry(), config, shutdown).await;
 }
 
 /// Installs the SIGINT (Ctrl-C) and SIGTERM handlers *now* and returns a future that resolves

@@ -21,6 +21,9 @@ struct Cli {
 
     #[command(flatten)]
     common: CommonArgs,
+
+    #[command(flatten)]
+    worker: ferrotape_worker::WorkerArgs,
 }
 
 fn main() -> ExitCode {
@@ -55,7 +58,8 @@ fn main() -> ExitCode {
             shutdown.await;
             let _ = stop.send(true);
         });
-        ferrotape_worker::run(pool, stopped).await;
+        let config = ferrotape_worker::WorkerConfig::from(&cli.worker);
+        ferrotape_worker::run(pool, config, stopped).await;
         ExitCode::SUCCESS
     })
 }

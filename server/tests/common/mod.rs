@@ -1,13 +1,9 @@
 //! Integration-test harness: boots the real router against a fresh database.
 //!
-//! Each test gets its own database, cloned from a template that is migrated once per set of
-//! migrations (`CREATE DATABASE … TEMPLATE` takes milliseconds), and dropped when the
-//! `TestApp` goes away. The cluster comes from `FERROTAPE_TEST_DATABASE_URL`, which `make test`
-//! sets to a private embedded PostgreSQL.
+//! Each test gets its own database (`ferrotape_store::test_support`), dropped when the
+//! `TestApp` goes away.
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
-
-use std::hash::{DefaultHasher, Hash, Hasher};
 
 use axum::Router;
 use axum::body::Body;
@@ -23,19 +19,16 @@ use ferrotape_server::cli::CookieSecure;
 use ferrotape_server::request_context::HttpSettings;
 use ferrotape_server::state::AppState;
 use ferrotape_store::PgPool;
-use ferrotape_store::db::{self, MIGRATOR};
+use ferrotape_store::test_support::TestDatabase;
 use http_body_util::BodyExt;
 use leptos::prelude::LeptosOptions;
-use sqlx::Connection;
-use sqlx::postgres::PgConnectOptions;
 use tower::ServiceExt;
 
 pub struct TestApp {
     pub router: Router,
     pub pool: PgPool,
     pub accounts: Accounts,
-    database: String,
-    admin: PgConnectOptions,
+    database: TestDatabase,
     _media: tempfile::TempDir,
     _stop_background: tokio::sync::watch::Sender<bool>,
 }
@@ -44,86 +37,6 @@ pub struct TestResponse {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: String,
-}
-
-fn admin_options() -> PgConnectOptions {
-    let url = std::env::var("FERROTAPE_TEST_DATABASE_URL").expect(
-        "FERROTAPE_TEST_DATABASE_URL is not set: run the tests with `make test`, which starts a \
-         private PostgreSQL, or point it at a cluster where you may create databases",
-    );
-    url.parse::<PgConnectOptions>()
-        .expect("FERROTAPE_TEST_DATABASE_URL is not a valid URL")
-}
-
-/// The template's name changes whenever a migration does, so a stale template is never used.
-fn template_name() -> String {
-    let mut hasher = DefaultHasher::new();
-    for migration in MIGRATOR.iter() {
-        migration.version.hash(&mut hasher);
-        migration.checksum.hash(&mut hasher);
-    }
-    format!("ferrotape_template_{:016x}", hasher.finish())
-}
-
-/// Runs one statement on an admin connection; a failure names the statement.
-async fn exec(conn: &mut sqlx::PgConnection, sql: &str) {
-    sqlx::query(sql)
-        .execute(conn)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-}
-
-async fn ensure_template(admin: &PgConnectOptions) -> String {
-    let name = template_name();
-    let mut conn = sqlx::PgConnection::connect_with(&admin.clone().database("postgres"))
-        .await
-        .unwrap();
-    // Test processes run in parallel: one builds the template, the others wait for it.
-    exec(&mut conn, "SELECT pg_advisory_lock(7357)").await;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(&name)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
-    if !exists {
-        let building = format!("{name}_building");
-        exec(&mut conn, &format!("DROP DATABASE IF EXISTS {building}")).await;
-        exec(&mut conn, &format!("CREATE DATABASE {building}")).await;
-        let pool = db::connect(admin.clone().database(&building), 2)
-            .await
-            .unwrap();
-        db::migrate(&pool).await.unwrap();
-        pool.close().await;
-        exec(
-            &mut conn,
-            &format!("ALTER DATABASE {building} RENAME TO {name}"),
-        )
-        .await;
-    }
-    exec(&mut conn, "SELECT pg_advisory_unlock(7357)").await;
-    conn.close().await.unwrap();
-    name
-}
-
-/// A fresh, migrated, empty database (only the default tenant exists).
-pub async fn fresh_database() -> (PgPool, String, PgConnectOptions) {
-    let admin = admin_options();
-    let template = ensure_template(&admin).await;
-    let database = format!("ferrotape_test_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect_with(&admin.clone().database("postgres"))
-        .await
-        .unwrap();
-    exec(
-        &mut conn,
-        &format!("CREATE DATABASE {database} TEMPLATE {template}"),
-    )
-    .await;
-    conn.close().await.unwrap();
-    let pool = db::connect(admin.clone().database(&database), 5)
-        .await
-        .unwrap();
-    (pool, database, admin)
 }
 
 /// The address tests pretend the site runs at (Host and Origin of every request).
@@ -145,7 +58,8 @@ impl TestApp {
     }
 
     pub async fn spawn_with(config: AccountsConfig, trusted_proxies: Vec<ipnet::IpNet>) -> TestApp {
-        let (pool, database, admin) = fresh_database().await;
+        let database = TestDatabase::create().await;
+        let pool = database.pool.clone();
         let media_dir = tempfile::tempdir().unwrap();
         let accounts = Accounts::new(pool.clone(), config).await.unwrap();
         // Mail delivery runs as in the server; it stops when the TestApp is dropped.
@@ -170,7 +84,6 @@ impl TestApp {
             pool,
             accounts,
             database,
-            admin,
             _media: media_dir,
             _stop_background: stop_background,
         }
@@ -178,10 +91,7 @@ impl TestApp {
 
     /// A URL of this test's database, for running the binary against it.
     pub fn database_url(&self) -> String {
-        let url = std::env::var("FERROTAPE_TEST_DATABASE_URL").unwrap();
-        let (base, query) = url.split_once('?').unwrap_or((&url, ""));
-        let (server, _) = base.rsplit_once('/').unwrap();
-        format!("{server}/{}?{query}", self.database)
+        self.database.url()
     }
 
     /// A browser-like client with its own cookie jar and IP address.
@@ -242,34 +152,6 @@ impl TestApp {
             headers,
             body: String::from_utf8_lossy(&bytes).into_owned(),
         }
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        // Drop is synchronous and runs inside the test's runtime, whose reactor owns the pool's
-        // sockets: use a fresh connection on a thread and runtime of our own, and let
-        // `WITH (FORCE)` end the pool's sessions.
-        let admin = self.admin.clone();
-        let database = self.database.clone();
-        let _ = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async move {
-                    if let Ok(mut conn) =
-                        sqlx::PgConnection::connect_with(&admin.database("postgres")).await
-                    {
-                        let _ = sqlx::query(&format!(
-                            "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
-                        ))
-                        .execute(&mut conn)
-                        .await;
-                    }
-                })
-        })
-        .join();
     }
 }
 

@@ -1,0 +1,85 @@
+//! Worker settings, shared by `ferrotape-worker` and the server's in-process worker.
+
+use std::time::Duration;
+
+use crate::retry::RetryPolicy;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct WorkerArgs {
+    /// GPU jobs (transcodes) this worker runs at once.
+    #[arg(long, env = "FERROTAPE_GPU_SLOTS", value_name = "N", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(0..=64))]
+    pub gpu_slots: u32,
+
+    /// GPU jobs running at once across every worker sharing the database.
+    #[arg(long, env = "FERROTAPE_GPU_FLEET_CAP", value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(0..=10000))]
+    pub gpu_fleet_cap: u32,
+
+    /// Seconds a claimed job stays ours without a heartbeat; a crashed worker's jobs return
+    /// to the queue this long after its last heartbeat.
+    #[arg(long, env = "FERROTAPE_JOB_LEASE_SECS", value_name = "SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(3..=3600))]
+    pub job_lease_secs: u64,
+
+    /// How often the queue is polled when no notification arrives.
+    #[arg(long, env = "FERROTAPE_POLL_INTERVAL_MS", value_name = "MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(10..=60000))]
+    pub poll_interval_ms: u64,
+
+    /// Never LISTEN, only poll (for PgBouncer in transaction mode, which drops LISTEN).
+    #[arg(long, env = "FERROTAPE_POLL_ONLY", default_value_t = false)]
+    pub poll_only: bool,
+
+    /// Seconds the first retry waits (doubling with each failed attempt, up to an hour).
+    #[arg(
+        long,
+        env = "FERROTAPE_RETRY_BASE_SECS",
+        value_name = "SECS",
+        default_value_t = 5.0
+    )]
+    pub retry_base_secs: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub gpu_slots: usize,
+    pub gpu_fleet_cap: i64,
+    pub lease: Duration,
+    pub poll_interval: Duration,
+    pub poll_only: bool,
+    pub retry: RetryPolicy,
+    /// How long running jobs may finish after shutdown before they are released.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            gpu_slots: 2,
+            gpu_fleet_cap: 16,
+            lease: Duration::from_secs(30),
+            poll_interval: Duration::from_secs(1),
+            poll_only: false,
+            retry: RetryPolicy::default(),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+impl From<&WorkerArgs> for WorkerConfig {
+    fn from(args: &WorkerArgs) -> Self {
+        WorkerConfig {
+            gpu_slots: args.gpu_slots as usize,
+            gpu_fleet_cap: i64::from(args.gpu_fleet_cap),
+            lease: Duration::from_secs(args.job_lease_secs),
+            poll_interval: Duration::from_millis(args.poll_interval_ms),
+            poll_only: args.poll_only,
+            retry: RetryPolicy {
+                base: Duration::from_secs_f64(args.retry_base_secs.clamp(0.01, 3600.0)),
+                ..RetryPolicy::default()
+            },
+            ..WorkerConfig::default()
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! The worker runtime: one claim loop per job kind, each bounded by the kind's concurrency (and
+//! GPU kinds by the worker's GPU semaphore and the fleet-wide cap), woken by LISTEN/NOTIFY and a
+//! poll timer; a heartbeat per running job; completions written in batches; a maintenance loop
+//! that promotes due jobs and rescues expired leases; graceful shutdown.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrotape_model::jobs::{JobState, ResourceClass};
+use ferrotape_store::PgPool;
+use ferrotape_store::jobs::{self, ClaimedJob};
+use sqlx::postgres::PgListener;
+use time::OffsetDateTime;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use crate::WorkerIdentity;
+use crate::config::WorkerConfig;
+use crate::handler::{JobContext, JobHandler, Registry};
+use crate::retry::unit_random;
+
+/// How a finished attempt ended, as seen by the runtime.
+enum Outcome {
+    Completed,
+    Failed(String),
+    Cancelled,
+    /// Our lease was lost (the job was rescued and may run elsewhere): write nothing.
+    LeaseLost,
+    /// Shutdown came before the job finished: give it back.
+    Interrupted,
+}
+
+struct Shared {
+    pool: PgPool,
+    config: WorkerConfig,
+    worker_id: String,
+    gpu_slots: Arc<Semaphore>,
+    completions: mpsc::UnboundedSender<(i64, i32)>,
+}
+
+/// Runs the registered handlers until `shutdown` turns true, then finishes or releases the
+/// running jobs.
+pub async fn run_registry(
+    pool: PgPool,
+    registry: Registry,
+    config: WorkerConfig,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let identity = WorkerIdentity::current();
+    let worker_id = format!("{identity}:{:04x}", (unit_random() * 65536.0) as u32);
+    tracing::info!(worker = %worker_id, kinds = ?registry.kinds(), gpu_slots = config.gpu_slots, "worker started");
+
+    let (completions_tx, completions_rx) = mpsc::unbounded_channel();
+    let shared = Arc::new(Shared {
+        pool: pool.clone(),
+        gpu_slots: Arc::new(Semaphore::new(config.gpu_slots)),
+        config: config.clone(),
+        worker_id: worker_id.clone(),
+        completions: completions_tx,
+    });
+    let completer = tokio::spawn(complete_in_batches(pool.clone(), completions_rx));
+
+    let wakers: HashMap<&'static str, Arc<Notify>> = registry
+        .kinds()
+        .into_iter()
+        .map(|kind| (kind, Arc::new(Notify::new())))
+        .collect();
+    let mut loops = JoinSet::new();
+    for handler in registry.handlers() {
+        let waker = wakers[handler.kind()].clone();
+        loops.spawn(claim_loop(
+            shared.clone(),
+            handler.clone(),
+            waker,
+            shutdown.clone(),
+        ));
+    }
+    if !config.poll_only {
+        loops.spawn(listen(pool.clone(), wakers.clone(), shutdown.clone()));
+    }
+    loops.spawn(maintenance(
+        pool.clone(),
+        config.clone(),
+        wakers,
+        shutdown.clone(),
+    ));
+
+    stopped(&mut shutdown).await;
+    while loops.join_next().await.is_some() {}
+    drop(shared);
+    let _ = completer.await;
+    tracing::info!(worker = %worker_id, "worker stopped");
+}
+
+/// Claims jobs of one kind whenever there is room, and runs each in its own task.
+async fn claim_loop(
+    shared: Arc<Shared>,
+    handler: Arc<dyn JobHandler>,
+    waker: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let kind = handler.kind();
+    let class = handler.resource_class();
+    let kinds = vec![kind.to_owned()];
+    let slots = Arc::new(Semaphore::new(handler.concurrency().max(1)));
+    let mut running = JoinSet::new();
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let mut room = slots.available_permits();
+        if class == ResourceClass::Gpu {
+            room = room.min(shared.gpu_slots.available_permits());
+        }
+        let mut claimed_all = false;
+        if room > 0 {
+            match jobs::claim(
+                &shared.pool,
+                &kinds,
+                class,
+                room as i64,
+                &shared.worker_id,
+                shared.config.lease,
+                shared.config.gpu_fleet_cap,
+            )
+            .await
+            {
+                Ok(batch) => {
+                    claimed_all = batch.len() == room;
+                    for job in batch {
+                        // Room was counted above and only this loop takes these permits.
+                        let kind_slot = slots.clone().try_acquire_owned().ok();
+                        let gpu_slot = (class == ResourceClass::Gpu)
+                            .then(|| shared.gpu_slots.clone().try_acquire_owned().ok())
+                            .flatten();
+                        running.spawn(run_one(
+                            shared.clone(),
+                            handler.clone(),
+                            job,
+                            [kind_slot, gpu_slot],
+                            shutdown.clone(),
+                        ));
+                    }
+                }
+                Err(err) => tracing::error!(%err, kind, "claiming jobs failed; retrying"),
+            }
+        }
+        // Reap finished tasks so the set does not grow.
+        while running.try_join_next().is_some() {}
+        if claimed_all {
+            // More may be waiting: claim again as soon as a slot frees up.
+            tokio::select! {
+                _ = running.join_next(), if !running.is_empty() => {}
+                () = tokio::task::yield_now(), if running.is_empty() => {}
+                () = stopped(&mut shutdown) => break,
+            }
+            continue;
+        }
+        tokio::select! {
+            () = waker.notified() => {}
+            () = tokio::time::sleep(shared.config.poll_interval) => {}
+            Some(_) = running.join_next(), if room == 0 => {}
+            () = stopped(&mut shutdown) => break,
+        }
+    }
+    // Shutdown: running jobs get the grace period, then are released (see run_one).
+    while running.join_next().await.is_some() {}
+}
+
+/// Runs one attempt with a heartbeat, and records how it ended.
+async fn run_one(
+    shared: Arc<Shared>,
+    handler: Arc<dyn JobHandler>,
+    job: ClaimedJob,
+    _slots: [Option<OwnedSemaphorePermit>; 2],
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let span = tracing::info_span!("job", id = job.id, kind = %job.kind, attempt = job.attempt, worker = %shared.worker_id);
+    async move {
+        let (id, attempt, kind) = (job.id, job.attempt, job.kind.clone());
+        let mut task = tokio::spawn(handler.run(JobContext {
+            job: job.clone(),
+            pool: shared.pool.clone(),
+        }));
+        let mut heartbeat = tokio::time::interval(shared.config.lease / 3);
+        heartbeat.tick().await;
+        let mut grace_deadline: Option<tokio::time::Instant> = None;
+        let outcome = loop {
+            let grace = async {
+                match grace_deadline {
+                    Some(deadline) => tokio::time::sleep_until(deadline).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                joined = &mut task => break match joined {
+                    Ok(Ok(())) => Outcome::Completed,
+                    Ok(Err(message)) => Outcome::Failed(message),
+                    Err(err) if err.is_panic() => Outcome::Failed(format!("the job panicked: {}", panic_message(err.into_panic()))),
+                    Err(err) => Outcome::Failed(format!("the job task ended abnormally: {err}")),
+                },
+                _ = heartbeat.tick() => match jobs::heartbeat(&shared.pool, id, attempt, shared.config.lease).await {
+                    Ok(Some(false)) => {}
+                    Ok(Some(true)) => { task.abort(); break Outcome::Cancelled; }
+                    Ok(None) => { task.abort(); break Outcome::LeaseLost; }
+                    Err(err) => tracing::warn!(%err, "heartbeat failed; the lease may run out"),
+                },
+                () = stopped(&mut shutdown), if grace_deadline.is_none() => {
+                    grace_deadline = Some(tokio::time::Instant::now() + shared.config.shutdown_grace);
+                }
+                () = grace => { task.abort(); break Outcome::Interrupted; }
+            }
+        };
+        record(&shared, id, attempt, &kind, outcome).await;
+    }
+    .instrument(span)
+    .await
+}
+
+async fn record(shared: &Shared, id: i64, attempt: i32, kind: &str, outcome: Outcome) {
+    let pool = &shared.pool;
+    let result = match outcome {
+        Outcome::Completed => {
+            let _ = shared.completions.send((id, attempt));
+            Ok(())
+        }
+        Outcome::Failed(message) => {
+            let delay = shared.config.retry.delay(attempt, unit_random());
+            let retry_at = OffsetDateTime::now_utc() + delay;
+            match jobs::fail(pool, id, attempt, &message, retry_at).await {
+                Ok(Some(state)) => {
+                    tracing::warn!(error = %message, next = state.as_str(), ?delay, "job failed");
+                    jobs::publish_event(pool, id, kind, state).await
+                }
+                Ok(None) => Ok(()),
+                Err(err) => Err(err),
+            }
+        }
+        Outcome::Cancelled => {
+            tracing::info!("job cancelled while running");
+            match jobs::mark_cancelled(pool, id, attempt).await {
+                Ok(()) => jobs::publish_event(pool, id, kind, JobState::Cancelled).await,
+                Err(err) => Err(err),
+            }
+        }
+        Outcome::LeaseLost => {
+            tracing::warn!("the job's lease was lost (rescued elsewhere); its result is dropped");
+            Ok(())
+        }
+        Outcome::Interrupted => {
+            tracing::info!("shutdown: the job is given back to the queue");
+            jobs::release(pool, id, attempt).await
+        }
+    };
+    if let Err(err) = result {
+        tracing::error!(%err, "cannot record the job's outcome; its lease will expire and it will be rescued");
+    }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
+/// Writes completions in batches: whatever has arrived since the last write, in one statement.
+async fn complete_in_batches(pool: PgPool, mut done: mpsc::UnboundedReceiver<(i64, i32)>) {
+    let mut batch = Vec::with_capacity(256);
+    while done.recv_many(&mut batch, 1000).await > 0 {
+        if let Err(err) = jobs::complete(&pool, &batch).await {
+            tracing::error!(%err, jobs = batch.len(), "cannot mark jobs completed; they will be rescued and run again");
+        } else {
+            let ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
+            let _ = jobs::publish_completed(&pool, &ids).await;
+        }
+        batch.clear();
+    }
+}
+
+/// LISTENs for enqueued kinds and wakes their claim loops. Polling covers any gap.
+async fn listen(
+    pool: PgPool,
+    wakers: HashMap<&'static str, Arc<Notify>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut listener = match PgListener::connect_with(&pool).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            tracing::warn!(%err, "cannot LISTEN for new jobs; polling only");
+            return;
+        }
+    };
+    if let Err(err) = listener.listen(jobs::JOBS_CHANNEL).await {
+        tracing::warn!(%err, "cannot LISTEN for new jobs; polling only");
+        return;
+    }
+    loop {
+        tokio::select! {
+            received = listener.recv() => match received {
+                Ok(notification) => {
+                    if let Some(waker) = wakers.get(notification.payload()) {
+                        waker.notify_one();
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(%err, "LISTEN connection lost; reconnecting");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            },
+            () = stopped(&mut shutdown) => return,
+        }
+    }
+}
+
+/// Promotes due scheduled/retryable jobs and rescues expired leases, then wakes the claimers.
+async fn maintenance(
+    pool: PgPool,
+    config: WorkerConfig,
+    wakers: HashMap<&'static str, Arc<Notify>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let every = config.poll_interval.min(config.lease / 2);
+    loop {
+        let rescued = jobs::rescue_expired(&pool, config.retry.base).await;
+        let promoted = jobs::promote_due(&pool).await;
+        match (rescued, promoted) {
+            (Ok(rescued), Ok(promoted)) => {
+                if rescued > 0 {
+                    tracing::warn!(
+                        rescued,
+                        "returned jobs whose worker stopped renewing their lease"
+                    );
+                }
+                if promoted > 0 {
+                    wakers.values().for_each(|w| w.notify_one());
+                }
+            }
+            (Err(err), _) | (_, Err(err)) => tracing::error!(%err, "queue maintenance failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = stopped(&mut shutdown) => return,
+        }
+    }
+}
+
+/// Resolves once shutdown was requested (the watch guard is dropped here: it is not `Send`).
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
