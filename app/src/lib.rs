@@ -23,6 +23,7 @@ use crate::pages::admin::{AdminOutboxPage, AdminUsersPage};
 use crate::pages::auth::{
     ForgotPasswordPage, LoginPage, ResetPasswordPage, SignUpPage, VerifyEmailPage,
 };
+use crate::pages::jobs::AdminJobsPage;
 use crate::pages::{catalog::CatalogPage, not_found::NotFound, studio::StudioPage, talk::TalkPage};
 use crate::session::Session;
 
@@ -117,6 +118,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/studio") view=StudioPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/users") view=AdminUsersPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/outbox") view=AdminOutboxPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/jobs") view=AdminJobsPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <SiteFooter/>

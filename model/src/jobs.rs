@@ -90,3 +90,32 @@ mod tests {
         assert_eq!(JobState::parse("done"), None);
     }
 }
+
+/// How many jobs of a kind are in a state (the admin overview and /metrics).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobCount {
+    pub kind: String,
+    pub state: JobState,
+    pub count: i64,
+}
+
+/// One job as the admin page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobSummary {
+    pub id: i64,
+    pub kind: String,
+    pub state: JobState,
+    pub attempt: i32,
+    pub max_attempts: i32,
+    /// `host:pid:worker` of the latest attempt.
+    pub last_worker: Option<String>,
+    /// Every failed attempt, oldest first: "attempt N at TIME: message".
+    pub errors: Vec<String>,
+    pub created_at: time::OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobsOverview {
+    pub counts: Vec<JobCount>,
+    pub jobs: Vec<JobSummary>,
+}

@@ -11,6 +11,8 @@ pub mod database;
 pub mod demo;
 pub mod error;
 pub mod health;
+pub mod job_events;
+pub mod metrics;
 pub mod request_context;
 pub mod router;
 pub mod serve;

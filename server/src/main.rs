@@ -143,6 +143,7 @@ fn serve_site(cli: Cli) -> Result<(), String> {
             media,
             accounts,
             http: std::sync::Arc::new(http),
+            job_events: ferrotape_server::job_events::JobEvents::new(),
         };
         serve::run(listener, state, in_process_worker, grace)
             .await

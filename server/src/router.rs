@@ -13,7 +13,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
-use crate::{api_accounts, csrf, health, request_context, session};
+use crate::{api_accounts, csrf, health, metrics, request_context, session};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -49,9 +49,10 @@ pub fn build(state: AppState) -> Router {
             request_context::resolve,
         ));
 
-    // Health checks stay outside the request context: they must answer without the database.
+    // Health checks and metrics stay outside the request context (no tenant, no session).
     Router::new()
         .merge(health::routes())
+        .merge(metrics::routes())
         .merge(site)
         // Defaults for every response; a route that needs otherwise (the embeddable player)
         // sets its own header and these leave it alone.

@@ -57,6 +57,12 @@ pub async fn run(
             background_stopped.clone(),
         ))
     });
+    let job_events = tokio::spawn(
+        state
+            .job_events
+            .clone()
+            .run(state.db.clone(), background_stopped.clone()),
+    );
     // Mail delivery and rate-limit housekeeping run in every server.
     let accounts_background =
         tokio::spawn(state.accounts.clone().run_background(background_stopped));
@@ -83,5 +89,6 @@ pub async fn run(
         let _ = worker.await;
     }
     let _ = accounts_background.await;
+    let _ = job_events.await;
     Ok(())
 }

@@ -8,6 +8,7 @@ use ferrotape_store::PgPool;
 use ferrotape_store::media::LocalMedia;
 use leptos::prelude::LeptosOptions;
 
+use crate::job_events::JobEvents;
 use crate::request_context::HttpSettings;
 
 #[derive(Clone)]
@@ -17,6 +18,7 @@ pub struct AppState {
     pub media: LocalMedia,
     pub accounts: Accounts,
     pub http: Arc<HttpSettings>,
+    pub job_events: Arc<JobEvents>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -430,6 +430,33 @@ impl From<JobRow> for JobRecord {
     }
 }
 
+impl JobRecord {
+    /// What the admin page shows of the job.
+    pub fn summary(&self) -> ferrotape_model::jobs::JobSummary {
+        ferrotape_model::jobs::JobSummary {
+            id: self.id,
+            kind: self.kind.clone(),
+            state: self.state,
+            attempt: self.attempt,
+            max_attempts: self.max_attempts,
+            last_worker: self.attempted_by.last().cloned(),
+            errors: self
+                .errors
+                .iter()
+                .map(|e| {
+                    format!(
+                        "attempt {} at {}: {}",
+                        e["attempt"],
+                        e["at"].as_str().unwrap_or("?"),
+                        e["error"].as_str().unwrap_or("?")
+                    )
+                })
+                .collect(),
+            created_at: self.created_at,
+        }
+    }
+}
+
 pub async fn find(pool: &PgPool, tenant: TenantId, id: i64) -> Result<JobRecord, StoreError> {
     sqlx::query_as!(
         JobRow,

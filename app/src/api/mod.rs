@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod jobs;
 pub mod talks;
 
 pub use talks::{CATALOG_PAGE_SIZE, get_talk, list_talks};

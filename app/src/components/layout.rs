@@ -61,6 +61,7 @@ fn AccountLinks(user: Option<SessionUser>, session: Session) -> impl IntoView {
             {studio.then(|| view! { <li><A href="/studio">"Studio"</A></li> })}
             {admin.then(|| view! {
                 <li><A href="/admin/users">"Users"</A></li>
+                <li><A href="/admin/jobs">"Jobs"</A></li>
                 <li><A href="/admin/outbox">"Outbox"</A></li>
             })}
             <li><A href="/account">{user.display_name}</A></li>

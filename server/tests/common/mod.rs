@@ -64,7 +64,9 @@ impl TestApp {
         let accounts = Accounts::new(pool.clone(), config).await.unwrap();
         // Mail delivery runs as in the server; it stops when the TestApp is dropped.
         let (stop_background, stopped) = tokio::sync::watch::channel(false);
-        tokio::spawn(accounts.clone().run_background(stopped));
+        tokio::spawn(accounts.clone().run_background(stopped.clone()));
+        let job_events = ferrotape_server::job_events::JobEvents::new();
+        tokio::spawn(job_events.clone().run(pool.clone(), stopped));
         let state = AppState {
             leptos_options: LeptosOptions::builder()
                 .output_name("ferrotape")
@@ -78,6 +80,7 @@ impl TestApp {
                 default_origin: format!("http://{SITE}"),
                 cookie_secure: CookieSecure::Auto,
             }),
+            job_events: job_events.clone(),
         };
         TestApp {
             router: ferrotape_server::router::build(state),
