@@ -202,25 +202,37 @@ async fn claim_rows<'e>(
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
-/// Marks these (id, attempt) pairs completed in one statement; returns how many were still
-/// this worker's to complete.
+/// Marks these (id, attempt) pairs completed and announces them on the job-events channel, in
+/// one statement; returns how many were still this worker's to complete. Keep batches at or
+/// below [`MAX_COMPLETION_BATCH`] (NOTIFY payloads are limited to 8000 bytes).
 pub async fn complete(pool: &PgPool, done: &[(i64, i32)]) -> Result<u64, StoreError> {
     if done.is_empty() {
         return Ok(0);
     }
     let ids: Vec<i64> = done.iter().map(|(id, _)| *id).collect();
     let attempts: Vec<i32> = done.iter().map(|(_, attempt)| *attempt).collect();
-    Ok(sqlx::query!(
-        "UPDATE jobs j SET state = 'completed', finalized_at = now(), lease_until = NULL
-         FROM unnest($1::bigint[], $2::int[]) AS d(id, attempt)
-         WHERE j.id = d.id AND j.attempt = d.attempt AND j.state = 'running'",
+    let completed = sqlx::query!(
+        r#"WITH done AS (
+               UPDATE jobs j SET state = 'completed', finalized_at = now(), lease_until = NULL
+               FROM unnest($1::bigint[], $2::int[]) AS d(id, attempt)
+               WHERE j.id = d.id AND j.attempt = d.attempt AND j.state = 'running'
+               RETURNING j.id
+           ), announced AS (
+               SELECT pg_notify($3, json_build_object('state', 'completed', 'ids', array_agg(id))::text)
+               FROM done HAVING count(*) > 0
+           )
+           SELECT (SELECT count(*) FROM done) AS "count!", (SELECT count(*) FROM announced) AS "announced!""#,
         &ids,
         &attempts,
+        JOB_EVENTS_CHANNEL,
     )
-    .execute(pool)
-    .await?
-    .rows_affected())
+    .fetch_one(pool)
+    .await?;
+    Ok(completed.count as u64)
 }
+
+/// The most (id, attempt) pairs one [`complete`] call should carry.
+pub const MAX_COMPLETION_BATCH: usize = 500;
 
 /// Records a failed attempt. The job becomes `retryable` at `retry_at`, or `discarded` when
 /// its attempts are spent. Returns the new state, or `None` if the attempt was no longer ours.
@@ -534,21 +546,5 @@ pub async fn publish_event(
     )
     .execute(pool)
     .await?;
-    Ok(())
-}
-
-/// Tells listeners that these jobs completed (one notification per 500 ids: NOTIFY payloads
-/// are limited to 8000 bytes).
-pub async fn publish_completed(pool: &PgPool, ids: &[i64]) -> Result<(), StoreError> {
-    for chunk in ids.chunks(500) {
-        let event = serde_json::json!({ "ids": chunk, "state": JobState::Completed.as_str() });
-        sqlx::query!(
-            "SELECT pg_notify($1, $2)",
-            JOB_EVENTS_CHANNEL,
-            event.to_string()
-        )
-        .execute(pool)
-        .await?;
-    }
     Ok(())
 }

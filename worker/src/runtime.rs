@@ -21,6 +21,9 @@ use crate::config::WorkerConfig;
 use crate::handler::{JobContext, JobHandler, Registry};
 use crate::retry::unit_random;
 
+/// After a full claim, the longest the next claim waits for all slots to free up.
+const FETCH_COOLDOWN: Duration = Duration::from_millis(2);
+
 /// How a finished attempt ended, as seen by the runtime.
 enum Outcome {
     Completed,
@@ -150,11 +153,22 @@ async fn claim_loop(
         // Reap finished tasks so the set does not grow.
         while running.try_join_next().is_some() {}
         if claimed_all {
-            // More may be waiting: claim again as soon as a slot frees up.
-            tokio::select! {
-                _ = running.join_next(), if !running.is_empty() => {}
-                () = tokio::task::yield_now(), if running.is_empty() => {}
-                () = stopped(&mut shutdown) => break,
+            // More may be waiting. Claim again once every slot is free, or after a short
+            // cooldown: short jobs then come in full batches (one statement for many jobs)
+            // while long jobs wait at most the cooldown for their next claim.
+            let refill = handler.concurrency().max(1);
+            let cooldown = tokio::time::sleep(FETCH_COOLDOWN);
+            tokio::pin!(cooldown);
+            loop {
+                tokio::select! {
+                    Some(_) = running.join_next() => {
+                        if slots.available_permits() >= refill {
+                            break;
+                        }
+                    }
+                    () = &mut cooldown => break,
+                    () = stopped(&mut shutdown) => break,
+                }
             }
             continue;
         }
@@ -267,15 +281,13 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "a panic without a message".to_owned())
 }
 
-/// Writes completions in batches: whatever has arrived since the last write, in one statement.
+/// Writes completions in batches: whatever has arrived since the last write, in one statement
+/// that also announces them to listeners.
 async fn complete_in_batches(pool: PgPool, mut done: mpsc::UnboundedReceiver<(i64, i32)>) {
     let mut batch = Vec::with_capacity(256);
-    while done.recv_many(&mut batch, 1000).await > 0 {
+    while done.recv_many(&mut batch, jobs::MAX_COMPLETION_BATCH).await > 0 {
         if let Err(err) = jobs::complete(&pool, &batch).await {
             tracing::error!(%err, jobs = batch.len(), "cannot mark jobs completed; they will be rescued and run again");
-        } else {
-            let ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
-            let _ = jobs::publish_completed(&pool, &ids).await;
         }
         batch.clear();
     }
