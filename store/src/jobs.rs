@@ -54,7 +54,7 @@ pub async fn enqueue<'e>(
     tenant: TenantId,
     job: &NewJob<'_>,
 ) -> Result<Option<i64>, StoreError> {
-    Ok(sqlx::query_scalar!(
+    sqlx::query_scalar!(
         r#"INSERT INTO jobs (tenant_id, kind, payload, priority, max_attempts, run_at, state,
                              unique_key)
            VALUES ($1, $2, $3, $4, $5, coalesce($6, now()),
@@ -74,7 +74,7 @@ pub async fn enqueue<'e>(
     )
     .fetch_optional(db)
     .await
-    .map_err(|e| StoreError::from_write(e, "the job"))?)
+    .map_err(|e| StoreError::from_write(e, "the job"))
 }
 
 /// Wakes listening workers for these kinds (after the enqueueing transaction committed).
