@@ -87,6 +87,47 @@ pub async fn notify_enqueued(pool: &PgPool, kinds: &[&str]) -> Result<(), StoreE
     Ok(())
 }
 
+/// Wakes workers after enqueues, debounced: kinds enqueued within a few milliseconds of each
+/// other share one NOTIFY per kind, so a burst of enqueues costs one round trip, not hundreds.
+/// Call [`JobNotifier::enqueued`] after the enqueueing transaction committed.
+#[derive(Clone)]
+pub struct JobNotifier {
+    kinds: tokio::sync::mpsc::UnboundedSender<String>,
+}
+
+impl JobNotifier {
+    /// How long a notification waits for others to join it.
+    pub const WINDOW: Duration = Duration::from_millis(10);
+
+    /// Starts the notifier's task on the current runtime; it ends when every handle is dropped.
+    pub fn spawn(pool: PgPool) -> JobNotifier {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        tokio::spawn(async move {
+            let mut kinds = Vec::new();
+            while let Some(first) = rx.recv().await {
+                kinds.push(first);
+                tokio::time::sleep(Self::WINDOW).await;
+                while let Ok(kind) = rx.try_recv() {
+                    kinds.push(kind);
+                }
+                kinds.sort_unstable();
+                kinds.dedup();
+                let refs: Vec<&str> = kinds.iter().map(String::as_str).collect();
+                if let Err(err) = notify_enqueued(&pool, &refs).await {
+                    // Workers still poll; they pick the jobs up a little later.
+                    tracing::warn!(%err, "cannot notify workers of new jobs");
+                }
+                kinds.clear();
+            }
+        });
+        JobNotifier { kinds: tx }
+    }
+
+    pub fn enqueued(&self, kind: &str) {
+        let _ = self.kinds.send(kind.to_owned());
+    }
+}
+
 /// Moves `scheduled` and `retryable` jobs whose time has come to `available`.
 pub async fn promote_due(pool: &PgPool) -> Result<u64, StoreError> {
     Ok(sqlx::query!(

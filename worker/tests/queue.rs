@@ -440,3 +440,37 @@ async fn higher_priority_jobs_are_claimed_first() {
     assert_eq!(claimed.iter().map(|j| j.id).collect::<Vec<_>>(), [high]);
     assert_ne!(high, low);
 }
+
+#[tokio::test]
+async fn a_burst_of_enqueues_wakes_workers_with_one_notification_per_kind() {
+    let db = TestDatabase::create().await;
+    let pool = &db.pool;
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool)
+        .await
+        .unwrap();
+    listener.listen(jobs::JOBS_CHANNEL).await.unwrap();
+    let notifier = jobs::JobNotifier::spawn(pool.clone());
+    let kind = |n: usize| if n % 2 == 0 { "test.a" } else { "test.b" };
+    let mut tx = pool.begin().await.unwrap();
+    for n in 0..50 {
+        jobs::enqueue(&mut *tx, T, &NewJob::new(kind(n), json!({})))
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    for n in 0..50 {
+        notifier.enqueued(kind(n));
+    }
+    let mut received = Vec::new();
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    while let Ok(Ok(notification)) = tokio::time::timeout_at(deadline.into(), listener.recv()).await
+    {
+        received.push(notification.payload().to_owned());
+    }
+    received.sort();
+    assert_eq!(
+        received,
+        ["test.a", "test.b"],
+        "50 enqueues, one notification per kind"
+    );
+}
