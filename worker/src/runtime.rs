@@ -21,7 +21,10 @@ use crate::config::WorkerConfig;
 use crate::handler::{JobContext, JobHandler, Registry};
 use crate::retry::unit_random;
 
-/// After a full claim, the longest the next claim waits for all slots to free up.
+/// A kind gets one claim loop per this many concurrent jobs.
+const JOBS_PER_CLAIMER: usize = 8;
+
+/// After a full claim, the longest the next claim waits for its share of slots to free up.
 const FETCH_COOLDOWN: Duration = Duration::from_millis(2);
 
 /// How a finished attempt ended, as seen by the runtime.
@@ -72,13 +75,19 @@ pub async fn run_registry(
         .collect();
     let mut loops = JoinSet::new();
     for handler in registry.handlers() {
-        let waker = wakers[handler.kind()].clone();
-        loops.spawn(claim_loop(
-            shared.clone(),
-            handler.clone(),
-            waker,
-            shutdown.clone(),
-        ));
+        let concurrency = handler.concurrency().max(1);
+        let slots = Arc::new(Semaphore::new(concurrency));
+        let claimers = concurrency.div_ceil(JOBS_PER_CLAIMER);
+        for _ in 0..claimers {
+            loops.spawn(claim_loop(
+                shared.clone(),
+                handler.clone(),
+                slots.clone(),
+                concurrency.div_ceil(claimers),
+                wakers[handler.kind()].clone(),
+                shutdown.clone(),
+            ));
+        }
     }
     if !config.poll_only {
         loops.spawn(listen(pool.clone(), wakers.clone(), shutdown.clone()));
@@ -97,26 +106,38 @@ pub async fn run_registry(
     tracing::info!(worker = %worker_id, "worker stopped");
 }
 
-/// Claims jobs of one kind whenever there is room, and runs each in its own task.
+/// Claims jobs of one kind whenever there is room, and runs each in its own task. A kind with
+/// a high concurrency gets several of these loops sharing its `slots`, so one claim can be in
+/// flight while another loop's jobs run (claims are commit-latency bound).
 async fn claim_loop(
     shared: Arc<Shared>,
     handler: Arc<dyn JobHandler>,
+    slots: Arc<Semaphore>,
+    share: usize,
     waker: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let kind = handler.kind();
     let class = handler.resource_class();
     let kinds = vec![kind.to_owned()];
-    let slots = Arc::new(Semaphore::new(handler.concurrency().max(1)));
     let mut running = JoinSet::new();
     loop {
         if *shutdown.borrow() {
             break;
         }
-        let mut room = slots.available_permits();
+        // Permits first, then the claim: a job is only ever claimed with a slot to run in.
+        let mut grants: Vec<[Option<OwnedSemaphorePermit>; 2]> = take_permits(&slots, share)
+            .into_iter()
+            .map(|permit| [Some(permit), None])
+            .collect();
         if class == ResourceClass::Gpu {
-            room = room.min(shared.gpu_slots.available_permits());
+            let gpu = take_permits(&shared.gpu_slots, grants.len());
+            grants.truncate(gpu.len());
+            for (grant, permit) in grants.iter_mut().zip(gpu) {
+                grant[1] = Some(permit);
+            }
         }
+        let room = grants.len();
         let mut claimed_all = false;
         if room > 0 {
             match jobs::claim(
@@ -132,17 +153,13 @@ async fn claim_loop(
             {
                 Ok(batch) => {
                     claimed_all = batch.len() == room;
-                    for job in batch {
-                        // Room was counted above and only this loop takes these permits.
-                        let kind_slot = slots.clone().try_acquire_owned().ok();
-                        let gpu_slot = (class == ResourceClass::Gpu)
-                            .then(|| shared.gpu_slots.clone().try_acquire_owned().ok())
-                            .flatten();
+                    // Unused grants drop here, giving their permits back.
+                    for (job, grant) in batch.into_iter().zip(grants) {
                         running.spawn(run_one(
                             shared.clone(),
                             handler.clone(),
                             job,
-                            [kind_slot, gpu_slot],
+                            grant,
                             shutdown.clone(),
                         ));
                     }
@@ -153,10 +170,10 @@ async fn claim_loop(
         // Reap finished tasks so the set does not grow.
         while running.try_join_next().is_some() {}
         if claimed_all {
-            // More may be waiting. Claim again once every slot is free, or after a short
-            // cooldown: short jobs then come in full batches (one statement for many jobs)
-            // while long jobs wait at most the cooldown for their next claim.
-            let refill = handler.concurrency().max(1);
+            // More may be waiting. Claim again once this loop's share of slots is free, or
+            // after a short cooldown: short jobs then come in full batches (one statement for
+            // many jobs) while long jobs wait at most the cooldown for their next claim.
+            let refill = share;
             let cooldown = tokio::time::sleep(FETCH_COOLDOWN);
             tokio::pin!(cooldown);
             loop {
@@ -181,6 +198,13 @@ async fn claim_loop(
     }
     // Shutdown: running jobs get the grace period, then are released (see run_one).
     while running.join_next().await.is_some() {}
+}
+
+/// Up to `want` permits, without waiting.
+fn take_permits(semaphore: &Arc<Semaphore>, want: usize) -> Vec<OwnedSemaphorePermit> {
+    (0..want)
+        .map_while(|_| semaphore.clone().try_acquire_owned().ok())
+        .collect()
 }
 
 /// Runs one attempt with a heartbeat, and records how it ended.
