@@ -1,6 +1,10 @@
 //! Ferrotape's user interface: the HTML shell, the router, pages, components and the server
 //! functions they call. Compiled twice: with `ssr` into the server, with `hydrate` into wasm.
 
+// Deeply nested views (tables of rows of cells) need more than the default 128 when their
+// types are laid out in release builds.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod components;
 pub mod error;

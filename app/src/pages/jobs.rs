@@ -89,7 +89,7 @@ fn Overview(
                             <th scope="col">"Action"</th>
                         </tr></thead>
                         <tbody>
-                            {jobs.into_iter().map(|job| view! { <JobRow job retry cancel/> }).collect_view()}
+                            {jobs.into_iter().map(|job| view! { <JobRow job retry cancel/> }.into_any()).collect_view()}
                         </tbody>
                     </table>
                 </div>
@@ -127,6 +127,23 @@ fn CountsTable(counts: Vec<JobCount>, kinds: Vec<String>) -> impl IntoView {
     }
 }
 
+/// Each failed attempt's error, folded away.
+#[component]
+fn JobErrors(errors: Vec<String>) -> impl IntoView {
+    if errors.is_empty() {
+        return ().into_any();
+    }
+    view! {
+        <details>
+            <summary>{format!("{} error(s)", errors.len())}</summary>
+            <ol class="job-errors">
+                {errors.into_iter().map(|e| view! { <li>{e}</li> }).collect_view()}
+            </ol>
+        </details>
+    }
+    .into_any()
+}
+
 #[component]
 fn JobRow(
     job: JobSummary,
@@ -161,16 +178,7 @@ fn JobRow(
             <td>{job.state.as_str()}</td>
             <td>{format!("{} / {}", job.attempt, job.max_attempts)}</td>
             <td><time datetime=job.created_at.to_string()>{time_format::date(job.created_at.date())}</time></td>
-            <td>
-                {(!errors.is_empty()).then(|| view! {
-                    <details>
-                        <summary>{format!("{} error(s)", errors.len())}</summary>
-                        <ol class="job-errors">
-                            {errors.into_iter().map(|e| view! { <li>{e}</li> }).collect_view()}
-                        </ol>
-                    </details>
-                })}
-            </td>
+            <td><JobErrors errors/></td>
             <td>{action}</td>
         </tr>
     }
