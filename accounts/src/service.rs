@@ -261,18 +261,9 @@ impl Accounts {
 
     /// Confirms the address behind a mailed link. The link works once.
     pub async fn verify_email(&self, tenant: TenantId, token: &str) -> Result<(), AccountError> {
-        if !tokens::looks_like_token(token) {
-            return Err(AuthFailure::TokenInvalid.into());
-        }
         let mut tx = self.inner.pool.begin().await?;
-        let user_id = repo::consume_email_token(
-            &mut tx,
-            tenant,
-            EmailTokenPurpose::VerifyEmail,
-            &tokens::token_hash(token),
-        )
-        .await?
-        .ok_or(AccountError::Failure(AuthFailure::TokenInvalid))?;
+        let user_id =
+            use_mailed_link(&mut tx, tenant, EmailTokenPurpose::VerifyEmail, token).await?;
         repo::mark_email_verified(&mut *tx, tenant, user_id).await?;
         tx.commit().await?;
         tracing::info!(user = %user_id, "email address confirmed");
@@ -491,18 +482,9 @@ impl Accounts {
         new_password: &str,
     ) -> Result<(), AccountError> {
         self.rate_limit(Attempt::PasswordReset, client.ip, None)?;
-        if !tokens::looks_like_token(token) {
-            return Err(AuthFailure::TokenInvalid.into());
-        }
         let mut tx = self.inner.pool.begin().await?;
-        let user_id = repo::consume_email_token(
-            &mut tx,
-            tenant,
-            EmailTokenPurpose::ResetPassword,
-            &tokens::token_hash(token),
-        )
-        .await?
-        .ok_or(AccountError::Failure(AuthFailure::TokenInvalid))?;
+        let user_id =
+            use_mailed_link(&mut tx, tenant, EmailTokenPurpose::ResetPassword, token).await?;
         let user = repo::find_user(&mut *tx, tenant, user_id).await?;
         // On a rule violation the transaction rolls back and the link stays usable.
         check_password(new_password, &user.email).map_err(AuthFailure::from)?;
@@ -621,6 +603,22 @@ impl Accounts {
         tracing::info!(user = %user_id, disabled, "user access changed");
         Ok(())
     }
+}
+
+/// Spends a mailed link's token inside `tx` and returns its user; anything that is not an
+/// unused, unexpired token of this tenant and purpose is `TokenInvalid`.
+async fn use_mailed_link(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    tenant: TenantId,
+    purpose: EmailTokenPurpose,
+    token: &str,
+) -> Result<Uuid, AccountError> {
+    if !tokens::looks_like_token(token) {
+        return Err(AuthFailure::TokenInvalid.into());
+    }
+    repo::consume_email_token(tx, tenant, purpose, &tokens::token_hash(token))
+        .await?
+        .ok_or(AccountError::Failure(AuthFailure::TokenInvalid))
 }
 
 /// Sign-up input that passed the rules, with the password already hashed.
