@@ -2,8 +2,9 @@
 //! LOCKED` statement, complete in batches, heartbeat, fail with every error kept, rescue expired
 //! leases, cancel and retry. The worker runtime (`ferrotape-worker`) drives these.
 //!
-//! Every update of a claimed job names the attempt it belongs to, so a worker that lost its
-//! lease (and whose job another worker has claimed since) can never complete or fail it.
+//! Every update of a claimed job names the attempt it belongs to and the worker that claimed it,
+//! so a worker that lost its lease (and whose job another worker has claimed since) can never
+//! complete, fail or extend it.
 
 use std::time::Duration;
 
@@ -246,7 +247,7 @@ async fn claim_rows<'e>(
 /// Marks these (id, attempt) pairs completed and announces them on the job-events channel, in
 /// one statement; returns how many were still this worker's to complete. Keep batches at or
 /// below [`MAX_COMPLETION_BATCH`] (NOTIFY payloads are limited to 8000 bytes).
-pub async fn complete(pool: &PgPool, done: &[(i64, i32)]) -> Result<u64, StoreError> {
+pub async fn complete(pool: &PgPool, worker: &str, done: &[(i64, i32)]) -> Result<u64, StoreError> {
     if done.is_empty() {
         return Ok(0);
     }
@@ -257,6 +258,7 @@ pub async fn complete(pool: &PgPool, done: &[(i64, i32)]) -> Result<u64, StoreEr
                UPDATE jobs j SET state = 'completed', finalized_at = now(), lease_until = NULL
                FROM unnest($1::bigint[], $2::int[]) AS d(id, attempt)
                WHERE j.id = d.id AND j.attempt = d.attempt AND j.state = 'running'
+                 AND j.attempted_by[cardinality(j.attempted_by)] = $4
                RETURNING j.id
            ), announced AS (
                SELECT pg_notify($3, json_build_object('state', 'completed', 'ids', array_agg(id))::text)
@@ -266,6 +268,7 @@ pub async fn complete(pool: &PgPool, done: &[(i64, i32)]) -> Result<u64, StoreEr
         &ids,
         &attempts,
         JOB_EVENTS_CHANNEL,
+        worker,
     )
     .fetch_one(pool)
     .await?;
@@ -279,6 +282,7 @@ pub const MAX_COMPLETION_BATCH: usize = 500;
 /// its attempts are spent. Returns the new state, or `None` if the attempt was no longer ours.
 pub async fn fail(
     pool: &PgPool,
+    worker: &str,
     id: i64,
     attempt: i32,
     error: &str,
@@ -294,11 +298,13 @@ pub async fn fail(
                run_at = CASE WHEN attempt >= max_attempts THEN run_at ELSE $4 END,
                lease_until = NULL
            WHERE id = $1 AND attempt = $2 AND state = 'running'
+             AND attempted_by[cardinality(attempted_by)] = $5
            RETURNING state::text AS "state!""#,
         id,
         attempt,
         error,
         retry_at,
+        worker,
     )
     .fetch_optional(pool)
     .await?;
@@ -309,6 +315,7 @@ pub async fn fail(
 /// lease ran out and the job was rescued); `Some(true)` when cancellation was requested.
 pub async fn heartbeat(
     pool: &PgPool,
+    worker: &str,
     id: i64,
     attempt: i32,
     lease: Duration,
@@ -316,22 +323,31 @@ pub async fn heartbeat(
     Ok(sqlx::query_scalar!(
         r#"UPDATE jobs SET lease_until = now() + make_interval(secs => $3)
            WHERE id = $1 AND attempt = $2 AND state = 'running'
+             AND attempted_by[cardinality(attempted_by)] = $4
            RETURNING cancel_requested_at IS NOT NULL AS "cancel!""#,
         id,
         attempt,
         lease.as_secs_f64(),
+        worker,
     )
     .fetch_optional(pool)
     .await?)
 }
 
 /// A running attempt stopped because cancellation was requested.
-pub async fn mark_cancelled(pool: &PgPool, id: i64, attempt: i32) -> Result<(), StoreError> {
+pub async fn mark_cancelled(
+    pool: &PgPool,
+    worker: &str,
+    id: i64,
+    attempt: i32,
+) -> Result<(), StoreError> {
     sqlx::query!(
         "UPDATE jobs SET state = 'cancelled', finalized_at = now(), lease_until = NULL
-         WHERE id = $1 AND attempt = $2 AND state = 'running'",
+         WHERE id = $1 AND attempt = $2 AND state = 'running'
+           AND attempted_by[cardinality(attempted_by)] = $3",
         id,
         attempt,
+        worker,
     )
     .execute(pool)
     .await?;
@@ -340,13 +356,15 @@ pub async fn mark_cancelled(pool: &PgPool, id: i64, attempt: i32) -> Result<(), 
 
 /// Gives an unfinished attempt back (graceful shutdown): the job is available again and the
 /// attempt does not count.
-pub async fn release(pool: &PgPool, id: i64, attempt: i32) -> Result<(), StoreError> {
+pub async fn release(pool: &PgPool, worker: &str, id: i64, attempt: i32) -> Result<(), StoreError> {
     sqlx::query!(
         "UPDATE jobs SET state = 'available', attempt = attempt - 1, lease_until = NULL,
                          run_at = now()
-         WHERE id = $1 AND attempt = $2 AND state = 'running'",
+         WHERE id = $1 AND attempt = $2 AND state = 'running'
+           AND attempted_by[cardinality(attempted_by)] = $3",
         id,
         attempt,
+        worker,
     )
     .execute(pool)
     .await?;

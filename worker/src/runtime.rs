@@ -10,7 +10,7 @@ use std::time::Duration;
 use ferrotape_model::jobs::{JobState, ResourceClass};
 use ferrotape_store::PgPool;
 use ferrotape_store::jobs::{self, ClaimedJob};
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgListener, PgPoolOptions};
 use time::OffsetDateTime;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
@@ -40,6 +40,8 @@ enum Outcome {
 
 struct Shared {
     pool: PgPool,
+    /// Claims (and completions) commit asynchronously; see [`queue_pool`].
+    queue_pool: PgPool,
     config: WorkerConfig,
     worker_id: String,
     gpu_slots: Arc<Semaphore>,
@@ -59,14 +61,24 @@ pub async fn run_registry(
     tracing::info!(worker = %worker_id, kinds = ?registry.kinds(), gpu_slots = config.gpu_slots, "worker started");
 
     let (completions_tx, completions_rx) = mpsc::unbounded_channel();
+    let claimers: usize = registry
+        .handlers()
+        .map(|handler| handler.concurrency().max(1).div_ceil(JOBS_PER_CLAIMER))
+        .sum();
+    let queue_pool = queue_pool(&pool, claimers as u32 + 1);
     let shared = Arc::new(Shared {
         pool: pool.clone(),
+        queue_pool: queue_pool.clone(),
         gpu_slots: Arc::new(Semaphore::new(config.gpu_slots)),
         config: config.clone(),
         worker_id: worker_id.clone(),
         completions: completions_tx,
     });
-    let completer = tokio::spawn(complete_in_batches(pool.clone(), completions_rx));
+    let completer = tokio::spawn(complete_in_batches(
+        queue_pool.clone(),
+        worker_id.clone(),
+        completions_rx,
+    ));
 
     let wakers: HashMap<&'static str, Arc<Notify>> = registry
         .kinds()
@@ -141,7 +153,7 @@ async fn claim_loop(
         let mut claimed_all = false;
         if room > 0 {
             match jobs::claim(
-                &shared.pool,
+                &shared.queue_pool,
                 &kinds,
                 class,
                 room as i64,
@@ -239,7 +251,7 @@ async fn run_one(
                     Err(err) if err.is_panic() => Outcome::Failed(format!("the job panicked: {}", panic_message(err.into_panic()))),
                     Err(err) => Outcome::Failed(format!("the job task ended abnormally: {err}")),
                 },
-                _ = heartbeat.tick() => match jobs::heartbeat(&shared.pool, id, attempt, shared.config.lease).await {
+                _ = heartbeat.tick() => match jobs::heartbeat(&shared.pool, &shared.worker_id, id, attempt, shared.config.lease).await {
                     Ok(Some(false)) => {}
                     Ok(Some(true)) => { task.abort(); break Outcome::Cancelled; }
                     Ok(None) => { task.abort(); break Outcome::LeaseLost; }
@@ -267,7 +279,7 @@ async fn record(shared: &Shared, id: i64, attempt: i32, kind: &str, outcome: Out
         Outcome::Failed(message) => {
             let delay = shared.config.retry.delay(attempt, unit_random());
             let retry_at = OffsetDateTime::now_utc() + delay;
-            match jobs::fail(pool, id, attempt, &message, retry_at).await {
+            match jobs::fail(pool, &shared.worker_id, id, attempt, &message, retry_at).await {
                 Ok(Some(state)) => {
                     tracing::warn!(error = %message, next = state.as_str(), ?delay, "job failed");
                     jobs::publish_event(pool, id, kind, state).await
@@ -278,7 +290,7 @@ async fn record(shared: &Shared, id: i64, attempt: i32, kind: &str, outcome: Out
         }
         Outcome::Cancelled => {
             tracing::info!("job cancelled while running");
-            match jobs::mark_cancelled(pool, id, attempt).await {
+            match jobs::mark_cancelled(pool, &shared.worker_id, id, attempt).await {
                 Ok(()) => jobs::publish_event(pool, id, kind, JobState::Cancelled).await,
                 Err(err) => Err(err),
             }
@@ -289,7 +301,7 @@ async fn record(shared: &Shared, id: i64, attempt: i32, kind: &str, outcome: Out
         }
         Outcome::Interrupted => {
             tracing::info!("shutdown: the job is given back to the queue");
-            jobs::release(pool, id, attempt).await
+            jobs::release(pool, &shared.worker_id, id, attempt).await
         }
     };
     if let Err(err) = result {
@@ -305,12 +317,39 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "a panic without a message".to_owned())
 }
 
+/// Connections for claims and completions, committing with `synchronous_commit = off`: they do
+/// not wait for their WAL flush, which is most of a claim's round trip. This is safe because
+/// only a crash of PostgreSQL itself can lose such a commit (the last fraction of a second of
+/// them), and both losses end in a job running again, never in a lost job:
+/// - a lost completion leaves the job `running` under its claim; it is rescued after its lease.
+/// - a lost claim makes the job available again. Another worker may claim the same attempt
+///   number, so every later write also names the worker (`attempted_by`'s last entry): the
+///   first worker's next heartbeat finds the attempt is no longer its own and stops the job,
+///   just as when a lease runs out.
+///
+/// A claim also becomes durable with the next synchronous commit on the server, e.g. the first
+/// write of the job's handler. Enqueues, heartbeats, failures, cancellations and everything a
+/// handler writes keep full durability.
+fn queue_pool(pool: &PgPool, connections: u32) -> PgPool {
+    let options = (*pool.connect_options())
+        .clone()
+        .options([("synchronous_commit", "off")]);
+    PgPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy_with(options)
+}
+
 /// Writes completions in batches: whatever has arrived since the last write, in one statement
 /// that also announces them to listeners.
-async fn complete_in_batches(pool: PgPool, mut done: mpsc::UnboundedReceiver<(i64, i32)>) {
+async fn complete_in_batches(
+    pool: PgPool,
+    worker_id: String,
+    mut done: mpsc::UnboundedReceiver<(i64, i32)>,
+) {
     let mut batch = Vec::with_capacity(256);
     while done.recv_many(&mut batch, jobs::MAX_COMPLETION_BATCH).await > 0 {
-        if let Err(err) = jobs::complete(&pool, &batch).await {
+        if let Err(err) = jobs::complete(&pool, &worker_id, &batch).await {
             tracing::error!(%err, jobs = batch.len(), "cannot mark jobs completed; they will be rescued and run again");
         }
         batch.clear();

@@ -474,3 +474,74 @@ async fn a_burst_of_enqueues_wakes_workers_with_one_notification_per_kind() {
         "50 enqueues, one notification per kind"
     );
 }
+
+/// Claims commit asynchronously, so a crash of PostgreSQL may forget one: the job becomes
+/// available again and another worker claims the same attempt number. The first worker must
+/// then be unable to extend, complete, fail or release it.
+#[tokio::test]
+async fn a_forgotten_claim_fences_out_its_first_worker() {
+    let db = TestDatabase::create().await;
+    let pool = &db.pool;
+    let id = enqueue(pool, NewJob::new("test.sleeps", json!({}))).await;
+    let kinds = ["test.sleeps".to_owned()];
+    let claim = |worker: &'static str| {
+        jobs::claim(
+            pool,
+            &kinds,
+            ferrotape_model::jobs::ResourceClass::Cpu,
+            1,
+            worker,
+            Duration::from_secs(30),
+            0,
+        )
+    };
+    let first = claim("worker-a").await.unwrap();
+    assert_eq!(first[0].attempt, 1);
+    // What a lost (never flushed) claim looks like after PostgreSQL restarts.
+    sqlx::query(
+        "UPDATE jobs SET state = 'available', attempt = 0, attempted_at = NULL,
+                attempted_by = '{}', lease_until = NULL WHERE id = $1",
+    )
+    .bind(id)
+    .execute(pool)
+    .await
+    .unwrap();
+    let second = claim("worker-b").await.unwrap();
+    assert_eq!((second[0].id, second[0].attempt), (id, 1));
+
+    let lease = Duration::from_secs(30);
+    assert_eq!(
+        jobs::heartbeat(pool, "worker-a", id, 1, lease)
+            .await
+            .unwrap(),
+        None,
+        "the first worker learns its lease is gone"
+    );
+    assert_eq!(
+        jobs::complete(pool, "worker-a", &[(id, 1)]).await.unwrap(),
+        0
+    );
+    let retry_at = time::OffsetDateTime::now_utc();
+    assert_eq!(
+        jobs::fail(pool, "worker-a", id, 1, "boom", retry_at)
+            .await
+            .unwrap(),
+        None
+    );
+    jobs::release(pool, "worker-a", id, 1).await.unwrap();
+    jobs::mark_cancelled(pool, "worker-a", id, 1).await.unwrap();
+    let job = state_of(pool, id).await;
+    assert_eq!((job.state, job.attempt), (JobState::Running, 1));
+
+    assert_eq!(
+        jobs::heartbeat(pool, "worker-b", id, 1, lease)
+            .await
+            .unwrap(),
+        Some(false)
+    );
+    assert_eq!(
+        jobs::complete(pool, "worker-b", &[(id, 1)]).await.unwrap(),
+        1
+    );
+    assert_eq!(state_of(pool, id).await.state, JobState::Completed);
+}
