@@ -6,10 +6,13 @@
 pub mod account;
 pub mod admin;
 pub mod catalog;
+pub mod hls;
 pub mod jobs;
+pub mod ladder;
 pub mod slug;
 pub mod tenant;
 pub mod time_format;
+pub mod upload;
 pub mod video;
 
 pub use account::{AuthFailure, Role, SessionUser};

@@ -22,6 +22,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0} is temporarily unavailable")]
     Unavailable(&'static str),
+    /// A refusal with a stable machine-readable code (`file_too_large`, `not_playable`, …).
+    #[error("{2}")]
+    Coded(StatusCode, &'static str, String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -53,6 +56,10 @@ impl IntoResponse for ApiError {
                 (StatusCode::NOT_FOUND, "not found".to_owned())
             }
             ApiError::BadRequest(message) => (StatusCode::BAD_REQUEST, message),
+            ApiError::Coded(status, coded, message) => {
+                code = Some(coded);
+                (status, message)
+            }
             ApiError::Rejected(status, message) => (status, message),
             ApiError::Conflict(message) | ApiError::Store(StoreError::Conflict(message)) => {
                 (StatusCode::CONFLICT, message)

@@ -4,6 +4,7 @@
 pub mod accounts_setup;
 pub mod admin;
 pub mod api_accounts;
+pub mod api_uploads;
 pub mod auth;
 pub mod cli;
 pub mod csrf;

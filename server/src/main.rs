@@ -127,6 +127,7 @@ fn serve_site(cli: Cli) -> Result<(), String> {
     });
     let accounts_config = accounts_setup::accounts_config(&cli.accounts);
     let http = accounts_setup::http_settings(&cli.accounts, cli.server.bind)?;
+    let tools = ferrotape_worker::WorkerConfig::from(&cli.worker).tools;
     with_database(&cli, |db, _| async move {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
         let accounts = ferrotape_accounts::Accounts::new(db.clone(), accounts_config)
@@ -140,7 +141,10 @@ fn serve_site(cli: Cli) -> Result<(), String> {
         let state = AppState {
             leptos_options,
             db,
-            media,
+            media: std::sync::Arc::new(media.clone()),
+            local_media: Some(media),
+            tools,
+            uploads: ferrotape_server::api_uploads::UploadSettings::default(),
             accounts,
             http: std::sync::Arc::new(http),
             job_events: ferrotape_server::job_events::JobEvents::new(),

@@ -13,7 +13,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
-use crate::{api_accounts, csrf, health, metrics, request_context, session};
+use crate::{api_accounts, api_uploads, csrf, health, metrics, request_context, session};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -32,6 +32,7 @@ pub fn build(state: AppState) -> Router {
 
     let site = Router::new()
         .merge(api_accounts::routes())
+        .merge(api_uploads::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })

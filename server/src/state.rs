@@ -5,7 +5,10 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use ferrotape_accounts::Accounts;
 use ferrotape_store::PgPool;
-use ferrotape_store::media::LocalMedia;
+use ferrotape_store::media::{LocalMedia, MediaStore};
+use ferrotape_worker::MediaTools;
+
+use crate::api_uploads::UploadSettings;
 use leptos::prelude::LeptosOptions;
 
 use crate::job_events::JobEvents;
@@ -15,7 +18,12 @@ use crate::request_context::HttpSettings;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: PgPool,
-    pub media: LocalMedia,
+    /// Where uploads and transcode outputs are stored.
+    pub media: Arc<dyn MediaStore>,
+    /// With local storage, `/media/…` is served from these files.
+    pub local_media: Option<LocalMedia>,
+    pub tools: MediaTools,
+    pub uploads: UploadSettings,
     pub accounts: Accounts,
     pub http: Arc<HttpSettings>,
     pub job_events: Arc<JobEvents>,

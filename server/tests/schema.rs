@@ -21,13 +21,15 @@ async fn set_state(pool: &PgPool, video: Uuid, state: VideoState) -> Result<(), 
     let reason = (state == VideoState::Failed).then_some("boom");
     let duration = (state == VideoState::Ready).then_some(1000_i64);
     sqlx::query(
-        "UPDATE videos SET state = $2::video_state, failure_reason = $3, duration_ms = COALESCE($4, duration_ms)
+        "UPDATE videos SET state = $2::video_state, failure_reason = $3, duration_ms = COALESCE($4, duration_ms),
+                master_key = COALESCE($5, master_key)
          WHERE id = $1",
     )
     .bind(video)
     .bind(state.as_str())
     .bind(reason)
     .bind(duration)
+    .bind(duration.map(|_| "t/v/hls/master.m3u8"))
     .execute(pool)
     .await
     .map(|_| ())
@@ -71,7 +73,7 @@ async fn the_database_enforces_the_same_state_machine_as_the_model() {
 }
 
 #[tokio::test]
-async fn a_failed_video_must_say_why_and_a_ready_one_must_have_a_duration() {
+async fn a_failed_video_must_say_why_and_a_ready_one_must_have_a_duration_and_a_playlist() {
     let db = TestDatabase::create().await;
     let pool = db.pool.clone();
     let video = insert_video(&pool, TenantId::DEFAULT).await;
@@ -85,11 +87,25 @@ async fn a_failed_video_must_say_why_and_a_ready_one_must_have_a_duration() {
         .execute(&pool)
         .await
         .unwrap();
-    let no_duration = sqlx::query("UPDATE videos SET state = 'ready' WHERE id = $1")
-        .bind(video)
-        .execute(&pool)
-        .await;
+    let no_duration =
+        sqlx::query("UPDATE videos SET state = 'ready', master_key = 'k/m.m3u8' WHERE id = $1")
+            .bind(video)
+            .execute(&pool)
+            .await;
     assert!(no_duration.is_err());
+    let no_playlist =
+        sqlx::query("UPDATE videos SET state = 'ready', duration_ms = 1000 WHERE id = $1")
+            .bind(video)
+            .execute(&pool)
+            .await;
+    assert!(no_playlist.is_err());
+    sqlx::query(
+        "UPDATE videos SET state = 'ready', duration_ms = 1000, master_key = 'k/m.m3u8' WHERE id = $1",
+    )
+    .bind(video)
+    .execute(&pool)
+    .await
+    .unwrap();
 }
 
 #[tokio::test]

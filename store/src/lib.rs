@@ -15,6 +15,7 @@ pub mod startup;
 pub mod talks;
 pub mod telemetry;
 pub mod tenants;
+pub mod uploads;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 

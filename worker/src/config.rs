@@ -1,5 +1,6 @@
 //! Worker settings, shared by `ferrotape-worker` and the server's in-process worker.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::retry::RetryPolicy;
@@ -39,6 +40,30 @@ pub struct WorkerArgs {
         default_value_t = 5.0
     )]
     pub retry_base_secs: f64,
+
+    /// The ffmpeg binary transcodes run (the system's, never a downloaded one).
+    #[arg(long, env = "FERROTAPE_FFMPEG", value_name = "PATH", default_value = "ffmpeg")]
+    pub ffmpeg: PathBuf,
+
+    /// The ffprobe binary that inspects uploads.
+    #[arg(long, env = "FERROTAPE_FFPROBE", value_name = "PATH", default_value = "ffprobe")]
+    pub ffprobe: PathBuf,
+}
+
+/// The media tools jobs and upload checks run.
+#[derive(Debug, Clone)]
+pub struct MediaTools {
+    pub ffmpeg: PathBuf,
+    pub ffprobe: PathBuf,
+}
+
+impl Default for MediaTools {
+    fn default() -> Self {
+        MediaTools {
+            ffmpeg: PathBuf::from("ffmpeg"),
+            ffprobe: PathBuf::from("ffprobe"),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -51,6 +76,7 @@ pub struct WorkerConfig {
     pub retry: RetryPolicy,
     /// How long running jobs may finish after shutdown before they are released.
     pub shutdown_grace: Duration,
+    pub tools: MediaTools,
 }
 
 impl Default for WorkerConfig {
@@ -63,6 +89,7 @@ impl Default for WorkerConfig {
             poll_only: false,
             retry: RetryPolicy::default(),
             shutdown_grace: Duration::from_secs(10),
+            tools: MediaTools::default(),
         }
     }
 }
@@ -78,6 +105,10 @@ impl From<&WorkerArgs> for WorkerConfig {
             retry: RetryPolicy {
                 base: Duration::from_secs_f64(args.retry_base_secs.clamp(0.01, 3600.0)),
                 ..RetryPolicy::default()
+            },
+            tools: MediaTools {
+                ffmpeg: args.ffmpeg.clone(),
+                ffprobe: args.ffprobe.clone(),
             },
             ..WorkerConfig::default()
         }

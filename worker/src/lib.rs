@@ -11,13 +11,15 @@
 
 pub mod config;
 pub mod diagnostic;
+pub mod encoder;
 pub mod handler;
+pub mod probe;
 pub mod retry;
 pub mod runtime;
 
 use tokio::sync::watch;
 
-pub use config::{WorkerArgs, WorkerConfig};
+pub use config::{MediaTools, WorkerArgs, WorkerConfig};
 pub use handler::{JobContext, JobFuture, JobHandler, JobResult, Registry};
 
 /// Identifies this worker in logs and in the `jobs.attempted_by` column.

@@ -73,7 +73,10 @@ impl TestApp {
                 .site_root("target/site")
                 .build(),
             db: pool.clone(),
-            media: ferrotape_store::media::LocalMedia::open(media_dir.path()).unwrap(),
+            media: Arc::new(ferrotape_store::media::LocalMedia::open(media_dir.path()).unwrap()),
+            local_media: Some(ferrotape_store::media::LocalMedia::open(media_dir.path()).unwrap()),
+            tools: ferrotape_worker::MediaTools::default(),
+            uploads: ferrotape_server::api_uploads::UploadSettings::default(),
             accounts: accounts.clone(),
             http: Arc::new(HttpSettings {
                 trusted_proxies,

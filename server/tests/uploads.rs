@@ -1,0 +1,299 @@
+//! The resumable upload API against a real PostgreSQL, real files and the system ffprobe:
+//! chunks verified by SHA-256, resent and out-of-order chunks, completion with chunks missing,
+//! files that are not playable, limits, hostile names, ownership, abort.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use axum::body::Body;
+use axum::http::{Method, StatusCode};
+use common::{Client, TestApp, TestResponse};
+use ferrotape_model::{Role, TenantId};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+const CHUNK: usize = ferrotape_model::upload::CHUNK_SIZE as usize;
+
+/// Generates media with ffmpeg's test sources (never committed binaries).
+fn ffmpeg(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
+    let out = dir.join(name);
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-y"])
+        .args(args)
+        .arg(&out)
+        .status()
+        .expect("ffmpeg must be installed (make test installs it)");
+    assert!(status.success(), "ffmpeg failed to make {name}");
+    out
+}
+
+fn clip(dir: &Path) -> Vec<u8> {
+    let path = ffmpeg(
+        dir,
+        "clip.mp4",
+        &[
+            "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-f", "lavfi", "-i",
+            "sine=frequency=440", "-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-c:a",
+            "aac", "-shortest",
+        ],
+    );
+    std::fs::read(path).unwrap()
+}
+
+async fn editor<'a>(app: &'a TestApp, email: &str) -> Client<'a> {
+    app.user(TenantId::DEFAULT, email, Role::Editor).await;
+    let mut client = app.client("10.0.0.1");
+    client.log_in(email, common::PASSWORD).await;
+    client
+}
+
+async fn open(client: &mut Client<'_>, name: &str, size: usize) -> TestResponse {
+    client
+        .post_json(
+            "/api/v1/uploads",
+            json!({"file_name": name, "size_bytes": size, "content_type": "video/mp4"}),
+        )
+        .await
+}
+
+fn sha_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+async fn put_chunk(client: &mut Client<'_>, id: &str, n: usize, bytes: &[u8], sha: &str) -> TestResponse {
+    let request = client
+        .request(Method::PUT, &format!("/api/v1/uploads/{id}/chunks/{n}"))
+        .header("x-chunk-sha256", sha)
+        .header("content-type", "application/octet-stream")
+        .body(Body::from(bytes.to_vec()))
+        .unwrap();
+    client.send(request).await
+}
+
+async fn send_all(client: &mut Client<'_>, id: &str, file: &[u8], order: &[usize]) {
+    for &n in order {
+        let chunk = &file[n * CHUNK..((n + 1) * CHUNK).min(file.len())];
+        let response = put_chunk(client, id, n, chunk, &sha_hex(chunk)).await;
+        assert_eq!(response.status, StatusCode::OK, "chunk {n}: {}", response.body);
+    }
+}
+
+async fn complete(client: &mut Client<'_>, id: &str) -> TestResponse {
+    let request = client
+        .request(Method::POST, &format!("/api/v1/uploads/{id}/complete"))
+        .body(Body::empty())
+        .unwrap();
+    client.send(request).await
+}
+
+fn id_of(response: &TestResponse) -> String {
+    assert_eq!(response.status, StatusCode::CREATED, "{}", response.body);
+    response.json()["id"].as_str().unwrap().to_owned()
+}
+
+async fn video(app: &TestApp, id: &str) -> (String, Option<String>, Option<i64>, Option<i32>) {
+    sqlx::query_as(
+        "SELECT v.state::text, v.failure_reason, v.duration_ms, v.width FROM videos v
+         JOIN uploads u ON u.video_id = v.id WHERE u.id = $1::uuid",
+    )
+    .bind(id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_video_uploaded_in_chunks_is_probed_and_queued_for_transcoding() {
+    let app = TestApp::spawn().await;
+    let mut client = editor(&app, "ed@example.com").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let file = clip(tmp.path());
+    let opened = open(&mut client, "My Talk.mp4", file.len()).await;
+    let id = id_of(&opened);
+    assert_eq!(opened.json()["chunk_count"], 1);
+    assert_eq!(opened.json()["state"], "open");
+    assert_eq!(video(&app, &id).await.0, "uploading");
+
+    send_all(&mut client, &id, &file, &[0]).await;
+    // The same chunk again (a retry after a lost response) is accepted and changes nothing.
+    let again = put_chunk(&mut client, &id, 0, &file, &sha_hex(&file)).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.json()["duplicate"], true);
+    let status = client.get(&format!("/api/v1/uploads/{id}")).await;
+    assert_eq!(status.json()["received"], json!([0]));
+    assert_eq!(status.json()["received_bytes"], file.len());
+
+    let done = complete(&mut client, &id).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(done.json()["state"], "processing");
+    let (state, reason, duration, width) = video(&app, &id).await;
+    assert_eq!((state.as_str(), reason), ("processing", None));
+    assert!((1900..=2100).contains(&duration.unwrap()), "{duration:?}");
+    assert_eq!(width, Some(320));
+    let jobs: Vec<(String, Value)> =
+        sqlx::query_as("SELECT kind, payload FROM jobs WHERE state = 'available'")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].0, "transcode");
+    assert_eq!(jobs[0].1["video_id"], done.json()["video_id"]);
+
+    // Completing twice is refused, and no second job appears.
+    let twice = complete(&mut client, &id).await;
+    assert_eq!(twice.status, StatusCode::CONFLICT);
+    assert_eq!(twice.json()["code"], "upload_closed");
+}
+
+#[tokio::test]
+async fn damaged_missing_and_out_of_order_chunks_are_handled_and_a_renamed_text_file_is_refused()
+{
+    let app = TestApp::spawn().await;
+    let mut client = editor(&app, "ed@example.com").await;
+    // Text, three chunks' worth, named like a video.
+    let file: Vec<u8> = "this is not a video\n"
+        .repeat(2 * CHUNK / 20 + 1000)
+        .into_bytes();
+    let id = id_of(&open(&mut client, "notes.mp4", file.len()).await);
+    let first = &file[..CHUNK];
+
+    let damaged = put_chunk(&mut client, &id, 0, first, &sha_hex(b"something else")).await;
+    assert_eq!(damaged.status, StatusCode::BAD_REQUEST);
+    assert_eq!(damaged.json()["code"], "checksum_mismatch");
+    let unsigned = put_chunk(&mut client, &id, 0, first, "not-hex").await;
+    assert_eq!(unsigned.json()["code"], "checksum_missing");
+    let short = put_chunk(&mut client, &id, 0, &first[..100], &sha_hex(&first[..100])).await;
+    assert_eq!(short.json()["code"], "chunk_size_mismatch");
+    let beyond = put_chunk(&mut client, &id, 3, b"x", &sha_hex(b"x")).await;
+    assert_eq!(beyond.json()["code"], "bad_chunk_number");
+
+    send_all(&mut client, &id, &file, &[2, 0]).await;
+    let early = complete(&mut client, &id).await;
+    assert_eq!(early.status, StatusCode::CONFLICT);
+    assert_eq!(early.json()["code"], "chunks_missing");
+    assert_eq!(early.json()["missing"], json!([1]));
+    // Another file's chunk 0 under the same upload is refused, the first copy kept.
+    let other = vec![b'z'; CHUNK];
+    let conflict = put_chunk(&mut client, &id, 0, &other, &sha_hex(&other)).await;
+    assert_eq!(conflict.status, StatusCode::CONFLICT);
+
+    send_all(&mut client, &id, &file, &[1]).await;
+    let refused = complete(&mut client, &id).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert_eq!(refused.json()["code"], "not_playable");
+    let message = refused.json()["error"].as_str().unwrap().to_owned();
+    assert!(message.contains("not a video or audio file"), "{message}");
+    assert!(!message.contains('/'), "no server paths leak: {message}");
+    let (state, reason, _, _) = video(&app, &id).await;
+    assert_eq!(state, "failed");
+    assert_eq!(reason.as_deref(), Some(message.as_str()));
+    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(jobs, 0);
+}
+
+#[tokio::test]
+async fn truncated_empty_oversized_and_foreign_files_get_clear_refusals() {
+    let app = TestApp::spawn().await;
+    let mut client = editor(&app, "ed@example.com").await;
+    let tmp = tempfile::tempdir().unwrap();
+
+    let empty = open(&mut client, "empty.mp4", 0).await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+    assert_eq!(empty.json()["code"], "empty_file");
+    let text = open(&mut client, "notes.txt", 10).await;
+    assert_eq!(text.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    sqlx::query("UPDATE tenants SET max_upload_bytes = 1000 WHERE id = $1")
+        .bind(TenantId::DEFAULT.0)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let big = open(&mut client, "big.mp4", 1001).await;
+    assert_eq!(big.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(big.json()["code"], "file_too_large");
+    assert!(big.json()["error"].as_str().unwrap().contains("1000"));
+    sqlx::query("UPDATE tenants SET max_upload_bytes = NULL")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    // An MP4 cut in half (its index sits at the end, as cameras write it).
+    let whole = std::fs::read(ffmpeg(
+        tmp.path(),
+        "camera.mp4",
+        &[
+            "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-t", "2", "-c:v", "libx264",
+            "-preset", "ultrafast",
+        ],
+    ))
+    .unwrap();
+    let half = &whole[..whole.len() / 2];
+    let hostile = "../../etc/\u{1b}[2J\u{202e}cut.mp4";
+    let opened = open(&mut client, hostile, half.len()).await;
+    let id = id_of(&opened);
+    assert_eq!(opened.json()["file_name"], "[2Jcut.mp4");
+    send_all(&mut client, &id, half, &[0]).await;
+    let refused = complete(&mut client, &id).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert_eq!(video(&app, &id).await.0, "failed");
+
+    // Audio alone is a talk too (a podcast): accepted.
+    let audio = std::fs::read(ffmpeg(
+        tmp.path(),
+        "voice.m4a",
+        &["-f", "lavfi", "-i", "sine=frequency=300", "-t", "2", "-c:a", "aac"],
+    ))
+    .unwrap();
+    let id = id_of(&open(&mut client, "voice.m4a", audio.len()).await);
+    send_all(&mut client, &id, &audio, &[0]).await;
+    let accepted = complete(&mut client, &id).await;
+    assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
+    assert_eq!(video(&app, &id).await.3, None, "no picture, no width");
+}
+
+#[tokio::test]
+async fn uploads_belong_to_editors_and_can_be_abandoned() {
+    let app = TestApp::spawn().await;
+    let mut anonymous = app.client("10.0.0.9");
+    assert_eq!(open(&mut anonymous, "a.mp4", 10).await.status, StatusCode::UNAUTHORIZED);
+    app.user(TenantId::DEFAULT, "viewer@example.com", Role::Viewer)
+        .await;
+    let mut viewer = app.client("10.0.0.8");
+    viewer.log_in("viewer@example.com", common::PASSWORD).await;
+    assert_eq!(open(&mut viewer, "a.mp4", 10).await.status, StatusCode::FORBIDDEN);
+
+    let mut owner = editor(&app, "owner@example.com").await;
+    let id = id_of(&open(&mut owner, "a.mp4", 10).await);
+    send_all(&mut owner, &id, b"0123456789", &[0]).await;
+    let mut other = editor(&app, "other@example.com").await;
+    assert_eq!(
+        other.get(&format!("/api/v1/uploads/{id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        other.get("/api/v1/uploads/not-a-uuid").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    let request = owner
+        .request(Method::DELETE, &format!("/api/v1/uploads/{id}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(owner.send(request).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        owner.get(&format!("/api/v1/uploads/{id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let videos: i64 = sqlx::query_scalar("SELECT count(*) FROM videos")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(videos, 0);
+}

@@ -1,0 +1,338 @@
+//! Upload sessions and their chunks, and the video rows they create. Every function takes the
+//! tenant (or an upload already looked up in it) and scopes its query.
+
+use ferrotape_model::TenantId;
+use ferrotape_model::upload::UploadPlan;
+use serde_json::Value;
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::jobs::{self, NewJob};
+
+/// The job kind that turns a complete source into HLS (`worker::transcode`).
+pub const TRANSCODE_JOB: &str = "transcode";
+
+#[derive(Debug, Clone)]
+pub struct UploadRecord {
+    pub id: Uuid,
+    pub tenant: TenantId,
+    pub user_id: Uuid,
+    pub video_id: Uuid,
+    pub file_name: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub chunk_size: i32,
+    pub chunk_count: i32,
+    /// `open`, `completed` or `aborted`.
+    pub state: String,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkRecord {
+    pub n: i32,
+    pub size_bytes: i32,
+    pub sha256: Vec<u8>,
+}
+
+/// The object-key prefix of everything belonging to a video.
+pub fn video_prefix(tenant: TenantId, video: Uuid) -> String {
+    format!("{}/{video}", tenant.0)
+}
+
+/// Where chunk `n` of an upload waits (local storage).
+pub fn part_key(tenant: TenantId, video: Uuid, n: i32) -> String {
+    format!("{}/upload/part_{n:05}", video_prefix(tenant, video))
+}
+
+/// The uploaded source, `{tenant}/{video}/source/original.{ext}`.
+pub fn source_key(tenant: TenantId, video: Uuid, extension: &str) -> String {
+    format!("{}/source/original.{extension}", video_prefix(tenant, video))
+}
+
+/// The largest upload this tenant accepts, if it sets one.
+pub async fn tenant_limit(pool: &PgPool, tenant: TenantId) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar!(
+        "SELECT max_upload_bytes FROM tenants WHERE id = $1",
+        tenant.0
+    )
+    .fetch_optional(pool)
+    .await?
+    .flatten())
+}
+
+/// Opens an upload and creates its video (state `uploading`) in one transaction.
+pub async fn open(
+    pool: &PgPool,
+    tenant: TenantId,
+    user: Uuid,
+    plan: &UploadPlan,
+) -> Result<UploadRecord, StoreError> {
+    let mut tx = pool.begin().await?;
+    let video = sqlx::query_scalar!(
+        "INSERT INTO videos (tenant_id, original_name, size_bytes, uploaded_by)
+         VALUES ($1, $2, $3, $4) RETURNING id",
+        tenant.0,
+        plan.file_name,
+        plan.size_bytes as i64,
+        user,
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| StoreError::from_write(e, "the video"))?;
+    let record = sqlx::query_as!(
+        UploadRow,
+        r#"INSERT INTO uploads (tenant_id, user_id, video_id, file_name, content_type, size_bytes,
+                                chunk_size, chunk_count)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           RETURNING id, tenant_id, user_id, video_id, file_name, content_type, size_bytes,
+                     chunk_size, chunk_count, state::text AS "state!", created_at"#,
+        tenant.0,
+        user,
+        video,
+        plan.file_name,
+        plan.content_type,
+        plan.size_bytes as i64,
+        plan.chunk_size as i32,
+        plan.chunk_count as i32,
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| StoreError::from_write(e, "the upload"))?;
+    tx.commit().await?;
+    Ok(record.into())
+}
+
+struct UploadRow {
+    id: Uuid,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    video_id: Uuid,
+    file_name: String,
+    content_type: String,
+    size_bytes: i64,
+    chunk_size: i32,
+    chunk_count: i32,
+    state: String,
+    created_at: OffsetDateTime,
+}
+
+impl From<UploadRow> for UploadRecord {
+    fn from(row: UploadRow) -> Self {
+        UploadRecord {
+            id: row.id,
+            tenant: TenantId(row.tenant_id),
+            user_id: row.user_id,
+            video_id: row.video_id,
+            file_name: row.file_name,
+            content_type: row.content_type,
+            size_bytes: row.size_bytes,
+            chunk_size: row.chunk_size,
+            chunk_count: row.chunk_count,
+            state: row.state,
+            created_at: row.created_at,
+        }
+    }
+}
+
+pub async fn find(pool: &PgPool, tenant: TenantId, id: Uuid) -> Result<UploadRecord, StoreError> {
+    sqlx::query_as!(
+        UploadRow,
+        r#"SELECT id, tenant_id, user_id, video_id, file_name, content_type, size_bytes,
+                  chunk_size, chunk_count, state::text AS "state!", created_at
+           FROM uploads WHERE tenant_id = $1 AND id = $2"#,
+        tenant.0,
+        id,
+    )
+    .fetch_optional(pool)
+    .await?
+    .map(Into::into)
+    .ok_or(StoreError::NotFound)
+}
+
+/// The chunks that arrived, in order.
+pub async fn chunks(pool: &PgPool, upload: Uuid) -> Result<Vec<ChunkRecord>, StoreError> {
+    Ok(sqlx::query_as!(
+        ChunkRecord,
+        "SELECT n, size_bytes, sha256 FROM upload_chunks WHERE upload_id = $1 ORDER BY n",
+        upload,
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+pub async fn chunk(pool: &PgPool, upload: Uuid, n: i32) -> Result<Option<ChunkRecord>, StoreError> {
+    Ok(sqlx::query_as!(
+        ChunkRecord,
+        "SELECT n, size_bytes, sha256 FROM upload_chunks WHERE upload_id = $1 AND n = $2",
+        upload,
+        n,
+    )
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// Records a stored chunk. Two racing copies of the same chunk both succeed; a chunk that
+/// arrived meanwhile with other content wins and `false` is returned.
+pub async fn record_chunk(
+    pool: &PgPool,
+    upload: Uuid,
+    n: i32,
+    size: i32,
+    sha256: &[u8],
+) -> Result<bool, StoreError> {
+    let stored: Vec<u8> = sqlx::query_scalar!(
+        r#"WITH inserted AS (
+               INSERT INTO upload_chunks (upload_id, n, size_bytes, sha256)
+               SELECT $1, $2, $3, $4 FROM uploads WHERE id = $1 AND state = 'open'
+               ON CONFLICT (upload_id, n) DO NOTHING
+               RETURNING sha256
+           )
+           SELECT sha256 AS "sha256!" FROM inserted
+           UNION ALL
+           SELECT sha256 FROM upload_chunks WHERE upload_id = $1 AND n = $2
+           LIMIT 1"#,
+        upload,
+        n,
+        size,
+        sha256,
+    )
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| StoreError::from_write(e, "the chunk"))?
+    .ok_or(StoreError::Conflict("the upload is no longer open".to_owned()))?;
+    Ok(stored == sha256)
+}
+
+/// What ffprobe found in a complete source.
+#[derive(Debug, Clone)]
+pub struct ProbedSource {
+    pub source_key: String,
+    pub probe: Value,
+    pub duration_ms: i64,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+}
+
+/// The source is complete and playable: the upload is finished, the video moves to
+/// `processing` and a transcode job is enqueued — all in one transaction. Returns the job id.
+/// Call [`jobs::notify_enqueued`] after it to wake workers.
+pub async fn complete_playable(
+    pool: &PgPool,
+    upload: &UploadRecord,
+    source: &ProbedSource,
+) -> Result<i64, StoreError> {
+    let mut tx = pool.begin().await?;
+    let finished = sqlx::query!(
+        "UPDATE uploads SET state = 'completed', finished_at = now()
+         WHERE id = $1 AND tenant_id = $2 AND state = 'open'",
+        upload.id,
+        upload.tenant.0,
+    )
+    .execute(&mut *tx)
+    .await?;
+    if finished.rows_affected() == 0 {
+        return Err(StoreError::Conflict(
+            "the upload was already completed or aborted".to_owned(),
+        ));
+    }
+    sqlx::query!(
+        "UPDATE videos SET state = 'processing', source_key = $3, probe = $4, duration_ms = $5,
+                           width = $6, height = $7, progress = 0
+         WHERE tenant_id = $1 AND id = $2",
+        upload.tenant.0,
+        upload.video_id,
+        source.source_key,
+        source.probe,
+        source.duration_ms,
+        source.width,
+        source.height,
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| StoreError::from_write(e, "the video"))?;
+    let job = jobs::enqueue(
+        &mut *tx,
+        upload.tenant,
+        &NewJob {
+            max_attempts: 3,
+            unique_key: Some(&upload.video_id.to_string()),
+            ..NewJob::new(
+                TRANSCODE_JOB,
+                serde_json::json!({ "video_id": upload.video_id }),
+            )
+        },
+    )
+    .await?
+    .ok_or_else(|| StoreError::Conflict("a transcode of this video is already queued".to_owned()))?;
+    tx.commit().await?;
+    Ok(job)
+}
+
+/// The source is complete but not playable: the upload is finished and the video fails with
+/// `reason` (shown in the studio).
+pub async fn complete_unplayable(
+    pool: &PgPool,
+    upload: &UploadRecord,
+    reason: &str,
+) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query!(
+        "UPDATE uploads SET state = 'completed', finished_at = now()
+         WHERE id = $1 AND tenant_id = $2 AND state = 'open'",
+        upload.id,
+        upload.tenant.0,
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "UPDATE videos SET state = 'failed', failure_reason = left($3, 4000)
+         WHERE tenant_id = $1 AND id = $2 AND state = 'uploading'",
+        upload.tenant.0,
+        upload.video_id,
+        reason,
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Aborts an open upload: the video row (and with it the upload and its chunk records) is
+/// deleted. The caller removes the stored chunks. `false` when it was not open.
+pub async fn abort(pool: &PgPool, upload: &UploadRecord) -> Result<bool, StoreError> {
+    let deleted = sqlx::query!(
+        "DELETE FROM videos v USING uploads u
+         WHERE u.id = $1 AND u.tenant_id = $2 AND u.state = 'open'
+           AND v.tenant_id = u.tenant_id AND v.id = u.video_id AND v.state = 'uploading'",
+        upload.id,
+        upload.tenant.0,
+    )
+    .execute(pool)
+    .await?;
+    Ok(deleted.rows_affected() > 0)
+}
+
+/// Open uploads older than `before` (abandoned), oldest first.
+pub async fn abandoned(
+    pool: &PgPool,
+    before: OffsetDateTime,
+    limit: i64,
+) -> Result<Vec<UploadRecord>, StoreError> {
+    Ok(sqlx::query_as!(
+        UploadRow,
+        r#"SELECT id, tenant_id, user_id, video_id, file_name, content_type, size_bytes,
+                  chunk_size, chunk_count, state::text AS "state!", created_at
+           FROM uploads WHERE state = 'open' AND created_at < $1
+           ORDER BY created_at LIMIT $2"#,
+        before,
+        limit,
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(Into::into)
+    .collect())
+}
