@@ -805,7 +805,7 @@ mod tests {
             prop_assert!(plan.interval_secs >= MIN_THUMBNAIL_INTERVAL_SECS);
             prop_assert!(plan.sheets * TILES_PER_SHEET >= plan.tiles);
             prop_assert!((plan.sheets - 1) * TILES_PER_SHEET < plan.tiles);
-            prop_assert!(plan.tile_width % 2 == 0 && plan.tile_height % 2 == 0);
+            prop_assert!(plan.tile_width.is_multiple_of(2) && plan.tile_height.is_multiple_of(2));
             prop_assert!(plan.tile_width.max(plan.tile_height) == THUMBNAIL_LONG_SIDE);
             prop_assert!(plan.tile_width.min(plan.tile_height) >= 2);
 

@@ -52,7 +52,9 @@ pub enum UploadRejected {
         "“{extension}” files are not accepted: upload a video (MP4, MOV, MKV, WebM, …) or an audio file (MP3, M4A, WAV, …)"
     )]
     UnsupportedType { extension: String },
-    #[error("the file name has no extension, so its type is unknown: upload a video such as talk.mp4")]
+    #[error(
+        "the file name has no extension, so its type is unknown: upload a video such as talk.mp4"
+    )]
     NoExtension,
 }
 
@@ -216,7 +218,10 @@ mod tests {
         assert_eq!(plan.extension, "mp4");
         assert_eq!(plan.content_type, "video/mp4");
         assert_eq!(plan.chunk_count, 3);
-        assert_eq!(chunk_len(plan.size_bytes, plan.chunk_size, 2), Some(4 * 1024 * 1024 + 5));
+        assert_eq!(
+            chunk_len(plan.size_bytes, plan.chunk_size, 2),
+            Some(4 * 1024 * 1024 + 5)
+        );
         assert_eq!(chunk_len(plan.size_bytes, plan.chunk_size, 3), None);
         let total: u64 = (0..plan.chunk_count)
             .map(|n| chunk_len(plan.size_bytes, plan.chunk_size, n).unwrap())
@@ -226,17 +231,31 @@ mod tests {
 
     #[test]
     fn bad_requests_are_refused_with_a_reason() {
-        assert_eq!(plan_upload(&open("a.mp4", 0, ""), 10), Err(UploadRejected::Empty));
+        assert_eq!(
+            plan_upload(&open("a.mp4", 0, ""), 10),
+            Err(UploadRejected::Empty)
+        );
         assert_eq!(
             plan_upload(&open("a.mp4", 11, ""), 10),
-            Err(UploadRejected::TooLarge { size: 11, limit: 10 })
+            Err(UploadRejected::TooLarge {
+                size: 11,
+                limit: 10
+            })
         );
         assert_eq!(
-            plan_upload(&open("notes.txt", 5, "text/plain"), 10).unwrap_err().code(),
+            plan_upload(&open("notes.txt", 5, "text/plain"), 10)
+                .unwrap_err()
+                .code(),
             "unsupported_type"
         );
-        assert_eq!(plan_upload(&open("README", 5, ""), 10), Err(UploadRejected::NoExtension));
-        assert_eq!(plan_upload(&open(".mp4", 5, ""), 10), Err(UploadRejected::NoExtension));
+        assert_eq!(
+            plan_upload(&open("README", 5, ""), 10),
+            Err(UploadRejected::NoExtension)
+        );
+        assert_eq!(
+            plan_upload(&open(".mp4", 5, ""), 10),
+            Err(UploadRejected::NoExtension)
+        );
         // More parts than S3 allows is refused whatever the tenant's limit.
         let huge = CHUNK_SIZE as u64 * MAX_CHUNKS + 1;
         assert!(matches!(
@@ -249,7 +268,10 @@ mod tests {
     fn file_names_lose_directories_and_control_characters() {
         assert_eq!(clean_file_name("../../etc/passwd.mp4"), "passwd.mp4");
         assert_eq!(clean_file_name("C:\\fakepath\\talk.mov"), "talk.mov");
-        assert_eq!(clean_file_name("a\u{0}b\nc\u{202e}4pm.exe.mp4"), "abc4pm.exe.mp4");
+        assert_eq!(
+            clean_file_name("a\u{0}b\nc\u{202e}4pm.exe.mp4"),
+            "abc4pm.exe.mp4"
+        );
         assert_eq!(clean_file_name("  ..hidden.mp4 "), "hidden.mp4");
         assert_eq!(clean_file_name("\n\t"), "upload");
         let long = format!("{}.mp4", "é".repeat(300));

@@ -53,6 +53,7 @@ pub async fn run(
     let worker = in_process_worker.map(|config| {
         tokio::spawn(ferrotape_worker::run(
             state.db.clone(),
+            state.media.clone(),
             config,
             background_stopped.clone(),
         ))

@@ -34,9 +34,23 @@ fn clip(dir: &Path) -> Vec<u8> {
         dir,
         "clip.mp4",
         &[
-            "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-f", "lavfi", "-i",
-            "sine=frequency=440", "-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-c:a",
-            "aac", "-shortest",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=30",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440",
+            "-t",
+            "2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+            "-shortest",
         ],
     );
     std::fs::read(path).unwrap()
@@ -65,7 +79,13 @@ fn sha_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-async fn put_chunk(client: &mut Client<'_>, id: &str, n: usize, bytes: &[u8], sha: &str) -> TestResponse {
+async fn put_chunk(
+    client: &mut Client<'_>,
+    id: &str,
+    n: usize,
+    bytes: &[u8],
+    sha: &str,
+) -> TestResponse {
     let request = client
         .request(Method::PUT, &format!("/api/v1/uploads/{id}/chunks/{n}"))
         .header("x-chunk-sha256", sha)
@@ -79,7 +99,12 @@ async fn send_all(client: &mut Client<'_>, id: &str, file: &[u8], order: &[usize
     for &n in order {
         let chunk = &file[n * CHUNK..((n + 1) * CHUNK).min(file.len())];
         let response = put_chunk(client, id, n, chunk, &sha_hex(chunk)).await;
-        assert_eq!(response.status, StatusCode::OK, "chunk {n}: {}", response.body);
+        assert_eq!(
+            response.status,
+            StatusCode::OK,
+            "chunk {n}: {}",
+            response.body
+        );
     }
 }
 
@@ -151,8 +176,7 @@ async fn a_video_uploaded_in_chunks_is_probed_and_queued_for_transcoding() {
 }
 
 #[tokio::test]
-async fn damaged_missing_and_out_of_order_chunks_are_handled_and_a_renamed_text_file_is_refused()
-{
+async fn damaged_missing_and_out_of_order_chunks_are_handled_and_a_renamed_text_file_is_refused() {
     let app = TestApp::spawn().await;
     let mut client = editor(&app, "ed@example.com").await;
     // Text, three chunks' worth, named like a video.
@@ -184,7 +208,12 @@ async fn damaged_missing_and_out_of_order_chunks_are_handled_and_a_renamed_text_
 
     send_all(&mut client, &id, &file, &[1]).await;
     let refused = complete(&mut client, &id).await;
-    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
     assert_eq!(refused.json()["code"], "not_playable");
     let message = refused.json()["error"].as_str().unwrap().to_owned();
     assert!(message.contains("not a video or audio file"), "{message}");
@@ -229,8 +258,16 @@ async fn truncated_empty_oversized_and_foreign_files_get_clear_refusals() {
         tmp.path(),
         "camera.mp4",
         &[
-            "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-t", "2", "-c:v", "libx264",
-            "-preset", "ultrafast",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=30",
+            "-t",
+            "2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
         ],
     ))
     .unwrap();
@@ -241,14 +278,28 @@ async fn truncated_empty_oversized_and_foreign_files_get_clear_refusals() {
     assert_eq!(opened.json()["file_name"], "[2Jcut.mp4");
     send_all(&mut client, &id, half, &[0]).await;
     let refused = complete(&mut client, &id).await;
-    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
     assert_eq!(video(&app, &id).await.0, "failed");
 
     // Audio alone is a talk too (a podcast): accepted.
     let audio = std::fs::read(ffmpeg(
         tmp.path(),
         "voice.m4a",
-        &["-f", "lavfi", "-i", "sine=frequency=300", "-t", "2", "-c:a", "aac"],
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=300",
+            "-t",
+            "2",
+            "-c:a",
+            "aac",
+        ],
     ))
     .unwrap();
     let id = id_of(&open(&mut client, "voice.m4a", audio.len()).await);
@@ -262,12 +313,18 @@ async fn truncated_empty_oversized_and_foreign_files_get_clear_refusals() {
 async fn uploads_belong_to_editors_and_can_be_abandoned() {
     let app = TestApp::spawn().await;
     let mut anonymous = app.client("10.0.0.9");
-    assert_eq!(open(&mut anonymous, "a.mp4", 10).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        open(&mut anonymous, "a.mp4", 10).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     app.user(TenantId::DEFAULT, "viewer@example.com", Role::Viewer)
         .await;
     let mut viewer = app.client("10.0.0.8");
     viewer.log_in("viewer@example.com", common::PASSWORD).await;
-    assert_eq!(open(&mut viewer, "a.mp4", 10).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        open(&mut viewer, "a.mp4", 10).await.status,
+        StatusCode::FORBIDDEN
+    );
 
     let mut owner = editor(&app, "owner@example.com").await;
     let id = id_of(&open(&mut owner, "a.mp4", 10).await);
@@ -296,4 +353,105 @@ async fn uploads_belong_to_editors_and_can_be_abandoned() {
         .await
         .unwrap();
     assert_eq!(videos, 0);
+}
+
+/// Upload → transcode by the real worker runtime → ready, with the ladder, aligned segments,
+/// the poster, sprites and thumbnails track in storage.
+#[tokio::test]
+async fn an_uploaded_720p_clip_is_transcoded_to_an_hls_ladder() {
+    let app = TestApp::spawn().await;
+    let mut client = editor(&app, "ed@example.com").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let file = std::fs::read(ffmpeg(
+        tmp.path(),
+        "hd.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1280x720:rate=30",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440",
+            "-t",
+            "8",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ],
+    ))
+    .unwrap();
+    let id = id_of(&open(&mut client, "hd.mp4", file.len()).await);
+    send_all(&mut client, &id, &file, &[0]).await;
+    let done = complete(&mut client, &id).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let video_id = done.json()["video_id"].as_str().unwrap().to_owned();
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let config = ferrotape_worker::WorkerConfig {
+        poll_interval: std::time::Duration::from_millis(100),
+        ..ferrotape_worker::WorkerConfig::default()
+    };
+    let worker = tokio::spawn(ferrotape_worker::run(
+        app.pool.clone(),
+        app.media.clone(),
+        config,
+        stopped,
+    ));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(240);
+    let (state, reason) = loop {
+        let (state, reason, _, _) = video(&app, &id).await;
+        if state != "processing" || std::time::Instant::now() > deadline {
+            break (state, reason);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let _ = stop.send(true);
+    worker.await.unwrap();
+    assert_eq!(state, "ready", "{reason:?}");
+
+    let root = app
+        .media_dir
+        .path()
+        .join(TenantId::DEFAULT.0.to_string())
+        .join(&video_id);
+    let master = std::fs::read_to_string(root.join("hls/master.m3u8")).unwrap();
+    for (rung, resolution) in [
+        ("720p", "1280x720"),
+        ("480p", "854x480"),
+        ("360p", "640x360"),
+    ] {
+        assert!(
+            master.contains(&format!("RESOLUTION={resolution}")),
+            "{master}"
+        );
+        assert!(master.contains(&format!("{rung}/index.m3u8")), "{master}");
+        let playlist =
+            std::fs::read_to_string(root.join(format!("hls/{rung}/index.m3u8"))).unwrap();
+        let durations: Vec<f64> = playlist
+            .lines()
+            .filter_map(|l| l.strip_prefix("#EXTINF:"))
+            .map(|d| d.trim_end_matches(',').parse().unwrap())
+            .collect();
+        assert_eq!(durations.len(), 2, "8 s in 6 s segments: {playlist}");
+        assert!((durations[0] - 6.0).abs() < 0.05, "{durations:?}");
+    }
+    assert!(!master.contains("1080"), "never upscaled: {master}");
+    assert!(master.contains("AVERAGE-BANDWIDTH=") && master.contains("CODECS=\"avc1."));
+    assert!(root.join("thumbs/poster.jpg").exists());
+    assert!(root.join("thumbs/sprite_0.jpg").exists());
+    let vtt = std::fs::read_to_string(root.join("thumbs/thumbs.vtt")).unwrap();
+    assert!(
+        vtt.starts_with("WEBVTT") && vtt.contains("sprite_0.jpg#xywh="),
+        "{vtt}"
+    );
+    assert!(
+        !root.join("upload").exists(),
+        "the chunks are gone once joined"
+    );
 }

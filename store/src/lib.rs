@@ -15,9 +15,9 @@ pub mod startup;
 pub mod talks;
 pub mod telemetry;
 pub mod tenants;
-pub mod uploads;
 #[cfg(feature = "test-support")]
 pub mod test_support;
+pub mod uploads;
 
 pub use error::StoreError;
 pub use sqlx::PgPool;

@@ -96,7 +96,9 @@ impl LocalMedia {
     async fn write_atomically(&self, path: &Path, bytes: &[u8]) -> Result<(), MediaError> {
         create_parent(path).await?;
         let temporary = temporary_sibling(path);
-        let mut file = tokio::fs::File::create(&temporary).await.map_err(io(&temporary))?;
+        let mut file = tokio::fs::File::create(&temporary)
+            .await
+            .map_err(io(&temporary))?;
         file.write_all(bytes).await.map_err(io(&temporary))?;
         file.sync_data().await.map_err(io(&temporary))?;
         drop(file);
@@ -119,7 +121,9 @@ impl MediaStore for LocalMedia {
         let target = self.path_of(key)?;
         create_parent(&target).await?;
         let temporary = temporary_sibling(&target);
-        let mut out = tokio::fs::File::create(&temporary).await.map_err(io(&temporary))?;
+        let mut out = tokio::fs::File::create(&temporary)
+            .await
+            .map_err(io(&temporary))?;
         let mut total = 0;
         for part in parts {
             let path = self.path_of(part)?;
@@ -131,14 +135,25 @@ impl MediaStore for LocalMedia {
                 }
                 Err(err) => return Err(io(&path)(err)),
             };
-            total += tokio::io::copy(&mut input, &mut out).await.map_err(io(&path))?;
+            total += tokio::io::copy(&mut input, &mut out)
+                .await
+                .map_err(io(&path))?;
         }
         out.sync_all().await.map_err(io(&temporary))?;
         drop(out);
-        tokio::fs::rename(&temporary, &target).await.map_err(io(&target))?;
+        tokio::fs::rename(&temporary, &target)
+            .await
+            .map_err(io(&target))?;
         for part in parts {
             let path = self.path_of(part)?;
             let _ = tokio::fs::remove_file(&path).await;
+        }
+        // The parts' directory, once empty (remove_dir refuses a non-empty one).
+        if let Some(dir) = parts
+            .first()
+            .and_then(|p| self.path_of(p).ok()?.parent().map(Path::to_owned))
+        {
+            let _ = tokio::fs::remove_dir(dir).await;
         }
         Ok(total)
     }
@@ -152,7 +167,9 @@ impl MediaStore for LocalMedia {
         }
         let temporary = temporary_sibling(&target);
         tokio::fs::copy(file, &temporary).await.map_err(io(file))?;
-        tokio::fs::rename(&temporary, &target).await.map_err(io(&target))
+        tokio::fs::rename(&temporary, &target)
+            .await
+            .map_err(io(&target))
     }
 
     async fn readable_path(&self, key: &str, _scratch: &Path) -> Result<PathBuf, MediaError> {
@@ -231,18 +248,39 @@ mod tests {
     async fn parts_are_assembled_in_order_and_removed() {
         let tmp = tempfile::tempdir().unwrap();
         let media = LocalMedia::open(tmp.path()).unwrap();
-        media.write_part("t/v/upload/part_1", b"world").await.unwrap();
-        media.write_part("t/v/upload/part_0", b"hello ").await.unwrap();
+        media
+            .write_part("t/v/upload/part_1", b"world")
+            .await
+            .unwrap();
+        media
+            .write_part("t/v/upload/part_0", b"hello ")
+            .await
+            .unwrap();
         // A resent chunk replaces the first copy.
-        media.write_part("t/v/upload/part_1", b"there").await.unwrap();
-        let parts = ["t/v/upload/part_0".to_owned(), "t/v/upload/part_1".to_owned()];
-        let size = media.assemble(&parts, "t/v/source/original.mp4").await.unwrap();
+        media
+            .write_part("t/v/upload/part_1", b"there")
+            .await
+            .unwrap();
+        let parts = [
+            "t/v/upload/part_0".to_owned(),
+            "t/v/upload/part_1".to_owned(),
+        ];
+        let size = media
+            .assemble(&parts, "t/v/source/original.mp4")
+            .await
+            .unwrap();
         assert_eq!(size, 11);
-        let path = media.readable_path("t/v/source/original.mp4", tmp.path()).await.unwrap();
+        let path = media
+            .readable_path("t/v/source/original.mp4", tmp.path())
+            .await
+            .unwrap();
         assert_eq!(std::fs::read(path).unwrap(), b"hello there");
         assert!(!tmp.path().join("t/v/upload/part_0").exists());
         let missing = media.assemble(&parts, "t/v/source/again.mp4").await;
-        assert!(matches!(missing, Err(MediaError::NotFound(_))), "{missing:?}");
+        assert!(
+            matches!(missing, Err(MediaError::NotFound(_))),
+            "{missing:?}"
+        );
         assert!(!tmp.path().join("t/v/source/again.mp4").exists());
         media.delete_prefix("t/v").await.unwrap();
         assert!(!tmp.path().join("t/v").exists());

@@ -49,7 +49,10 @@ pub fn part_key(tenant: TenantId, video: Uuid, n: i32) -> String {
 
 /// The uploaded source, `{tenant}/{video}/source/original.{ext}`.
 pub fn source_key(tenant: TenantId, video: Uuid, extension: &str) -> String {
-    format!("{}/source/original.{extension}", video_prefix(tenant, video))
+    format!(
+        "{}/source/original.{extension}",
+        video_prefix(tenant, video)
+    )
 }
 
 /// The largest upload this tenant accepts, if it sets one.
@@ -202,7 +205,9 @@ pub async fn record_chunk(
     .fetch_optional(pool)
     .await
     .map_err(|e| StoreError::from_write(e, "the chunk"))?
-    .ok_or(StoreError::Conflict("the upload is no longer open".to_owned()))?;
+    .ok_or(StoreError::Conflict(
+        "the upload is no longer open".to_owned(),
+    ))?;
     Ok(stored == sha256)
 }
 
@@ -266,7 +271,9 @@ pub async fn complete_playable(
         },
     )
     .await?
-    .ok_or_else(|| StoreError::Conflict("a transcode of this video is already queued".to_owned()))?;
+    .ok_or_else(|| {
+        StoreError::Conflict("a transcode of this video is already queued".to_owned())
+    })?;
     tx.commit().await?;
     Ok(job)
 }

@@ -42,11 +42,21 @@ pub struct WorkerArgs {
     pub retry_base_secs: f64,
 
     /// The ffmpeg binary transcodes run (the system's, never a downloaded one).
-    #[arg(long, env = "FERROTAPE_FFMPEG", value_name = "PATH", default_value = "ffmpeg")]
+    #[arg(
+        long,
+        env = "FERROTAPE_FFMPEG",
+        value_name = "PATH",
+        default_value = "ffmpeg"
+    )]
     pub ffmpeg: PathBuf,
 
     /// The ffprobe binary that inspects uploads.
-    #[arg(long, env = "FERROTAPE_FFPROBE", value_name = "PATH", default_value = "ffprobe")]
+    #[arg(
+        long,
+        env = "FERROTAPE_FFPROBE",
+        value_name = "PATH",
+        default_value = "ffprobe"
+    )]
     pub ffprobe: PathBuf,
 }
 

@@ -208,7 +208,9 @@ impl VideoEncoder {
     ];
 
     fn spec(self) -> &'static Spec {
-        &SPECS[self as usize]
+        let spec = &SPECS[self as usize];
+        debug_assert_eq!(spec.encoder, self, "SPECS rows follow the enum order");
+        spec
     }
 
     /// The encoder's name for `-c:v`: `h264_nvenc`, `h264_qsv`, `h264_vaapi`, `h264_amf`,
@@ -321,18 +323,21 @@ const PROBE_RATE: RateControl = RateControl {
 /// the description. The legend above the ` ------` line is skipped; if that line is missing
 /// (an unexpected format), legend lines are still recognised by their `=` in the name column.
 pub fn parse_encoder_list(output: &str) -> HashSet<String> {
-    let body = match output.lines().position(|line| line.trim() == "------") {
-        Some(separator) => output.lines().skip(separator + 1),
-        None => output.lines().skip(0),
-    };
-    body.filter_map(|line| {
-        let mut fields = line.split_whitespace();
-        let flags = fields.next()?;
-        let name = fields.next()?;
-        let is_flags = flags.len() == 6 && flags.chars().all(|c| "VASFXBD.".contains(c));
-        (is_flags && name != "=").then(|| name.to_owned())
-    })
-    .collect()
+    let first_entry = output
+        .lines()
+        .position(|line| line.trim() == "------")
+        .map_or(0, |separator| separator + 1);
+    output
+        .lines()
+        .skip(first_entry)
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let flags = fields.next()?;
+            let name = fields.next()?;
+            let is_flags = flags.len() == 6 && flags.chars().all(|c| "VASFXBD.".contains(c));
+            (is_flags && name != "=").then(|| name.to_owned())
+        })
+        .collect()
 }
 
 /// The encoders of [`VideoEncoder::PREFERENCE`] that ffmpeg lists, best first. `libx264` is

@@ -16,7 +16,11 @@ pub mod handler;
 pub mod probe;
 pub mod retry;
 pub mod runtime;
+pub mod transcode;
 
+use std::sync::Arc;
+
+use ferrotape_store::media::MediaStore;
 use tokio::sync::watch;
 
 pub use config::{MediaTools, WorkerArgs, WorkerConfig};
@@ -48,13 +52,24 @@ impl std::fmt::Display for WorkerIdentity {
 }
 
 /// The job kinds this build of Ferrotape runs.
-pub fn registry() -> Registry {
-    diagnostic::register(Registry::new())
+pub fn registry(config: &WorkerConfig, media: Arc<dyn MediaStore>) -> Registry {
+    diagnostic::register(Registry::new()).register(transcode::Transcode {
+        media,
+        tools: config.tools.clone(),
+        encoders: Arc::new(encoder::EncoderCache::new(config.tools.ffmpeg.clone())),
+        concurrency: config.gpu_slots.max(1),
+    })
 }
 
 /// Runs every job kind until `shutdown` flips to true.
-pub async fn run(pool: sqlx::PgPool, config: WorkerConfig, shutdown: watch::Receiver<bool>) {
-    runtime::run_registry(pool, registry(), config, shutdown).await;
+pub async fn run(
+    pool: sqlx::PgPool,
+    media: Arc<dyn MediaStore>,
+    config: WorkerConfig,
+    shutdown: watch::Receiver<bool>,
+) {
+    let registry = registry(&config, media);
+    runtime::run_registry(pool, registry, config, shutdown).await;
 }
 
 /// Installs the SIGINT (Ctrl-C) and SIGTERM handlers *now* and returns a future that resolves

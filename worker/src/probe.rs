@@ -90,7 +90,14 @@ struct RawFormat {
 pub async fn probe(ffprobe: &Path, file: &Path) -> Result<Probe, ProbeError> {
     let mut command = tokio::process::Command::new(ffprobe);
     command
-        .args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams"])
+        .args([
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+        ])
         .arg(file)
         .stdin(Stdio::null())
         .kill_on_drop(true);
@@ -143,7 +150,11 @@ pub fn parse(json: &[u8]) -> Result<Probe, ProbeError> {
         .map(|s| AudioStream {
             codec: s.codec_name.clone().unwrap_or_default(),
             channels: s.channels.unwrap_or(0),
-            sample_rate: s.sample_rate.as_deref().and_then(|r| r.parse().ok()).unwrap_or(0),
+            sample_rate: s
+                .sample_rate
+                .as_deref()
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(0),
         });
     let duration_secs = seconds(format.duration.as_deref())
         .or_else(|| {
@@ -189,12 +200,15 @@ fn video_stream(stream: &RawStream) -> VideoStream {
     if rotation(stream).rem_euclid(180) == 90 {
         std::mem::swap(&mut width, &mut height);
     }
-    let fps = [stream.avg_frame_rate.as_deref(), stream.r_frame_rate.as_deref()]
-        .into_iter()
-        .flatten()
-        .filter_map(ratio)
-        .find(|fps| (1.0..=1000.0).contains(fps))
-        .unwrap_or(30.0);
+    let fps = [
+        stream.avg_frame_rate.as_deref(),
+        stream.r_frame_rate.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(ratio)
+    .find(|fps| (1.0..=1000.0).contains(fps))
+    .unwrap_or(30.0);
     VideoStream {
         codec: stream.codec_name.clone().unwrap_or_default(),
         width,
@@ -226,7 +240,10 @@ fn ratio(text: &str) -> Option<f64> {
 }
 
 fn seconds(text: Option<&str>) -> Option<f64> {
-    text?.parse::<f64>().ok().filter(|s| s.is_finite() && *s > 0.0)
+    text?
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0)
 }
 
 #[cfg(test)]
@@ -259,12 +276,23 @@ mod tests {
 
     #[test]
     fn images_and_empty_containers_are_not_playable() {
-        let image = br#"{"streams":[{"codec_type":"video","codec_name":"png","width":10,"height":10}],
+        let image =
+            br#"{"streams":[{"codec_type":"video","codec_name":"png","width":10,"height":10}],
             "format":{"format_name":"png_pipe"}}"#;
-        assert!(parse(image).unwrap_err().to_string().contains("still image"));
+        assert!(
+            parse(image)
+                .unwrap_err()
+                .to_string()
+                .contains("still image")
+        );
         let empty = br#"{"streams":[],"format":{"format_name":"mov,mp4","duration":"1.0"}}"#;
         assert!(parse(empty).unwrap_err().to_string().contains("neither"));
         let no_duration = br#"{"streams":[{"codec_type":"audio","codec_name":"aac"}],"format":{"format_name":"aac"}}"#;
-        assert!(parse(no_duration).unwrap_err().to_string().contains("no duration"));
+        assert!(
+            parse(no_duration)
+                .unwrap_err()
+                .to_string()
+                .contains("no duration")
+        );
     }
 }

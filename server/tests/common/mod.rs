@@ -29,7 +29,9 @@ pub struct TestApp {
     pub pool: PgPool,
     pub accounts: Accounts,
     database: TestDatabase,
-    _media: tempfile::TempDir,
+    /// The media directory (local storage) and the store over it, for workers and checks.
+    pub media_dir: tempfile::TempDir,
+    pub media: Arc<dyn ferrotape_store::media::MediaStore>,
     _stop_background: tokio::sync::watch::Sender<bool>,
 }
 
@@ -67,13 +69,15 @@ impl TestApp {
         tokio::spawn(accounts.clone().run_background(stopped.clone()));
         let job_events = ferrotape_server::job_events::JobEvents::new();
         tokio::spawn(job_events.clone().run(pool.clone(), stopped));
+        let media: Arc<dyn ferrotape_store::media::MediaStore> =
+            Arc::new(ferrotape_store::media::LocalMedia::open(media_dir.path()).unwrap());
         let state = AppState {
             leptos_options: LeptosOptions::builder()
                 .output_name("ferrotape")
                 .site_root("target/site")
                 .build(),
             db: pool.clone(),
-            media: Arc::new(ferrotape_store::media::LocalMedia::open(media_dir.path()).unwrap()),
+            media: media.clone(),
             local_media: Some(ferrotape_store::media::LocalMedia::open(media_dir.path()).unwrap()),
             tools: ferrotape_worker::MediaTools::default(),
             uploads: ferrotape_server::api_uploads::UploadSettings::default(),
@@ -90,7 +94,8 @@ impl TestApp {
             pool,
             accounts,
             database,
-            _media: media_dir,
+            media_dir,
+            media,
             _stop_background: stop_background,
         }
     }
