@@ -69,10 +69,10 @@ impl JobHandler for Transcode {
             let tenant = ctx.job.tenant;
             let last_attempt = ctx.job.attempt >= ctx.job.max_attempts;
             let result = transcode(&ctx.pool, &*media, &tools, &encoders, tenant, video).await;
-            if let Err(message) = &result {
-                if last_attempt {
-                    mark_failed(&ctx.pool, tenant, video, message).await;
-                }
+            if let Err(message) = &result
+                && last_attempt
+            {
+                mark_failed(&ctx.pool, tenant, video, message).await;
             }
             result
         })

@@ -450,7 +450,13 @@ async fn a_burst_of_enqueues_wakes_workers_with_one_notification_per_kind() {
         .unwrap();
     listener.listen(jobs::JOBS_CHANNEL).await.unwrap();
     let notifier = jobs::JobNotifier::spawn(pool.clone());
-    let kind = |n: usize| if n % 2 == 0 { "test.a" } else { "test.b" };
+    let kind = |n: usize| {
+        if n.is_multiple_of(2) {
+            "test.a"
+        } else {
+            "test.b"
+        }
+    };
     let mut tx = pool.begin().await.unwrap();
     for n in 0..50 {
         jobs::enqueue(&mut *tx, T, &NewJob::new(kind(n), json!({})))
