@@ -10,6 +10,7 @@ pub mod hls;
 pub mod jobs;
 pub mod ladder;
 pub mod slug;
+pub mod studio;
 pub mod tenant;
 pub mod time_format;
 pub mod upload;

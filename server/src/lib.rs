@@ -13,6 +13,7 @@ pub mod demo;
 pub mod error;
 pub mod health;
 pub mod job_events;
+pub mod media;
 pub mod metrics;
 pub mod request_context;
 pub mod router;

@@ -7,13 +7,14 @@ use axum::middleware;
 use ferrotape_app::{App, shell};
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
-use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{NotForContentType, Predicate};
+use tower_http::compression::{CompressionLayer, DefaultPredicate};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
-use crate::{api_accounts, api_uploads, csrf, health, metrics, request_context, session};
+use crate::{api_accounts, api_uploads, csrf, health, media, metrics, request_context, session};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -54,6 +55,7 @@ pub fn build(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
         .merge(metrics::routes())
+        .merge(media::routes())
         .merge(site)
         // Defaults for every response; a route that needs otherwise (the embeddable player)
         // sets its own header and these leave it alone.
@@ -69,8 +71,15 @@ pub fn build(state: AppState) -> Router {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("frame-ancestors 'self'"),
         ))
-        // gzip/brotli for HTML, JSON, JS, CSS and the wasm bundle (about 60 % smaller).
-        .layer(CompressionLayer::new())
+        // gzip/brotli for HTML, JSON, JS, CSS and the wasm bundle (about 60 % smaller); never
+        // for media, which is already compressed and must keep byte ranges intact.
+        .layer(
+            CompressionLayer::new().compress_when(
+                DefaultPredicate::new()
+                    .and(NotForContentType::const_new("video/"))
+                    .and(NotForContentType::const_new("audio/")),
+            ),
+        )
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
                 let request_id = request

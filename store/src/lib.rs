@@ -18,6 +18,7 @@ pub mod tenants;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 pub mod uploads;
+pub mod videos;
 
 pub use error::StoreError;
 pub use sqlx::PgPool;

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod jobs;
+pub mod studio;
 pub mod talks;
 
 pub use talks::{CATALOG_PAGE_SIZE, get_talk, list_talks};

@@ -1,3 +1,4 @@
 pub mod form;
 pub mod layout;
 pub mod talk_card;
+pub mod uploader;

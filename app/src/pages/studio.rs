@@ -1,16 +1,49 @@
-//! `/studio`: the editors' workspace. Uploads and talk management arrive with the VOD
-//! pipeline; the page already enforces who may open it.
+//! `/studio`: the editors' workspace: upload recordings and follow them through processing.
 
+use ferrotape_model::VideoState;
+use ferrotape_model::studio::StudioVideo;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
 use crate::AppError;
 use crate::api::admin::studio_overview;
+use crate::api::studio::studio_videos;
+use crate::components::uploader::Uploader;
+
+/// How often the list refreshes while something is uploading or processing.
+#[cfg(feature = "hydrate")]
+const REFRESH_MS: u64 = 2000;
 
 #[component]
 pub fn StudioPage() -> impl IntoView {
     let overview = Resource::new(|| (), |_| studio_overview());
+    let refresh = RwSignal::new(0u32);
+    let videos = Resource::new(move || refresh.get(), |_| studio_videos());
+    let on_finished = Callback::new(move |()| refresh.update(|n| *n += 1));
+
+    // While anything is in flight, poll for progress (the page stays useful without it).
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::leptos_dom::helpers::set_interval_with_handle;
+        let busy = move || {
+            videos.get().and_then(Result::ok).is_some_and(|list| {
+                list.iter()
+                    .any(|v| matches!(v.state, VideoState::Uploading | VideoState::Processing))
+            })
+        };
+        if let Ok(handle) = set_interval_with_handle(
+            move || {
+                if busy() {
+                    refresh.update(|n| *n += 1);
+                }
+            },
+            std::time::Duration::from_millis(REFRESH_MS),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+    }
+
     view! {
         <Title text="Studio"/>
         <section class="studio" aria-labelledby="studio-heading">
@@ -20,7 +53,18 @@ pub fn StudioPage() -> impl IntoView {
                     match overview.await {
                         Ok(user) => view! {
                             <p>{format!("Welcome, {}.", user.display_name)}</p>
-                            <p>"Uploading recordings and managing talks and their speakers will live here."</p>
+                            <Uploader on_finished/>
+                            <h2 id="videos-heading">"Your videos"</h2>
+                            <Transition fallback=|| ()>
+                                {move || Suspend::new(async move {
+                                    match videos.await {
+                                        Ok(list) => view! { <VideoTable list/> }.into_any(),
+                                        Err(err) => view! {
+                                            <p class="error-banner" role="alert">{err.to_string()}</p>
+                                        }.into_any(),
+                                    }
+                                })}
+                            </Transition>
                         }.into_any(),
                         Err(err) => view! { <AccessRefused err next="/studio"/> }.into_any(),
                     }
@@ -28,6 +72,49 @@ pub fn StudioPage() -> impl IntoView {
             </Suspense>
         </section>
     }
+}
+
+#[component]
+fn VideoTable(list: Vec<StudioVideo>) -> impl IntoView {
+    if list.is_empty() {
+        return view! { <p>"Nothing uploaded yet."</p> }.into_any();
+    }
+    view! {
+        <table class="video-table" aria-labelledby="videos-heading">
+            <thead>
+                <tr>
+                    <th scope="col">"File"</th>
+                    <th scope="col">"Status"</th>
+                    <th scope="col">"Length"</th>
+                    <th scope="col">"Uploaded"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {list.into_iter().map(|video| {
+                    let state = video.state.as_str();
+                    let status = video.status_text();
+                    let reason = video.failure_reason.clone();
+                    let progress = (video.state == VideoState::Processing)
+                        .then(|| video.progress.clamp(0.0, 1.0));
+                    view! {
+                        <tr data-video-id=video.id.to_string() data-state=state>
+                            <td>{video.name.clone()}</td>
+                            <td>
+                                <span class=format!("state state-{state}")>{status}</span>
+                                {progress.map(|p| view! {
+                                    <progress max="1" value=p.to_string() aria-label="Processing progress"></progress>
+                                })}
+                                {reason.map(|r| view! { <p class="failure">{r}</p> })}
+                            </td>
+                            <td>{video.duration_ms.map(|ms| ferrotape_model::time_format::clock((ms / 1000) as u64)).unwrap_or_default()}</td>
+                            <td><time datetime=video.created_at.clone()>{video.created_at.get(..10).unwrap_or_default().to_owned()}</time></td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
 }
 
 /// What a guarded page shows instead of its content.

@@ -1,0 +1,91 @@
+//! What the studio shows of an editor's videos.
+
+use serde::{Deserialize, Serialize};
+
+use crate::VideoState;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StudioVideo {
+    pub id: uuid::Uuid,
+    /// The uploaded file's name.
+    pub name: String,
+    pub state: VideoState,
+    /// 0 to 1 while processing.
+    pub progress: f32,
+    /// Seconds left while processing, when known.
+    pub eta_secs: Option<u32>,
+    pub failure_reason: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub size_bytes: Option<i64>,
+    /// The upload session still taking chunks, while uploading.
+    pub upload_id: Option<uuid::Uuid>,
+    /// `/media/…` URL of the poster, once ready.
+    pub poster_url: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+impl StudioVideo {
+    /// What the state column says, e.g. "Processing 42 % (about 1 min left)".
+    pub fn status_text(&self) -> String {
+        match self.state {
+            VideoState::Uploading => "Uploading".to_owned(),
+            VideoState::Processing => {
+                let percent = (self.progress.clamp(0.0, 1.0) * 100.0).floor() as u32;
+                match self.eta_secs {
+                    Some(secs) => format!("Processing {percent} % ({} left)", human_secs(secs)),
+                    None => format!("Processing {percent} %"),
+                }
+            }
+            VideoState::Ready => "Ready".to_owned(),
+            VideoState::Failed => "Failed".to_owned(),
+        }
+    }
+}
+
+/// "about 3 min", "12 s".
+pub fn human_secs(secs: u32) -> String {
+    if secs < 60 {
+        format!("{secs} s")
+    } else if secs < 3600 {
+        format!("about {} min", secs.div_ceil(60))
+    } else {
+        format!("about {} h {} min", secs / 3600, (secs % 3600) / 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn video(state: VideoState, progress: f32, eta: Option<u32>) -> StudioVideo {
+        StudioVideo {
+            id: uuid::Uuid::nil(),
+            name: "a.mp4".into(),
+            state,
+            progress,
+            eta_secs: eta,
+            failure_reason: None,
+            duration_ms: None,
+            size_bytes: None,
+            upload_id: None,
+            poster_url: None,
+            created_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn status_reads_naturally() {
+        assert_eq!(
+            video(VideoState::Processing, 0.426, Some(75)).status_text(),
+            "Processing 42 % (about 2 min left)"
+        );
+        assert_eq!(
+            video(VideoState::Processing, 1.5, None).status_text(),
+            "Processing 100 %"
+        );
+        assert_eq!(video(VideoState::Ready, 1.0, None).status_text(), "Ready");
+        assert_eq!(human_secs(12), "12 s");
+        assert_eq!(human_secs(3720), "about 1 h 2 min");
+    }
+}
