@@ -27,5 +27,5 @@ for _ in $(seq 1 300); do
 done
 
 mkdir -p end2end/artifacts
-BASE_URL="http://127.0.0.1:$port" ARTIFACTS_DIR="$PWD/end2end/artifacts" MAIL_DIR="$FERROTAPE_TEST_MAIL_DIR" \
+FERROTAPE_BIN="$(realpath "$server_bin")" BASE_URL="http://127.0.0.1:$port" ARTIFACTS_DIR="$PWD/end2end/artifacts" MAIL_DIR="$FERROTAPE_TEST_MAIL_DIR" \
   node --test --test-concurrency=1 end2end/tests/

@@ -1,0 +1,108 @@
+// The VOD pipeline in a real browser: an editor uploads a generated 10 s 1080p clip through the
+// studio's uploader, watches it process, and the result is an HLS ladder (1080/720/480/360,
+// nothing upscaled) with 6 s segments, keyframes aligned across rungs, a poster, sprite sheets
+// and a thumbnails track — all fetched from /media like a player would.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { BASE_URL, launch, collectErrors } from './browser.mjs';
+
+const run = promisify(execFile);
+const PASSWORD = 'an editor passphrase for e2e';
+const DEFAULT_TENANT = '00000000-0000-0000-0000-000000000001';
+
+let browser;
+let work;
+before(async () => {
+  assert.ok(process.env.FERROTAPE_BIN, 'FERROTAPE_BIN is set by scripts/e2e.sh');
+  browser = await launch();
+  work = await mkdtemp(join(tmpdir(), 'ferrotape-upload-'));
+});
+after(async () => {
+  await browser?.close();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+async function createEditor(email) {
+  await run(process.env.FERROTAPE_BIN, ['--log', 'warn', 'admin', 'create-user', '--email', email, '--name', 'Eddie Editor', '--role', 'editor'], {
+    env: { ...process.env, FERROTAPE_NEW_USER_PASSWORD: PASSWORD },
+  });
+}
+
+async function fetchOk(path) {
+  const response = await fetch(`${BASE_URL}${path}`);
+  assert.equal(response.status, 200, `${path}: ${response.status}`);
+  return response;
+}
+
+/// Keyframe times (seconds) of one rendition: its init segment and media segments joined into
+/// one fragmented MP4 and read by ffprobe.
+async function keyframes(base, playlist) {
+  const init = playlist.match(/#EXT-X-MAP:URI="([^"]+)"/)[1];
+  const segments = playlist.split('\n').filter((line) => line && !line.startsWith('#'));
+  const parts = [];
+  for (const name of [init, ...segments]) parts.push(Buffer.from(await (await fetchOk(`${base}/${name}`)).arrayBuffer()));
+  const file = join(work, `${base.split('/').pop()}.mp4`);
+  await writeFile(file, Buffer.concat(parts));
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', file]);
+  return stdout.trim().split('\n').map((line) => line.split(',')).filter(([, flags]) => flags?.includes('K')).map(([t]) => Number(t).toFixed(2));
+}
+
+test('an editor uploads a 1080p clip in the studio and it becomes an aligned HLS ladder', async () => {
+  const clip = join(work, 'keynote.mp4');
+  await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440',
+    '-t', '10', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', '-shortest', clip]);
+  const email = `editor-${Date.now()}@example.com`;
+  await createEditor(email);
+
+  const page = await browser.newPage();
+  const errors = collectErrors(page);
+  await page.goto(`${BASE_URL}/login?next=/studio`);
+  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 15000 });
+  await page.getByLabel('Email address').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForURL('**/studio');
+  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 15000 });
+
+  await page.locator('input[type=file]').setInputFiles(clip);
+  const status = page.locator('.upload-status');
+  await status.filter({ hasText: 'is being processed' }).waitFor({ timeout: 60000 });
+  const row = page.locator('tr[data-video-id]').filter({ hasText: 'keynote.mp4' });
+  await row.waitFor();
+  // The list refreshes by itself until the video is ready.
+  await page.locator('tr[data-state="ready"]').filter({ hasText: 'keynote.mp4' }).waitFor({ timeout: 240000 });
+  const video = await row.getAttribute('data-video-id');
+  assert.deepEqual(errors, [], 'no console errors');
+
+  const base = `/media/${DEFAULT_TENANT}/${video}`;
+  const master = await (await fetchOk(`${base}/hls/master.m3u8`)).text();
+  const resolutions = [...master.matchAll(/RESOLUTION=(\d+x\d+)/g)].map((m) => m[1]).sort();
+  assert.deepEqual(resolutions, ['1280x720', '1920x1080', '640x360', '854x480'], master);
+  assert.match(master, /AVERAGE-BANDWIDTH=\d+/);
+  assert.match(master, /CODECS="avc1\.64[0-9a-f]{4},mp4a\.40\.2"/);
+
+  const keyframeSets = [];
+  for (const rung of ['1080p', '720p', '480p', '360p']) {
+    const playlist = await (await fetchOk(`${base}/hls/${rung}/index.m3u8`)).text();
+    const durations = [...playlist.matchAll(/#EXTINF:([\d.]+)/g)].map((m) => Number(m[1]));
+    assert.equal(durations.length, 2, `${rung}: ${playlist}`);
+    assert.ok(Math.abs(durations[0] - 6) < 0.05 && Math.abs(durations[1] - 4) < 0.1, `${rung}: ${durations}`);
+    keyframeSets.push(await keyframes(`${base}/hls/${rung}`, playlist));
+  }
+  assert.deepEqual(keyframeSets[0], ['0.00', '2.00', '4.00', '6.00', '8.00']);
+  for (const set of keyframeSets) assert.deepEqual(set, keyframeSets[0], 'keyframes align across rungs');
+
+  const poster = await fetchOk(`${base}/thumbs/poster.jpg`);
+  assert.equal(poster.headers.get('content-type'), 'image/jpeg');
+  const vtt = await (await fetchOk(`${base}/thumbs/thumbs.vtt`)).text();
+  assert.match(vtt, /^WEBVTT/);
+  assert.match(vtt, /sprite_0\.jpg#xywh=0,0,\d+,\d+/);
+  const sprite = await fetchOk(`${base}/thumbs/sprite_0.jpg`);
+  assert.equal(sprite.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+  await page.close();
+});
