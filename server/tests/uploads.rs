@@ -455,3 +455,48 @@ async fn an_uploaded_720p_clip_is_transcoded_to_an_hls_ladder() {
         "the chunks are gone once joined"
     );
 }
+
+#[tokio::test]
+async fn uploads_abandoned_for_a_day_are_removed_with_their_chunks() {
+    let app = TestApp::spawn().await;
+    let mut client = editor(&app, "ed@example.com").await;
+    let old = id_of(&open(&mut client, "old.mp4", 10).await);
+    send_all(&mut client, &old, b"0123456789", &[0]).await;
+    let fresh = id_of(&open(&mut client, "fresh.mp4", 10).await);
+    sqlx::query("UPDATE uploads SET created_at = now() - interval '25 hours' WHERE id = $1::uuid")
+        .bind(&old)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let tenant_dir = app.media_dir.path().join(TenantId::DEFAULT.0.to_string());
+    assert_eq!(
+        std::fs::read_dir(&tenant_dir).unwrap().count(),
+        1,
+        "one upload stored a chunk"
+    );
+
+    let removed = ferrotape_worker::cleanup::remove_abandoned(
+        &app.pool,
+        &*app.media,
+        ferrotape_worker::cleanup::ABANDONED_AFTER,
+    )
+    .await
+    .unwrap();
+    assert_eq!(removed, 1);
+    assert_eq!(
+        client.get(&format!("/api/v1/uploads/{old}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        client.get(&format!("/api/v1/uploads/{fresh}")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        std::fs::read_dir(&tenant_dir).unwrap().count(),
+        0,
+        "its chunk is gone"
+    );
+    // A late chunk for the removed upload is refused, not stored for nobody.
+    let late = put_chunk(&mut client, &old, 0, b"0123456789", &sha_hex(b"0123456789")).await;
+    assert_eq!(late.status, StatusCode::NOT_FOUND);
+}

@@ -4,11 +4,14 @@
 //! mode, and `ferrotape-worker` binaries run it on other machines against a shared Postgres.
 //!
 //! - `handler`: the `JobHandler` trait and the `Registry` of kinds.
+//! - `cleanup`: the periodic removal of abandoned uploads.
 //! - `runtime`: claim loops, heartbeats, batched completion, maintenance, shutdown.
 //! - `retry`: back-off with jitter.
 //! - `config`: settings (`WorkerArgs` for clap, `WorkerConfig`).
 //! - `diagnostic`: built-in `diagnostic.*` kinds for checking a fleet.
+//! - `transcode`: the HLS ladder job; `encoder`: encoder detection; `probe`: typed ffprobe.
 
+pub mod cleanup;
 pub mod config;
 pub mod diagnostic;
 pub mod encoder;
@@ -53,12 +56,14 @@ impl std::fmt::Display for WorkerIdentity {
 
 /// The job kinds this build of Ferrotape runs.
 pub fn registry(config: &WorkerConfig, media: Arc<dyn MediaStore>) -> Registry {
-    diagnostic::register(Registry::new()).register(transcode::Transcode {
-        media,
-        tools: config.tools.clone(),
-        encoders: Arc::new(encoder::EncoderCache::new(config.tools.ffmpeg.clone())),
-        concurrency: config.gpu_slots.max(1),
-    })
+    diagnostic::register(Registry::new())
+        .register(transcode::Transcode {
+            media: media.clone(),
+            tools: config.tools.clone(),
+            encoders: Arc::new(encoder::EncoderCache::new(config.tools.ffmpeg.clone())),
+            concurrency: config.gpu_slots.max(1),
+        })
+        .register(cleanup::AbandonedUploads { media })
 }
 
 /// Runs every job kind until `shutdown` flips to true.
@@ -69,6 +74,10 @@ pub async fn run(
     shutdown: watch::Receiver<bool>,
 ) {
     let registry = registry(&config, media);
+    // The periodic cleanup keeps itself going; the first worker to start sets it off.
+    if let Err(err) = cleanup::schedule(&pool, time::OffsetDateTime::now_utc()).await {
+        tracing::warn!(%err, "cannot schedule the abandoned-upload cleanup");
+    }
     runtime::run_registry(pool, registry, config, shutdown).await;
 }
 

@@ -34,6 +34,10 @@ fn it_connects_logs_json_and_stops_on_sigterm() {
     let mut child = Command::new(BIN)
         .env("DATABASE_URL", url)
         .env("FERROTAPE_LOG_FORMAT", "json")
+        .env(
+            "FERROTAPE_DATA_DIR",
+            std::env::temp_dir().join("ferrotape-cli-test"),
+        )
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

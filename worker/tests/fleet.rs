@@ -19,6 +19,11 @@ impl WorkerProcess {
         let child = Command::new(BIN)
             .env("DATABASE_URL", db.url())
             .env("FERROTAPE_LOG", "warn")
+            // Local media storage for the transcode kind, outside the source tree.
+            .env(
+                "FERROTAPE_DATA_DIR",
+                std::env::temp_dir().join("ferrotape-fleet-test"),
+            )
             .args([
                 "--job-lease-secs",
                 "3",
@@ -78,7 +83,7 @@ async fn a_job_of_a_killed_worker_is_rescued_and_completed_once_by_another() {
     wait_for(
         pool,
         "the first worker to run the job",
-        "SELECT count(*) FROM jobs WHERE state = 'running'",
+        "SELECT count(*) FROM jobs WHERE state = 'running' AND kind LIKE 'diagnostic.%'",
         Duration::from_secs(20),
     )
     .await;
@@ -88,7 +93,7 @@ async fn a_job_of_a_killed_worker_is_rescued_and_completed_once_by_another() {
     wait_for(
         pool,
         "the job to complete",
-        "SELECT count(*) FROM jobs WHERE state = 'completed'",
+        "SELECT count(*) FROM jobs WHERE state = 'completed' AND kind LIKE 'diagnostic.%'",
         Duration::from_secs(30),
     )
     .await;
@@ -110,7 +115,11 @@ async fn a_job_of_a_killed_worker_is_rescued_and_completed_once_by_another() {
         job.errors
     );
     assert_eq!(
-        scalar(pool, "SELECT count(*) FROM jobs").await,
+        scalar(
+            pool,
+            "SELECT count(*) FROM jobs WHERE kind LIKE 'diagnostic.%'"
+        )
+        .await,
         1,
         "one job, one completed record"
     );
@@ -120,19 +129,31 @@ async fn a_job_of_a_killed_worker_is_rescued_and_completed_once_by_another() {
 async fn the_fleet_wide_gpu_cap_holds_across_worker_processes() {
     let db = TestDatabase::create().await;
     let pool = &db.pool;
+    // Each worker could run 2 at once (4 together); the fleet cap says 3.
+    let settings = ["--gpu-slots", "2", "--gpu-fleet-cap", "3"];
+    let _a = WorkerProcess::start(&db, &settings);
+    let _b = WorkerProcess::start(&db, &settings);
+    // Both up (listening) before any job exists: on a busy machine one could otherwise start
+    // after the other has done most of the work, and the cap would never be reached.
+    wait_for(
+        pool,
+        "both workers to listen",
+        "SELECT (count(*) >= 2)::int::bigint FROM pg_stat_activity
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+        Duration::from_secs(30),
+    )
+    .await;
+    let mut tx = pool.begin().await.unwrap();
     for _ in 0..9 {
         jobs::enqueue(
-            pool,
+            &mut *tx,
             TenantId::DEFAULT,
             &NewJob::new("diagnostic.gpu_sleep", json!({ "ms": 700 })),
         )
         .await
         .unwrap();
     }
-    // Each worker could run 2 at once (4 together); the fleet cap says 3.
-    let settings = ["--gpu-slots", "2", "--gpu-fleet-cap", "3"];
-    let _a = WorkerProcess::start(&db, &settings);
-    let _b = WorkerProcess::start(&db, &settings);
+    tx.commit().await.unwrap();
 
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut most = 0;
@@ -144,7 +165,13 @@ async fn the_fleet_wide_gpu_cap_holds_across_worker_processes() {
         .await;
         most = most.max(running);
         assert!(running <= 3, "{running} GPU jobs ran at once");
-        if scalar(pool, "SELECT count(*) FROM jobs WHERE state <> 'completed'").await == 0 {
+        if scalar(
+            pool,
+            "SELECT count(*) FROM jobs WHERE state <> 'completed' AND kind LIKE 'diagnostic.%'",
+        )
+        .await
+            == 0
+        {
             break;
         }
         assert!(Instant::now() < deadline, "the GPU jobs did not finish");
@@ -153,7 +180,7 @@ async fn the_fleet_wide_gpu_cap_holds_across_worker_processes() {
     assert_eq!(most, 3, "the cap was reached, not just respected");
     let workers = scalar(
         pool,
-        "SELECT count(DISTINCT split_part(attempted_by[1], ':', 2)) FROM jobs",
+        "SELECT count(DISTINCT split_part(attempted_by[1], ':', 2)) FROM jobs WHERE kind LIKE 'diagnostic.%'",
     )
     .await;
     assert_eq!(workers, 2, "both workers took GPU jobs");

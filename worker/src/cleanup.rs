@@ -1,0 +1,105 @@
+//! `uploads.cleanup`: removes uploads abandoned for more than a day (their video row, chunk
+//! records and stored chunks), then schedules its next run. One run per hour slot across the
+//! whole fleet: the slot is the job's unique key.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrotape_model::TenantId;
+use ferrotape_store::PgPool;
+use ferrotape_store::jobs::{self, NewJob};
+use ferrotape_store::media::MediaStore;
+use ferrotape_store::uploads;
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::handler::{JobContext, JobFuture, JobHandler};
+
+pub const CLEANUP_JOB: &str = "uploads.cleanup";
+
+/// An upload nobody touched for this long is abandoned.
+pub const ABANDONED_AFTER: Duration = Duration::from_secs(24 * 3600);
+const EVERY: Duration = Duration::from_secs(3600);
+/// Uploads removed per statement batch.
+const BATCH: i64 = 100;
+
+pub struct AbandonedUploads {
+    pub media: Arc<dyn MediaStore>,
+}
+
+impl JobHandler for AbandonedUploads {
+    fn kind(&self) -> &'static str {
+        CLEANUP_JOB
+    }
+
+    fn concurrency(&self) -> usize {
+        1
+    }
+
+    fn run(&self, ctx: JobContext) -> JobFuture {
+        let media = self.media.clone();
+        Box::pin(async move {
+            let removed = remove_abandoned(&ctx.pool, &*media, ABANDONED_AFTER).await?;
+            if removed > 0 {
+                tracing::info!(removed, "removed abandoned uploads");
+            }
+            schedule(&ctx.pool, OffsetDateTime::now_utc() + EVERY).await
+        })
+    }
+}
+
+/// Removes open uploads older than `age`; returns how many.
+pub async fn remove_abandoned(
+    pool: &PgPool,
+    media: &dyn MediaStore,
+    age: Duration,
+) -> Result<usize, String> {
+    let before = OffsetDateTime::now_utc() - age;
+    let mut removed = 0;
+    loop {
+        let batch = uploads::abandoned(pool, before, BATCH)
+            .await
+            .map_err(|e| e.to_string())?;
+        if batch.is_empty() {
+            return Ok(removed);
+        }
+        for upload in &batch {
+            // Rows first: a chunk arriving meanwhile is refused instead of stored for nobody.
+            if uploads::abort(pool, upload)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                removed += 1;
+            }
+            let prefix = uploads::video_prefix(upload.tenant, upload.video_id);
+            if let Err(err) = media.delete_prefix(&prefix).await {
+                tracing::warn!(%err, %prefix, "cannot remove an abandoned upload's chunks");
+            }
+        }
+        if (batch.len() as i64) < BATCH {
+            return Ok(removed);
+        }
+    }
+}
+
+/// Enqueues the cleanup for the hour slot containing `at` (a no-op if that slot's run is
+/// already waiting). Workers call it on start, each run schedules the next.
+pub async fn schedule(pool: &PgPool, at: OffsetDateTime) -> Result<(), String> {
+    let slot = at.unix_timestamp() / EVERY.as_secs() as i64;
+    let key = format!("slot-{slot}");
+    let run_at = (at > OffsetDateTime::now_utc()).then_some(at);
+    jobs::enqueue(
+        pool,
+        TenantId::DEFAULT,
+        &NewJob {
+            priority: 4,
+            max_attempts: 3,
+            run_at,
+            unique_key: Some(&key),
+            ..NewJob::new(CLEANUP_JOB, json!({}))
+        },
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| e.to_string())
+}
