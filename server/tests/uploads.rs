@@ -500,3 +500,118 @@ async fn uploads_abandoned_for_a_day_are_removed_with_their_chunks() {
     let late = put_chunk(&mut client, &old, 0, b"0123456789", &sha_hex(b"0123456789")).await;
     assert_eq!(late.status, StatusCode::NOT_FOUND);
 }
+
+async fn upload_clip(app: &TestApp, client: &mut Client<'_>, name: &str, file: &[u8]) -> String {
+    let id = id_of(&open(client, name, file.len()).await);
+    let chunks: Vec<usize> = (0..file.len().div_ceil(CHUNK)).collect();
+    send_all(client, &id, file, &chunks).await;
+    let done = complete(client, &id).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let _ = app;
+    id
+}
+
+fn start_worker(
+    app: &TestApp,
+    lease_secs: u64,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let config = ferrotape_worker::WorkerConfig {
+        poll_interval: std::time::Duration::from_millis(100),
+        lease: std::time::Duration::from_secs(lease_secs),
+        retry: ferrotape_worker::retry::RetryPolicy {
+            base: std::time::Duration::from_millis(100),
+            max: std::time::Duration::from_secs(1),
+        },
+        ..ferrotape_worker::WorkerConfig::default()
+    };
+    let task = tokio::spawn(ferrotape_worker::run(
+        app.pool.clone(),
+        app.media.clone(),
+        config,
+        stopped,
+    ));
+    (stop, task)
+}
+
+async fn wait_for_state(
+    app: &TestApp,
+    id: &str,
+    wanted: &str,
+    secs: u64,
+) -> (String, Option<String>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let (state, reason, _, _) = video(app, id).await;
+        if state == wanted || std::time::Instant::now() > deadline {
+            return (state, reason);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// A one-frame video and an audio-only file both end ready: one tiny rung, or one audio rung.
+#[tokio::test]
+async fn a_single_frame_video_and_an_audio_file_are_transcoded() {
+    let app = TestApp::spawn().await;
+    let mut client = editor(&app, "ed@example.com").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let frame = std::fs::read(ffmpeg(
+        tmp.path(),
+        "frame.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=30",
+            "-frames:v",
+            "1",
+            "-c:v",
+            "libx264",
+        ],
+    ))
+    .unwrap();
+    let audio = std::fs::read(ffmpeg(
+        tmp.path(),
+        "talk.m4a",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=300",
+            "-t",
+            "3",
+            "-c:a",
+            "aac",
+        ],
+    ))
+    .unwrap();
+    let frame_id = upload_clip(&app, &mut client, "frame.mp4", &frame).await;
+    let audio_id = upload_clip(&app, &mut client, "talk.m4a", &audio).await;
+    let (stop, worker) = start_worker(&app, 30);
+    let frame_state = wait_for_state(&app, &frame_id, "ready", 120).await;
+    let audio_state = wait_for_state(&app, &audio_id, "ready", 120).await;
+    let _ = stop.send(true);
+    worker.await.unwrap();
+    assert_eq!(frame_state.0, "ready", "{:?}", frame_state.1);
+    assert_eq!(audio_state.0, "ready", "{:?}", audio_state.1);
+    let masters: Vec<String> = sqlx::query_scalar(
+        "SELECT master_key FROM videos WHERE master_key IS NOT NULL ORDER BY original_name",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let read = |key: &str| std::fs::read_to_string(app.media_dir.path().join(key)).unwrap();
+    let (frame_master, audio_master) = (read(&masters[0]), read(&masters[1]));
+    assert!(
+        frame_master.contains("RESOLUTION=320x240"),
+        "{frame_master}"
+    );
+    assert!(
+        audio_master.contains("audio/index.m3u8") && !audio_master.contains("RESOLUTION"),
+        "{audio_master}"
+    );
+}

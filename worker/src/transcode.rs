@@ -494,12 +494,23 @@ async fn run_ffmpeg(
     video: Uuid,
 ) -> Result<(), String> {
     tracing::debug!(?args, "ffmpeg");
-    let mut child = tokio::process::Command::new(ffmpeg)
+    let mut command = tokio::process::Command::new(ffmpeg);
+    command
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
+        .kill_on_drop(true);
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec. A worker
+    // that dies outright (SIGKILL, OOM) takes its ffmpeg with it instead of leaving an orphan
+    // encoding for nobody while the job is redone elsewhere.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Some(nix::sys::signal::Signal::SIGKILL))
+                .map_err(std::io::Error::from)
+        });
+    }
+    let mut child = command
         .spawn()
         .map_err(|e| format!("cannot run ffmpeg ({e}); install ffmpeg"))?;
     let mut stderr = child.stderr.take().ok_or("no stderr")?;

@@ -16,14 +16,19 @@ struct WorkerProcess(Child);
 
 impl WorkerProcess {
     fn start(db: &TestDatabase, extra: &[&str]) -> WorkerProcess {
+        Self::start_in(
+            db,
+            &std::env::temp_dir().join("ferrotape-fleet-test"),
+            extra,
+        )
+    }
+
+    /// A worker whose local media lives under `data_dir/media`.
+    fn start_in(db: &TestDatabase, data_dir: &std::path::Path, extra: &[&str]) -> WorkerProcess {
         let child = Command::new(BIN)
             .env("DATABASE_URL", db.url())
             .env("FERROTAPE_LOG", "warn")
-            // Local media storage for the transcode kind, outside the source tree.
-            .env(
-                "FERROTAPE_DATA_DIR",
-                std::env::temp_dir().join("ferrotape-fleet-test"),
-            )
+            .env("FERROTAPE_DATA_DIR", data_dir)
             .args([
                 "--job-lease-secs",
                 "3",
@@ -184,4 +189,114 @@ async fn the_fleet_wide_gpu_cap_holds_across_worker_processes() {
     )
     .await;
     assert_eq!(workers, 2, "both workers took GPU jobs");
+}
+
+/// A worker SIGKILLed in the middle of a transcode (its ffmpeg dies with it) loses its lease;
+/// another worker redoes the job and the video ends ready with exactly one set of outputs.
+#[tokio::test]
+async fn a_transcode_of_a_killed_worker_is_redone_and_the_video_ends_ready() {
+    let db = TestDatabase::create().await;
+    let pool = &db.pool;
+    let data = tempfile::tempdir().unwrap();
+    let tenant = TenantId::DEFAULT;
+    let video: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO videos (tenant_id, original_name) VALUES ($1, 'long.mp4') RETURNING id",
+    )
+    .bind(tenant.0)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let key = ferrotape_store::uploads::source_key(tenant, video, "mp4");
+    let source = data.path().join("media").join(&key);
+    std::fs::create_dir_all(source.parent().unwrap()).unwrap();
+    let status = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1280x720:rate=30",
+        ])
+        .args([
+            "-f", "lavfi", "-i", "sine", "-t", "20", "-c:v", "libx264", "-preset",
+        ])
+        .args(["ultrafast", "-c:a", "aac", "-shortest"])
+        .arg(&source)
+        .status()
+        .expect("ffmpeg must be installed (make test installs it)");
+    assert!(status.success());
+    let probe = ferrotape_worker::probe::probe(std::path::Path::new("ffprobe"), &source)
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE videos SET state = 'processing', source_key = $2, probe = $3,
+                duration_ms = $4 WHERE id = $1",
+    )
+    .bind(video)
+    .bind(&key)
+    .bind(&probe.raw)
+    .bind((probe.duration_secs * 1000.0) as i64)
+    .execute(pool)
+    .await
+    .unwrap();
+    jobs::enqueue(
+        pool,
+        tenant,
+        &NewJob::new(
+            ferrotape_store::uploads::TRANSCODE_JOB,
+            json!({ "video_id": video }),
+        ),
+    )
+    .await
+    .unwrap();
+
+    let mut doomed = WorkerProcess::start_in(&db, data.path(), &[]);
+    wait_for(
+        pool,
+        "ffmpeg to report progress",
+        "SELECT count(*) FROM videos WHERE progress > 0",
+        Duration::from_secs(120),
+    )
+    .await;
+    doomed.kill();
+
+    let _survivor = WorkerProcess::start_in(&db, data.path(), &[]);
+    wait_for(
+        pool,
+        "the video to be ready",
+        "SELECT count(*) FROM videos WHERE state = 'ready'",
+        Duration::from_secs(240),
+    )
+    .await;
+    let job: (i32, i64) = sqlx::query_as(
+        "SELECT attempt, cardinality(errors)::bigint FROM jobs WHERE kind = 'transcode'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(job, (2, 1), "the killed attempt and the one that finished");
+
+    let hls = data
+        .path()
+        .join("media")
+        .join(ferrotape_store::uploads::video_prefix(tenant, video))
+        .join("hls");
+    let mut entries: Vec<String> = std::fs::read_dir(&hls)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    assert_eq!(
+        entries,
+        ["360p", "480p", "720p", "master.m3u8"],
+        "one set of outputs"
+    );
+    let files = std::fs::read_dir(hls.join("720p")).unwrap().count();
+    assert_eq!(
+        files,
+        2 + 4,
+        "init, playlist and four segments; nothing left over"
+    );
 }
