@@ -298,8 +298,9 @@ impl Plan {
         graph.push_str("[vposter][vsprite]");
         for (i, rung) in self.rungs.iter().enumerate() {
             graph.push_str(&format!(
-                ";[v{i}]scale={}:{}:flags=bicubic,fps={:.3}",
-                rung.width, rung.height, rung.fps
+                // Drop frames before scaling them: a 60 fps source's 30 fps rungs scale half as much.
+                ";[v{i}]fps={:.3},scale={}:{}:flags=bicubic",
+                rung.fps, rung.width, rung.height
             ));
             if let Some(upload) = encoder.upload_filter() {
                 graph.push_str(&format!(",{upload}"));
@@ -308,7 +309,8 @@ impl Plan {
         }
         let sprite = &self.sprite;
         graph.push_str(&format!(
-            ";[vposter]select='gte(t\\,{:.3})',scale=-2:'min(1080\\,ih)'[poster]",
+            // Only the first frame at or after the poster time goes on to be scaled.
+            ";[vposter]select='gte(t\\,{:.3})*isnan(prev_selected_t)',scale=-2:'min(1080\\,ih)'[poster]",
             self.poster_at
         ));
         graph.push_str(&format!(
@@ -417,7 +419,7 @@ async fn write(path: &Path, text: &str) -> Result<(), String> {
 }
 
 /// Peak and average bits per second of one rendition, from its playlist's segment durations
-/// and the segment files' sizes (the init segment counts towards the first).
+/// and the segment files' sizes (the small init segment is left out).
 async fn measure(dir: &Path) -> Result<(u64, u64), String> {
     let playlist = tokio::fs::read_to_string(dir.join("index.m3u8"))
         .await
@@ -443,7 +445,7 @@ async fn measure(dir: &Path) -> Result<(u64, u64), String> {
                 .map_err(|e| format!("missing segment {line}: {e}"))?
                 .len();
             let bits = bytes as f64 * 8.0;
-            // Short final segments would exaggerate the peak; count them at full length.
+            // A very short final segment would exaggerate the peak: count it as at least 1 s.
             peak = peak.max(bits / secs.max(1.0));
             total_bits += bits;
             total_secs += secs;
