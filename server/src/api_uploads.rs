@@ -135,11 +135,7 @@ async fn put_chunk(
     let user = require_role(&state, request.extensions(), Role::Editor).await?;
     let record = owned(&state, &user, &id).await?;
     if record.state != "open" {
-        return Err(ApiError::Coded(
-            StatusCode::CONFLICT,
-            "upload_closed",
-            format!("this upload is {} and takes no more chunks", record.state),
-        ));
+        return Err(closed(&record));
     }
     let n: u32 = n.parse().map_err(|_| bad_chunk_number(&record))?;
     let expected = upload::chunk_len(record.size_bytes as u64, record.chunk_size as u32, n)
@@ -198,6 +194,15 @@ async fn put_chunk(
     Ok(Json(json!({ "n": n, "duplicate": false })).into_response())
 }
 
+/// The upload was completed or aborted (perhaps by another tab) and takes nothing more.
+fn closed(record: &UploadRecord) -> ApiError {
+    ApiError::Coded(
+        StatusCode::CONFLICT,
+        "upload_closed",
+        format!("this upload is already {}", record.state),
+    )
+}
+
 fn bad_chunk_number(record: &UploadRecord) -> ApiError {
     ApiError::Coded(
         StatusCode::BAD_REQUEST,
@@ -239,11 +244,7 @@ async fn complete(
     let user = require_role(&state, request.extensions(), Role::Editor).await?;
     let record = owned(&state, &user, &id).await?;
     if record.state != "open" {
-        return Err(ApiError::Coded(
-            StatusCode::CONFLICT,
-            "upload_closed",
-            format!("this upload is already {}", record.state),
-        ));
+        return Err(closed(&record));
     }
     let chunks = uploads::chunks(&state.db, record.id).await?;
     let missing: Vec<i32> = (0..record.chunk_count)
@@ -347,11 +348,7 @@ async fn abort(
     let user = require_role(&state, request.extensions(), Role::Editor).await?;
     let record = owned(&state, &user, &id).await?;
     if !uploads::abort(&state.db, &record).await? {
-        return Err(ApiError::Coded(
-            StatusCode::CONFLICT,
-            "upload_closed",
-            format!("this upload is already {}", record.state),
-        ));
+        return Err(closed(&record));
     }
     remove_objects(&state.media, record.tenant, record.video_id).await;
     Ok(StatusCode::NO_CONTENT)

@@ -221,6 +221,28 @@ pub struct ProbedSource {
     pub height: Option<i32>,
 }
 
+/// Marks an open upload completed; a conflict when another request completed or aborted it
+/// first (the caller's transaction then rolls back).
+async fn finish_open(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    upload: &UploadRecord,
+) -> Result<(), StoreError> {
+    let finished = sqlx::query!(
+        "UPDATE uploads SET state = 'completed', finished_at = now()
+         WHERE id = $1 AND tenant_id = $2 AND state = 'open'",
+        upload.id,
+        upload.tenant.0,
+    )
+    .execute(&mut **tx)
+    .await?;
+    if finished.rows_affected() == 0 {
+        return Err(StoreError::Conflict(
+            "the upload was already completed or aborted".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// The source is complete and playable: the upload is finished, the video moves to
 /// `processing` and a transcode job is enqueued — all in one transaction. Returns the job id.
 /// Call [`jobs::notify_enqueued`] after it to wake workers.
@@ -230,19 +252,7 @@ pub async fn complete_playable(
     source: &ProbedSource,
 ) -> Result<i64, StoreError> {
     let mut tx = pool.begin().await?;
-    let finished = sqlx::query!(
-        "UPDATE uploads SET state = 'completed', finished_at = now()
-         WHERE id = $1 AND tenant_id = $2 AND state = 'open'",
-        upload.id,
-        upload.tenant.0,
-    )
-    .execute(&mut *tx)
-    .await?;
-    if finished.rows_affected() == 0 {
-        return Err(StoreError::Conflict(
-            "the upload was already completed or aborted".to_owned(),
-        ));
-    }
+    finish_open(&mut tx, upload).await?;
     sqlx::query!(
         "UPDATE videos SET state = 'processing', source_key = $3, probe = $4, duration_ms = $5,
                            width = $6, height = $7, progress = 0
@@ -286,14 +296,7 @@ pub async fn complete_unplayable(
     reason: &str,
 ) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
-    sqlx::query!(
-        "UPDATE uploads SET state = 'completed', finished_at = now()
-         WHERE id = $1 AND tenant_id = $2 AND state = 'open'",
-        upload.id,
-        upload.tenant.0,
-    )
-    .execute(&mut *tx)
-    .await?;
+    finish_open(&mut tx, upload).await?;
     sqlx::query!(
         "UPDATE videos SET state = 'failed', failure_reason = left($3, 4000)
          WHERE tenant_id = $1 AND id = $2 AND state = 'uploading'",
