@@ -290,12 +290,11 @@ mod client {
         let key = storage_key(file);
         // Resume: the same file (name, size, modification time) reuses its open upload.
         let mut status = None;
-        if let Some(id) = storage().and_then(|s| s.get_item(&key).ok().flatten()) {
-            if let Ok((200, body)) = request("GET", &format!("/api/v1/uploads/{id}"), None).await {
-                if body["state"] == "open" {
-                    status = Some(body);
-                }
-            }
+        if let Some(id) = storage().and_then(|s| s.get_item(&key).ok().flatten())
+            && let Ok((200, body)) = request("GET", &format!("/api/v1/uploads/{id}"), None).await
+            && body["state"] == "open"
+        {
+            status = Some(body);
         }
         let status = match status {
             Some(status) => status,
