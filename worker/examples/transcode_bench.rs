@@ -27,13 +27,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrotape_model::TenantId;
-use ferrotape_model::ladder::{self, KEYFRAME_INTERVAL_SECS, Rung, SEGMENT_SECS, SourceVideo};
+use ferrotape_model::ladder::{self, Rung, SourceVideo};
 use ferrotape_store::jobs::{self, NewJob};
 use ferrotape_store::media::LocalMedia;
 use ferrotape_store::uploads::{TRANSCODE_JOB, source_key};
 use ferrotape_store::{PgPool, db};
-use ferrotape_worker::encoder::{RateControl, VideoEncoder};
+use ferrotape_worker::encoder::VideoEncoder;
 use ferrotape_worker::probe::{self, Probe};
+use ferrotape_worker::transcode::{hls_output_args, rung_output_args};
 use ferrotape_worker::{MediaTools, WorkerConfig};
 use nix::sys::resource::{UsageWho, getrusage};
 use nix::sys::time::TimeVal;
@@ -229,59 +230,12 @@ fn ladder_args(
     }
     args.push("-filter_complex".into());
     args.push(graph);
-    let mut stream_map = Vec::new();
-    for (i, rung) in rungs.iter().enumerate() {
-        args.extend(["-map".into(), format!("[o{i}]")]);
-        let gop = (rung.fps * f64::from(KEYFRAME_INTERVAL_SECS)).round() as u32;
-        args.extend(encoder.output_args(
-            i,
-            RateControl {
-                video_kbps: rung.video_kbps,
-                maxrate_kbps: rung.maxrate_kbps,
-                bufsize_kbps: rung.bufsize_kbps,
-                gop_frames: gop.max(1),
-            },
-        ));
-        args.push(format!("-force_key_frames:v:{i}"));
-        args.push(format!("expr:gte(t,n_forced*{KEYFRAME_INTERVAL_SECS})"));
-        if has_audio {
-            args.extend(["-map".into(), "0:a:0".into()]);
-            args.extend([
-                format!("-c:a:{i}"),
-                "aac".into(),
-                format!("-b:a:{i}"),
-                format!("{}k", rung.audio_kbps),
-                format!("-ac:a:{i}"),
-                "2".into(),
-            ]);
-            stream_map.push(format!("v:{i},a:{i},name:{}", rung.name));
-        } else {
-            stream_map.push(format!("v:{i},name:{}", rung.name));
-        }
-    }
-    let hls_dir = out.join("hls");
-    args.extend(
-        [
-            "-f",
-            "hls",
-            "-hls_time",
-            &SEGMENT_SECS.to_string(),
-            "-hls_playlist_type",
-            "vod",
-            "-hls_segment_type",
-            "fmp4",
-            "-hls_flags",
-            "independent_segments",
-            "-hls_fmp4_init_filename",
-            "init.mp4",
-            "-hls_segment_filename",
-        ]
-        .map(String::from),
-    );
-    args.push(hls_dir.join("%v/seg_%d.m4s").display().to_string());
-    args.push("-var_stream_map".into());
-    args.push(stream_map.join(" "));
-    args.push(hls_dir.join("%v/index.m3u8").display().to_string());
+    let stream_map: Vec<String> = rungs
+        .iter()
+        .enumerate()
+        .map(|(i, rung)| rung_output_args(&mut args, encoder, i, rung, has_audio))
+        .collect();
+    args.extend(hls_output_args(&out.join("hls"), &stream_map.join(" ")));
     args
 }
 

@@ -258,36 +258,12 @@ impl Plan {
         args.push("-i".into());
         args.push(source.display().to_string());
         let hls_dir = out.join("hls");
-        let hls_args = |args: &mut Vec<String>, stream_map: String| {
-            args.extend(
-                [
-                    "-f",
-                    "hls",
-                    "-hls_time",
-                    &SEGMENT_SECS.to_string(),
-                    "-hls_playlist_type",
-                    "vod",
-                    "-hls_segment_type",
-                    "fmp4",
-                    "-hls_flags",
-                    "independent_segments",
-                    "-hls_fmp4_init_filename",
-                    "init.mp4",
-                    "-hls_segment_filename",
-                ]
-                .map(String::from),
-            );
-            args.push(hls_dir.join("%v/seg_%d.m4s").display().to_string());
-            args.push("-var_stream_map".into());
-            args.push(stream_map);
-            args.push(hls_dir.join("%v/index.m3u8").display().to_string());
-        };
         if self.rungs.is_empty() {
             // Audio only: one AAC rendition, no pictures.
             args.extend(["-map", "0:a:0", "-c:a", "aac", "-ac", "2"].map(String::from));
             args.push("-b:a".into());
             args.push(format!("{AUDIO_ONLY_KBPS}k"));
-            hls_args(&mut args, "a:0,name:audio".into());
+            args.extend(hls_output_args(&hls_dir, "a:0,name:audio"));
             return args;
         }
         let n = self.rungs.len();
@@ -323,38 +299,13 @@ impl Plan {
         ));
         args.push("-filter_complex".into());
         args.push(graph);
-        let mut stream_map = Vec::new();
-        for (i, rung) in self.rungs.iter().enumerate() {
-            args.extend(["-map".into(), format!("[o{i}]")]);
-            let gop = (rung.fps * f64::from(KEYFRAME_INTERVAL_SECS)).round() as u32;
-            args.extend(encoder.output_args(
-                i,
-                RateControl {
-                    video_kbps: rung.video_kbps,
-                    maxrate_kbps: rung.maxrate_kbps,
-                    bufsize_kbps: rung.bufsize_kbps,
-                    gop_frames: gop.max(1),
-                },
-            ));
-            // Keyframes on the same instants in every rung, whatever its frame rate.
-            args.push(format!("-force_key_frames:v:{i}"));
-            args.push(format!("expr:gte(t,n_forced*{KEYFRAME_INTERVAL_SECS})"));
-            if self.has_audio {
-                args.extend(["-map".into(), "0:a:0".into()]);
-                args.extend([
-                    format!("-c:a:{i}"),
-                    "aac".into(),
-                    format!("-b:a:{i}"),
-                    format!("{}k", rung.audio_kbps),
-                    format!("-ac:a:{i}"),
-                    "2".into(),
-                ]);
-                stream_map.push(format!("v:{i},a:{i},name:{}", rung.name));
-            } else {
-                stream_map.push(format!("v:{i},name:{}", rung.name));
-            }
-        }
-        hls_args(&mut args, stream_map.join(" "));
+        let stream_map: Vec<String> = self
+            .rungs
+            .iter()
+            .enumerate()
+            .map(|(i, rung)| rung_output_args(&mut args, encoder, i, rung, self.has_audio))
+            .collect();
+        args.extend(hls_output_args(&hls_dir, &stream_map.join(" ")));
         let thumbs = out.join("thumbs");
         args.extend(["-map", "[poster]", "-frames:v", "1", "-q:v", "3"].map(String::from));
         args.push(thumbs.join("poster.jpg").display().to_string());
@@ -410,6 +361,71 @@ impl Plan {
         write(&hls_dir.join("master.m3u8"), &master).await?;
         Ok(Vec::new())
     }
+}
+
+/// Maps output rung `i` (filter output `[o{i}]`, plus the source's audio) with its rate
+/// control and keyframes forced on the same instants as every other rung; returns its
+/// `-var_stream_map` entry.
+pub fn rung_output_args(
+    args: &mut Vec<String>,
+    encoder: VideoEncoder,
+    i: usize,
+    rung: &Rung,
+    has_audio: bool,
+) -> String {
+    args.extend(["-map".into(), format!("[o{i}]")]);
+    let gop = (rung.fps * f64::from(KEYFRAME_INTERVAL_SECS)).round() as u32;
+    args.extend(encoder.output_args(
+        i,
+        RateControl {
+            video_kbps: rung.video_kbps,
+            maxrate_kbps: rung.maxrate_kbps,
+            bufsize_kbps: rung.bufsize_kbps,
+            gop_frames: gop.max(1),
+        },
+    ));
+    // Keyframes on the same instants in every rung, whatever its frame rate.
+    args.push(format!("-force_key_frames:v:{i}"));
+    args.push(format!("expr:gte(t,n_forced*{KEYFRAME_INTERVAL_SECS})"));
+    if !has_audio {
+        return format!("v:{i},name:{}", rung.name);
+    }
+    args.extend(["-map".into(), "0:a:0".into()]);
+    args.extend([
+        format!("-c:a:{i}"),
+        "aac".into(),
+        format!("-b:a:{i}"),
+        format!("{}k", rung.audio_kbps),
+        format!("-ac:a:{i}"),
+        "2".into(),
+    ]);
+    format!("v:{i},a:{i},name:{}", rung.name)
+}
+
+/// The fMP4 HLS muxer writing every stream of `stream_map` under `hls_dir/{name}/`.
+pub fn hls_output_args(hls_dir: &Path, stream_map: &str) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "-f",
+        "hls",
+        "-hls_time",
+        &SEGMENT_SECS.to_string(),
+        "-hls_playlist_type",
+        "vod",
+        "-hls_segment_type",
+        "fmp4",
+        "-hls_flags",
+        "independent_segments",
+        "-hls_fmp4_init_filename",
+        "init.mp4",
+        "-hls_segment_filename",
+    ]
+    .map(String::from)
+    .into();
+    args.push(hls_dir.join("%v/seg_%d.m4s").display().to_string());
+    args.push("-var_stream_map".into());
+    args.push(stream_map.to_owned());
+    args.push(hls_dir.join("%v/index.m3u8").display().to_string());
+    args
 }
 
 async fn write(path: &Path, text: &str) -> Result<(), String> {
