@@ -18,7 +18,17 @@ unset DATABASE_URL
 "$server_bin" --log warn seed-demo
 "$server_bin" > "$data_dir/server.log" 2>&1 &
 server_pid=$!
-trap 'kill -TERM $server_pid 2>/dev/null; wait $server_pid 2>/dev/null || true' EXIT
+# A server that does not stop within 30 s of SIGTERM is a bug worth seeing, not a reason to hang.
+stop_server() {
+  kill -TERM "$server_pid" 2>/dev/null || return 0
+  for _ in $(seq 1 300); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$server_pid" 2>/dev/null; then
+    echo "e2e: the server ignored SIGTERM for 30 s; killing it" >&2
+    kill -KILL "$server_pid" 2>/dev/null || true
+  fi
+  wait "$server_pid" 2>/dev/null || true
+}
+trap stop_server EXIT
 
 for _ in $(seq 1 300); do
   curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
@@ -28,4 +38,4 @@ done
 
 mkdir -p end2end/artifacts
 FERROTAPE_BIN="$(realpath "$server_bin")" BASE_URL="http://127.0.0.1:$port" ARTIFACTS_DIR="$PWD/end2end/artifacts" MAIL_DIR="$FERROTAPE_TEST_MAIL_DIR" \
-  node --test --test-concurrency=1 end2end/tests/
+  timeout --kill-after=15s 30m node --test --test-concurrency=1 --test-timeout=600000 end2end/tests/

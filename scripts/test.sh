@@ -4,25 +4,36 @@
 # (Playwright in Chromium against the release server on a free port with its own data dir).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$(date +%s)
+# Each phase's start time, printed as a table when the run ends however it ends (CI shows only
+# the tail of the output, so the table says where the time went even after a timeout).
+phases=()
+phase() { phases+=("$(( $(date +%s) - started )) $*"); echo "== $* (at $(( $(date +%s) - started )) s)"; }
+timings() {
+  echo "== phase start times (s since make test began; total $(( $(date +%s) - started )) s):"
+  printf '   %s\n' "${phases[@]}"
+}
+
+phase "setup (install what is missing)"
 scripts/setup.sh test
 source scripts/env.sh
-
-started=$(date +%s)
 work="$(mktemp -d "${TMPDIR:-/tmp}/ferrotape-test.XXXXXX")"
 chmod 755 "$work"   # the embedded PostgreSQL runs as `postgres` when we are root
 pids=()
 cleanup() {
+  timings
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'echo "== terminated" >&2; exit 143' TERM INT
 
-echo "== release build (server + wasm bundle)"
+phase "release build (server + wasm bundle)"
 cargo leptos build --release
 server_bin="$TARGET_DIR/release/ferrotape"
 
-echo "== PostgreSQL for the integration tests"
+phase "PostgreSQL for the integration tests"
 env -u DATABASE_URL "$server_bin" --data-dir "$work/it" --log warn \
   embedded-postgres --url-file "$work/it-url" > "$work/it-postgres.log" 2>&1 &
 pids+=($!)
@@ -30,7 +41,7 @@ for _ in $(seq 1 600); do [ -s "$work/it-url" ] && break; sleep 0.1; done
 [ -s "$work/it-url" ] || { cat "$work/it-postgres.log"; echo "test PostgreSQL did not start" >&2; exit 1; }
 export FERROTAPE_TEST_DATABASE_URL="$(cat "$work/it-url")"
 
-echo "== SMTP sink for the account-mail tests"
+phase "SMTP sink for the account-mail tests"
 "$FERROTAPE_VENV/bin/python" scripts/smtp-sink.py "$work/mail" > "$work/smtp-sink.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 300); do [ -s "$work/mail/port" ] && break; sleep 0.1; done
@@ -38,13 +49,13 @@ for _ in $(seq 1 300); do [ -s "$work/mail/port" ] && break; sleep 0.1; done
 export FERROTAPE_TEST_SMTP_URL="smtp://127.0.0.1:$(cat "$work/mail/port")"
 export FERROTAPE_TEST_MAIL_DIR="$work/mail"
 
-echo "== compile-time SQL data (.sqlx) is current"
+phase "compile-time SQL data (.sqlx) is current"
 FERROTAPE_BIN="$server_bin" scripts/sqlx-prepare.sh --check
 
-echo "== Rust tests"
+phase "Rust tests"
 cargo nextest run --workspace --exclude ferrotape-frontend --no-fail-fast
 
-echo "== end-to-end tests"
+phase "end-to-end tests"
 scripts/e2e.sh "$server_bin" "$work/e2e"
 
-echo "== all tests passed in $(( $(date +%s) - started )) s"
+phase "all tests passed"

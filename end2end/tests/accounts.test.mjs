@@ -15,7 +15,7 @@ before(async () => {
   assert.ok(MAIL_DIR, 'MAIL_DIR is set by scripts/e2e.sh (the SMTP sink directory)');
   browser = await launch();
 });
-after(async () => { await browser?.close(); });
+after(async () => { await browser?.close(); }, { timeout: 30000 });
 
 /// Undoes quoted-printable: soft line breaks and =XX escapes.
 function decodeQuotedPrintable(text) {

@@ -5,7 +5,7 @@ import { BASE_URL, ARTIFACTS_DIR, launch, collectErrors } from './browser.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
-after(async () => { await browser?.close(); });
+after(async () => { await browser?.close(); }, { timeout: 30000 });
 
 test('SSR: the catalog and a talk page are complete with JavaScript off', async () => {
   const context = await browser.newContext({ javaScriptEnabled: false });

@@ -25,7 +25,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   if (work) await rm(work, { recursive: true, force: true });
-});
+}, { timeout: 30000 });
 
 async function createEditor(email) {
   await run(process.env.FERROTAPE_BIN, ['--log', 'warn', 'admin', 'create-user', '--email', email, '--name', 'Eddie Editor', '--role', 'editor'], {
