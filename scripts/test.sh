@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make test`: every test. Installs what is missing, builds the release site, starts a private
-# PostgreSQL for the integration tests, runs the Rust tests (nextest) and the end-to-end tests
+# PostgreSQL, an SMTP sink and an S3 server (SeaweedFS) for the integration tests, runs the Rust tests (nextest) and the end-to-end tests
 # (Playwright in Chromium against the release server on a free port with its own data dir).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +48,13 @@ for _ in $(seq 1 300); do [ -s "$work/mail/port" ] && break; sleep 0.1; done
 [ -s "$work/mail/port" ] || { cat "$work/smtp-sink.log"; echo "SMTP sink did not start" >&2; exit 1; }
 export FERROTAPE_TEST_SMTP_URL="smtp://127.0.0.1:$(cat "$work/mail/port")"
 export FERROTAPE_TEST_MAIL_DIR="$work/mail"
+
+phase "S3 server (SeaweedFS) for the S3 storage tests"
+scripts/s3-server.sh "$work/s3" > "$work/s3.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 600); do [ -s "$work/s3/env" ] && break; sleep 0.1; done
+[ -s "$work/s3/env" ] || { cat "$work/s3.log"; echo "the S3 server did not start" >&2; exit 1; }
+source "$work/s3/env"
 
 phase "compile-time SQL data (.sqlx) is current"
 FERROTAPE_BIN="$server_bin" scripts/sqlx-prepare.sh --check

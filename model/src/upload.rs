@@ -136,7 +136,7 @@ fn is_bidi_control(c: char) -> bool {
 }
 
 /// Lower-case ASCII alphanumeric extension of at most 5 characters.
-fn extension_of(file_name: &str) -> Option<String> {
+pub fn extension_of(file_name: &str) -> Option<String> {
     let (stem, extension) = file_name.rsplit_once('.')?;
     let valid = !stem.is_empty()
         && (1..=5).contains(&extension.len())
@@ -198,6 +198,11 @@ pub struct UploadStatus {
     /// Chunk numbers that arrived (with their verified SHA-256).
     pub received: Vec<u32>,
     pub received_bytes: u64,
+    /// Chunks may go straight to object storage: ask
+    /// `POST /api/v1/uploads/{id}/chunks/{n}/url` for a presigned URL. Sending chunks through
+    /// the server always works too.
+    #[serde(default)]
+    pub direct: bool,
 }
 
 #[cfg(test)]

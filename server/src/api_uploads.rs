@@ -4,6 +4,9 @@
 //!    its video id, `chunk_size` and `chunk_count`.
 //! 2. `PUT /api/v1/uploads/{id}/chunks/{n}` with the chunk as the body and its SHA-256 (hex) in
 //!    `X-Chunk-Sha256`. Verified before it is kept; resending an identical chunk is fine.
+//!    With S3 storage (`direct: true` in the upload's status) the client may instead
+//!    `POST …/chunks/{n}/url` `{sha256}` and PUT the chunk to the presigned URL it gets: the
+//!    bytes go straight to the bucket, which refuses a body with another SHA-256.
 //! 3. `GET /api/v1/uploads/{id}`: which chunks arrived (to resume after a dropped connection).
 //! 4. `POST /api/v1/uploads/{id}/complete`: joins the chunks, probes the file, and either queues
 //!    the transcode (200) or says why the file cannot be played (422).
@@ -12,6 +15,7 @@
 //! Editors and admins only; an upload belongs to whoever opened it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
@@ -20,13 +24,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use ferrotape_model::Role;
 use ferrotape_model::upload::{
     self, DEFAULT_MAX_UPLOAD_BYTES, OpenUpload, UploadRejected, UploadStatus,
 };
-use ferrotape_model::{Role, TenantId};
 use ferrotape_store::accounts::UserRecord;
 use ferrotape_store::jobs;
-use ferrotape_store::media::MediaError;
+use ferrotape_store::media::{MediaError, StoredPart};
 use ferrotape_store::uploads::{self, ProbedSource, UploadRecord};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -35,6 +39,10 @@ use uuid::Uuid;
 use crate::auth::require_role;
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// How long a presigned chunk URL stays valid: long enough for a slow link, short enough that
+/// a leaked URL soon stops working.
+const PRESIGNED_URL_VALIDITY: Duration = Duration::from_secs(3600);
 
 /// A chunk body may be a little over the chunk size only by mistake; refuse anything bigger
 /// before reading it.
@@ -46,6 +54,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/uploads", post(open))
         .route("/api/v1/uploads/{id}", get(status).delete(abort))
         .route("/api/v1/uploads/{id}/complete", post(complete))
+        .route("/api/v1/uploads/{id}/chunks/{n}/url", post(presign_chunk))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .merge(
             Router::new()
@@ -85,7 +94,18 @@ async fn open(
         .await?
         .map_or(state.uploads.max_bytes, |limit| limit as u64);
     let plan = upload::plan_upload(&input, limit).map_err(rejected)?;
-    let record = uploads::open(&state.db, user.tenant, user.id, &plan).await?;
+    let mut record = uploads::open(&state.db, user.tenant, user.id, &plan).await?;
+    match state.media.start_upload(&record.target().key).await {
+        Ok(Some(multipart_id)) => {
+            uploads::set_multipart(&state.db, record.id, &multipart_id).await?;
+            record.multipart_id = Some(multipart_id);
+        }
+        Ok(None) => {}
+        Err(err) => {
+            uploads::abort(&state.db, &record).await?;
+            return Err(media_failure(err));
+        }
+    }
     tracing::info!(upload = %record.id, video = %record.video_id, size = plan.size_bytes, "upload opened");
     let status = status_of(&state, &record).await?;
     Ok((StatusCode::CREATED, Json(status)).into_response())
@@ -102,8 +122,41 @@ async fn owned(state: &AppState, user: &UserRecord, id: &str) -> Result<UploadRe
     Ok(record)
 }
 
+/// The chunks that arrived, whole: storage's own list for direct uploads, else the database's
+/// records of verified chunks. A part of the wrong size (a client's mistake) does not count.
+async fn arrived(state: &AppState, record: &UploadRecord) -> Result<Vec<StoredPart>, ApiError> {
+    let parts = match state
+        .media
+        .listed_parts(&record.target())
+        .await
+        .map_err(media_failure)?
+    {
+        Some(parts) => parts,
+        None => uploads::chunks(&state.db, record.id)
+            .await?
+            .into_iter()
+            .map(|chunk| StoredPart {
+                n: chunk.n as u32,
+                size: chunk.size_bytes as u64,
+                etag: None,
+            })
+            .collect(),
+    };
+    Ok(parts
+        .into_iter()
+        .filter(|part| {
+            upload::chunk_len(record.size_bytes as u64, record.chunk_size as u32, part.n)
+                == Some(part.size)
+        })
+        .collect())
+}
+
 async fn status_of(state: &AppState, record: &UploadRecord) -> Result<UploadStatus, ApiError> {
-    let chunks = uploads::chunks(&state.db, record.id).await?;
+    let chunks = if record.state == "open" {
+        arrived(state, record).await?
+    } else {
+        Vec::new()
+    };
     Ok(UploadStatus {
         id: record.id,
         video_id: record.video_id,
@@ -112,8 +165,9 @@ async fn status_of(state: &AppState, record: &UploadRecord) -> Result<UploadStat
         chunk_size: record.chunk_size as u32,
         chunk_count: record.chunk_count as u32,
         state: record.state.clone(),
-        received: chunks.iter().map(|c| c.n as u32).collect(),
-        received_bytes: chunks.iter().map(|c| c.size_bytes as u64).sum(),
+        received: chunks.iter().map(|c| c.n).collect(),
+        received_bytes: chunks.iter().map(|c| c.size).sum(),
+        direct: record.multipart_id.is_some(),
     })
 }
 
@@ -182,16 +236,76 @@ async fn put_chunk(
             Err(different_chunk(n))
         };
     }
-    let key = uploads::part_key(record.tenant, record.video_id, n);
     state
         .media
-        .write_part(&key, &body)
+        .write_part(&record.target(), n as u32, body.clone(), &actual)
         .await
         .map_err(media_failure)?;
     if !uploads::record_chunk(&state.db, record.id, n, body.len() as i32, &actual).await? {
         return Err(different_chunk(n));
     }
     Ok(Json(json!({ "n": n, "duplicate": false })).into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct PresignRequest {
+    /// The chunk's SHA-256 in hex; storage refuses a body with another one.
+    sha256: String,
+}
+
+/// A presigned URL to PUT chunk `n` to, straight to object storage.
+async fn presign_chunk(
+    State(state): State<AppState>,
+    Path((id, n)): Path<(String, String)>,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let user = require_role(&state, request.extensions(), Role::Editor).await?;
+    let record = owned(&state, &user, &id).await?;
+    if record.state != "open" {
+        return Err(closed(&record));
+    }
+    let n: u32 = n.parse().map_err(|_| bad_chunk_number(&record))?;
+    upload::chunk_len(record.size_bytes as u64, record.chunk_size as u32, n)
+        .ok_or_else(|| bad_chunk_number(&record))?;
+    let json: Result<Json<PresignRequest>, JsonRejection> =
+        <Json<PresignRequest> as axum::extract::FromRequest<AppState>>::from_request(
+            request, &state,
+        )
+        .await;
+    let input = json
+        .map(|Json(input)| input)
+        .map_err(|rejection| ApiError::Rejected(rejection.status(), rejection.body_text()))?;
+    let sha256 = upload::parse_sha256(&input.sha256).ok_or_else(|| {
+        ApiError::Coded(
+            StatusCode::BAD_REQUEST,
+            "checksum_missing",
+            "send the chunk's SHA-256 as 64 hex digits in `sha256`".into(),
+        )
+    })?;
+    let presigned = state
+        .media
+        .presign_part(&record.target(), n, &sha256, PRESIGNED_URL_VALIDITY)
+        .await
+        .map_err(media_failure)?
+        .ok_or_else(|| {
+            ApiError::Coded(
+                StatusCode::CONFLICT,
+                "direct_upload_unavailable",
+                format!("this server stores chunks itself: PUT chunk {n} to /api/v1/uploads/{id}/chunks/{n}"),
+            )
+        })?;
+    let headers: serde_json::Map<String, serde_json::Value> = presigned
+        .headers
+        .into_iter()
+        .map(|(name, value)| (name, serde_json::Value::String(value)))
+        .collect();
+    Ok(Json(json!({
+        "method": "PUT",
+        "url": presigned.url,
+        "headers": headers,
+        "expires_in_secs": PRESIGNED_URL_VALIDITY.as_secs(),
+    }))
+    .into_response())
 }
 
 /// The upload was completed or aborted (perhaps by another tab) and takes nothing more.
@@ -246,12 +360,12 @@ async fn complete(
     if record.state != "open" {
         return Err(closed(&record));
     }
-    let chunks = uploads::chunks(&state.db, record.id).await?;
-    let missing: Vec<i32> = (0..record.chunk_count)
-        .filter(|n| chunks.binary_search_by_key(n, |c| c.n).is_err())
+    let parts = arrived(&state, &record).await?;
+    let missing: Vec<u32> = (0..record.chunk_count as u32)
+        .filter(|n| parts.binary_search_by_key(n, |p| p.n).is_err())
         .collect();
     if !missing.is_empty() {
-        let shown: Vec<String> = missing.iter().take(20).map(i32::to_string).collect();
+        let shown: Vec<String> = missing.iter().take(20).map(u32::to_string).collect();
         return Ok((
             StatusCode::CONFLICT,
             Json(json!({
@@ -269,23 +383,11 @@ async fn complete(
             .into_response());
     }
 
-    let extension = upload::plan_upload(
-        &OpenUpload {
-            file_name: record.file_name.clone(),
-            size_bytes: record.size_bytes as u64,
-            content_type: record.content_type.clone(),
-        },
-        u64::MAX,
-    )
-    .map_err(rejected)?
-    .extension;
-    let source_key = uploads::source_key(record.tenant, record.video_id, &extension);
-    let parts: Vec<String> = (0..record.chunk_count)
-        .map(|n| uploads::part_key(record.tenant, record.video_id, n))
-        .collect();
+    let target = record.target();
+    let source_key = target.key.clone();
     let size = state
         .media
-        .assemble(&parts, &source_key)
+        .finish_upload(&target, &parts)
         .await
         .map_err(media_failure)?;
     if size != record.size_bytes as u64 {
@@ -350,17 +452,19 @@ async fn abort(
     if !uploads::abort(&state.db, &record).await? {
         return Err(closed(&record));
     }
-    remove_objects(&state.media, record.tenant, record.video_id).await;
+    remove_objects(&state.media, &record).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Removes whatever an abandoned upload stored.
+/// Removes whatever an aborted upload stored.
 pub async fn remove_objects(
     media: &Arc<dyn ferrotape_store::media::MediaStore>,
-    tenant: TenantId,
-    video: Uuid,
+    record: &UploadRecord,
 ) {
-    let prefix = uploads::video_prefix(tenant, video);
+    if let Err(err) = media.abort_upload(&record.target()).await {
+        tracing::warn!(%err, upload = %record.id, "cannot abort an upload's stored chunks");
+    }
+    let prefix = uploads::video_prefix(record.tenant, record.video_id);
     if let Err(err) = media.delete_prefix(&prefix).await {
         tracing::warn!(%err, %prefix, "cannot remove an aborted upload's files");
     }

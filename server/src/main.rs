@@ -11,7 +11,6 @@ use ferrotape_server::{accounts_setup, admin};
 use ferrotape_server::{demo, serve};
 use ferrotape_store::config::LogFormat;
 use ferrotape_store::embedded::DATABASE_NAME;
-use ferrotape_store::media::LocalMedia;
 use ferrotape_store::startup;
 
 fn main() -> ExitCode {
@@ -109,7 +108,6 @@ fn serve_site(cli: Cli) -> Result<(), String> {
         )
     })?;
     listener.set_nonblocking(true).map_err(|e| e.to_string())?;
-    let media = LocalMedia::open(&cli.common.media_dir()).map_err(|e| e.to_string())?;
     let leptos_options = serve::leptos_options(&cli.server);
     let in_process_worker = match cli.server.in_process_worker {
         WorkerMode::On => true,
@@ -128,8 +126,11 @@ fn serve_site(cli: Cli) -> Result<(), String> {
     let accounts_config = accounts_setup::accounts_config(&cli.accounts);
     let http = accounts_setup::http_settings(&cli.accounts, cli.server.bind)?;
     let tools = ferrotape_worker::WorkerConfig::from(&cli.worker).tools;
+    let common = cli.common.clone();
     with_database(&cli, |db, _| async move {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
+        let media = common.open_media().await.map_err(|e| e.to_string())?;
+        tracing::info!(storage = media.shared().backend(), "media storage ready");
         let accounts = ferrotape_accounts::Accounts::new(db.clone(), accounts_config)
             .await
             .map_err(|e| e.to_string())?;
@@ -141,8 +142,8 @@ fn serve_site(cli: Cli) -> Result<(), String> {
         let state = AppState {
             leptos_options,
             db,
-            media: std::sync::Arc::new(media.clone()),
-            local_media: Some(media),
+            media: media.shared(),
+            served_media: media,
             tools,
             uploads: ferrotape_server::api_uploads::UploadSettings::default(),
             accounts,

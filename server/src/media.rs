@@ -1,5 +1,6 @@
-//! `/media/{tenant}/{video}/{hls|thumbs|subs}/…`: transcode outputs for players, from local
-//! storage. No cookies are read or set, so a CDN can cache every response:
+//! `/media/{tenant}/{video}/{hls|thumbs|subs}/…`: transcode outputs for players, served from
+//! local files or streamed from the S3 bucket (so players and embeds need no access to the
+//! bucket). No cookies are read or set, so a CDN can cache every response:
 //! - segments, init files and images are immutable (`max-age` one year);
 //! - playlists and text tracks are short-lived (a re-transcode or a subtitle edit shows up soon);
 //! - byte ranges, `ETag`/`If-None-Match` and `Last-Modified` work;
@@ -16,7 +17,8 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use ferrotape_store::media::check_key;
+use ferrotape_store::media::{LocalMedia, OpenedMedia, check_key, content_type_of};
+use ferrotape_store::s3::{ReadOutcome, S3Media};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 use uuid::Uuid;
@@ -36,16 +38,14 @@ const SHORT_LIVED: &str = "public, max-age=60, must-revalidate";
 /// The MIME type and caching of an output file, from its extension; `None` for anything a
 /// player has no business fetching.
 fn kind_of(key: &str) -> Option<(&'static str, &'static str)> {
-    let extension = key.rsplit_once('.')?.1;
-    Some(match extension {
-        "m3u8" => ("application/vnd.apple.mpegurl", SHORT_LIVED),
-        "m4s" => ("video/iso.segment", IMMUTABLE),
-        "mp4" => ("video/mp4", IMMUTABLE),
-        "m4a" => ("audio/mp4", IMMUTABLE),
-        "jpg" => ("image/jpeg", IMMUTABLE),
-        "vtt" => ("text/vtt; charset=utf-8", SHORT_LIVED),
-        _ => return None,
-    })
+    let content_type = content_type_of(key)?;
+    // Playlists and text tracks change (re-transcode, subtitle edits); the rest never does.
+    let cache = if key.ends_with(".m3u8") || key.ends_with(".vtt") {
+        SHORT_LIVED
+    } else {
+        IMMUTABLE
+    };
+    Some((content_type, cache))
 }
 
 /// Whether `key` names a player-facing output: `{tenant uuid}/{video uuid}/{folder}/…`.
@@ -94,10 +94,37 @@ async fn serve(
     let (Some((content_type, cache)), true) = (kind_of(&key), servable(&key)) else {
         return not_found();
     };
-    let Some(local) = &state.local_media else {
-        return not_found();
+    let mut response = match &state.served_media {
+        OpenedMedia::Local(local) => serve_local(local, &key, content_type, request).await,
+        OpenedMedia::S3(s3) => serve_s3(s3, &key, content_type, request).await,
     };
-    let Ok(path) = local.path_of(&key) else {
+    let cacheable = matches!(
+        response.status(),
+        StatusCode::OK | StatusCode::PARTIAL_CONTENT | StatusCode::NOT_MODIFIED
+    );
+    let headers = response.headers_mut();
+    if cacheable {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    }
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("Content-Length, Content-Range, ETag"),
+    );
+    response
+}
+
+async fn serve_local(
+    local: &LocalMedia,
+    key: &str,
+    content_type: &str,
+    request: Request,
+) -> Response {
+    let not_found = || StatusCode::NOT_FOUND.into_response();
+    let Ok(path) = local.path_of(key) else {
         return not_found();
     };
     let Ok(metadata) = tokio::fs::metadata(&path).await else {
@@ -132,22 +159,83 @@ async fn serve(
             }
         }
     };
-    let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&etag) {
-        headers.insert(header::ETAG, value);
+        response.headers_mut().insert(header::ETAG, value);
     }
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    headers.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("Content-Length, Content-Range, ETag"),
-    );
     response
 }
 
+/// Streams an object from the bucket; S3 answers ranges and `If-None-Match` itself.
+async fn serve_s3(s3: &S3Media, key: &str, content_type: &str, request: Request) -> Response {
+    // Owned copies: the request body is not `Sync`, so no borrow of it may cross an await.
+    let (range, if_none_match, head) = {
+        let header_text = |name| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        (
+            header_text(header::RANGE),
+            header_text(header::IF_NONE_MATCH),
+            request.method() == Method::HEAD,
+        )
+    };
+    let outcome = s3
+        .read(key, range.as_deref(), if_none_match.as_deref())
+        .await;
+    let object = match outcome {
+        Ok(ReadOutcome::Object(object)) => object,
+        Ok(ReadOutcome::NotModified { etag }) => {
+            let mut response = StatusCode::NOT_MODIFIED.into_response();
+            if let Some(value) = etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
+                response.headers_mut().insert(header::ETAG, value);
+            }
+            return response;
+        }
+        Ok(ReadOutcome::NotFound) => return StatusCode::NOT_FOUND.into_response(),
+        Ok(ReadOutcome::RangeNotSatisfiable) => {
+            return StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+        }
+        Err(err) => {
+            tracing::error!(%err, key, "reading a media object failed");
+            return StatusCode::BAD_GATEWAY.into_response();
+        }
+    };
+    let status = if object.partial {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    let body = if head {
+        Body::empty()
+    } else {
+        Body::from_stream(tokio_util::io::ReaderStream::new(object.body))
+    };
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(content_type).expect("static MIME"),
+    );
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    let optional = [
+        (
+            header::CONTENT_LENGTH,
+            object.content_length.map(|l| l.to_string()),
+        ),
+        (header::CONTENT_RANGE, object.content_range),
+        (header::ETAG, object.etag),
+        (header::LAST_MODIFIED, object.last_modified),
+    ];
+    for (name, value) in optional {
+        if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            headers.insert(name, value);
+        }
+    }
+    response
+}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use ferrotape_accounts::Accounts;
 use ferrotape_store::PgPool;
-use ferrotape_store::media::{LocalMedia, MediaStore};
+use ferrotape_store::media::{MediaStore, OpenedMedia};
 use ferrotape_worker::MediaTools;
 
 use crate::api_uploads::UploadSettings;
@@ -20,8 +20,8 @@ pub struct AppState {
     pub db: PgPool,
     /// Where uploads and transcode outputs are stored.
     pub media: Arc<dyn MediaStore>,
-    /// With local storage, `/media/…` is served from these files.
-    pub local_media: Option<LocalMedia>,
+    /// The same storage, for `/media/…`: local files are served directly, S3 objects streamed.
+    pub served_media: OpenedMedia,
     pub tools: MediaTools,
     pub uploads: UploadSettings,
     pub accounts: Accounts,

@@ -26,14 +26,12 @@ pub struct CommonArgs {
     #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
-    /// Where media objects live.
-    #[arg(
-        long,
-        env = "FERROTAPE_STORAGE",
-        value_name = "KIND",
-        default_value = "local"
-    )]
-    pub storage: StorageKind,
+    /// Where media objects live. Default: `s3` when FERROTAPE_S3_BUCKET is set, else `local`.
+    #[arg(long, env = "FERROTAPE_STORAGE", value_name = "KIND")]
+    pub storage: Option<StorageKind>,
+
+    #[command(flatten)]
+    pub s3: crate::s3::S3Args,
 
     /// Directory holding PostgreSQL's `initdb` and `postgres` (embedded mode). Found
     /// automatically under /usr/lib/postgresql when unset.
@@ -64,22 +62,24 @@ pub struct CommonArgs {
     pub log: String,
 }
 
-/// Object storage backends. S3 arrives with the VOD pipeline.
+/// Object storage backends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StorageKind {
     #[default]
     Local,
+    S3,
 }
 
 impl ValueEnum for StorageKind {
     fn value_variants<'a>() -> &'a [Self] {
-        &[StorageKind::Local]
+        &[StorageKind::Local, StorageKind::S3]
     }
     fn to_possible_value(&self) -> Option<PossibleValue> {
         match self {
             StorageKind::Local => {
                 Some(PossibleValue::new("local").help("files under DATA_DIR/media"))
             }
+            StorageKind::S3 => Some(PossibleValue::new("s3").help("an S3 bucket (FERROTAPE_S3_*)")),
         }
     }
 }
@@ -140,6 +140,26 @@ impl CommonArgs {
 
     pub fn media_dir(&self) -> PathBuf {
         self.data_dir.join("media")
+    }
+
+    pub fn storage_kind(&self) -> StorageKind {
+        self.storage.unwrap_or(if self.s3.s3_bucket.is_some() {
+            StorageKind::S3
+        } else {
+            StorageKind::Local
+        })
+    }
+
+    /// Opens the configured media storage (for S3: checks the bucket, creating it if missing).
+    pub async fn open_media(&self) -> Result<crate::media::OpenedMedia, crate::media::MediaError> {
+        Ok(match self.storage_kind() {
+            StorageKind::Local => {
+                crate::media::OpenedMedia::Local(crate::media::LocalMedia::open(&self.media_dir())?)
+            }
+            StorageKind::S3 => {
+                crate::media::OpenedMedia::S3(crate::s3::S3Media::connect(&self.s3).await?)
+            }
+        })
     }
 
     /// Creates the data directory if needed and proves it is writable, so a bad path fails at

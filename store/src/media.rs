@@ -1,13 +1,15 @@
 //! Media storage behind one trait, [`MediaStore`]. The embedded default keeps objects as files
-//! under `DATA_DIR/media` ([`LocalMedia`]); the S3 backend implements the same trait.
+//! under `DATA_DIR/media` ([`LocalMedia`]); [`crate::s3::S3Media`] implements the same trait.
 //!
 //! Object keys follow DESIGN.md: `{tenant}/{video}/source/original.{ext}`,
 //! `…/hls/{rung}/seg_{n}.m4s`, `…/thumbs/poster.jpg`; upload chunks wait under
 //! `…/upload/part_{n}` until the upload completes.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use thiserror::Error;
 use tokio::io::AsyncWriteExt;
 
@@ -22,6 +24,48 @@ pub enum MediaError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The object store answered with an error or could not be reached.
+    #[error("object storage failed to {operation}: {message}")]
+    Remote {
+        operation: &'static str,
+        message: String,
+    },
+    #[error("media storage is misconfigured: {0}")]
+    Config(String),
+}
+
+/// Where one upload's chunks go and the object they become.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadTarget {
+    /// The object the joined chunks become (`…/source/original.mp4`).
+    pub key: String,
+    /// Where chunks wait as separate objects (local storage): `…/upload`.
+    pub parts_prefix: String,
+    /// The S3 multipart upload that holds the chunks as parts.
+    pub multipart_id: Option<String>,
+}
+
+impl UploadTarget {
+    fn part_key(&self, n: u32) -> String {
+        format!("{}/part_{n:05}", self.parts_prefix)
+    }
+}
+
+/// A chunk as storage holds it. Chunks are numbered from 0; S3 parts from 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPart {
+    pub n: u32,
+    pub size: u64,
+    /// S3's ETag of the part, needed to complete the multipart upload.
+    pub etag: Option<String>,
+}
+
+/// A request the browser makes itself, so chunk bytes go straight to object storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignedPart {
+    pub url: String,
+    /// Headers the request must carry exactly as given (they are signed).
+    pub headers: Vec<(String, String)>,
 }
 
 /// Where media objects live. Every key is checked by [`check_key`] first.
@@ -30,11 +74,46 @@ pub trait MediaStore: Send + Sync + std::fmt::Debug {
     /// `local` or `s3`, for logs.
     fn backend(&self) -> &'static str;
 
-    /// Stores one upload chunk; a resent chunk replaces the earlier copy.
-    async fn write_part(&self, key: &str, bytes: &[u8]) -> Result<(), MediaError>;
+    /// Prepares storage for an upload that will become `key`; returns the S3 multipart id.
+    async fn start_upload(&self, key: &str) -> Result<Option<String>, MediaError>;
 
-    /// Joins `parts` in order into `key`, then removes the parts.
-    async fn assemble(&self, parts: &[String], key: &str) -> Result<u64, MediaError>;
+    /// Stores chunk `n`, already checked against `sha256`; a resent chunk replaces the
+    /// earlier copy.
+    async fn write_part(
+        &self,
+        target: &UploadTarget,
+        n: u32,
+        bytes: Bytes,
+        sha256: &[u8; 32],
+    ) -> Result<(), MediaError>;
+
+    /// A URL the client can PUT chunk `n` to directly, valid for `valid_for`; storage refuses
+    /// a body whose SHA-256 is not `sha256`. `None` when this backend takes chunks only
+    /// through [`MediaStore::write_part`].
+    async fn presign_part(
+        &self,
+        target: &UploadTarget,
+        n: u32,
+        sha256: &[u8; 32],
+        valid_for: Duration,
+    ) -> Result<Option<PresignedPart>, MediaError>;
+
+    /// The chunks storage holds, when storage is the record of them (direct uploads);
+    /// `None` when the database's chunk records are.
+    async fn listed_parts(
+        &self,
+        target: &UploadTarget,
+    ) -> Result<Option<Vec<StoredPart>>, MediaError>;
+
+    /// Joins `parts` (every chunk, in order) into the target object; returns its size.
+    async fn finish_upload(
+        &self,
+        target: &UploadTarget,
+        parts: &[StoredPart],
+    ) -> Result<u64, MediaError>;
+
+    /// Discards whatever chunks an unfinished upload stored.
+    async fn abort_upload(&self, target: &UploadTarget) -> Result<(), MediaError>;
 
     /// Stores a local file (a transcode output) under `key`. The file may be moved.
     async fn put_file(&self, key: &str, file: &Path) -> Result<(), MediaError>;
@@ -45,6 +124,36 @@ pub trait MediaStore: Send + Sync + std::fmt::Debug {
 
     /// Removes every object under `prefix/` (a retried transcode clears its earlier outputs).
     async fn delete_prefix(&self, prefix: &str) -> Result<(), MediaError>;
+}
+
+/// The configured storage, for callers that need a backend's own abilities (`/media` serves
+/// local files directly and streams S3 objects).
+#[derive(Debug, Clone)]
+pub enum OpenedMedia {
+    Local(LocalMedia),
+    S3(crate::s3::S3Media),
+}
+
+impl OpenedMedia {
+    pub fn shared(&self) -> std::sync::Arc<dyn MediaStore> {
+        match self {
+            OpenedMedia::Local(local) => std::sync::Arc::new(local.clone()),
+            OpenedMedia::S3(s3) => std::sync::Arc::new(s3.clone()),
+        }
+    }
+}
+
+/// The MIME type of a player-facing output, from its extension.
+pub fn content_type_of(key: &str) -> Option<&'static str> {
+    Some(match key.rsplit_once('.')?.1 {
+        "m3u8" => "application/vnd.apple.mpegurl",
+        "m4s" => "video/iso.segment",
+        "mp4" => "video/mp4",
+        "m4a" => "audio/mp4",
+        "jpg" => "image/jpeg",
+        "vtt" => "text/vtt; charset=utf-8",
+        _ => return None,
+    })
 }
 
 /// Keys are relative, `/`-separated and made of normal components only, so no key can name a
@@ -112,26 +221,58 @@ impl MediaStore for LocalMedia {
         "local"
     }
 
-    async fn write_part(&self, key: &str, bytes: &[u8]) -> Result<(), MediaError> {
-        let path = self.path_of(key)?;
-        self.write_atomically(&path, bytes).await
+    async fn start_upload(&self, _key: &str) -> Result<Option<String>, MediaError> {
+        Ok(None)
     }
 
-    async fn assemble(&self, parts: &[String], key: &str) -> Result<u64, MediaError> {
-        let target = self.path_of(key)?;
-        create_parent(&target).await?;
-        let temporary = temporary_sibling(&target);
+    async fn write_part(
+        &self,
+        target: &UploadTarget,
+        n: u32,
+        bytes: Bytes,
+        _sha256: &[u8; 32],
+    ) -> Result<(), MediaError> {
+        let path = self.path_of(&target.part_key(n))?;
+        self.write_atomically(&path, &bytes).await
+    }
+
+    async fn presign_part(
+        &self,
+        _target: &UploadTarget,
+        _n: u32,
+        _sha256: &[u8; 32],
+        _valid_for: Duration,
+    ) -> Result<Option<PresignedPart>, MediaError> {
+        Ok(None)
+    }
+
+    async fn listed_parts(
+        &self,
+        _target: &UploadTarget,
+    ) -> Result<Option<Vec<StoredPart>>, MediaError> {
+        Ok(None)
+    }
+
+    async fn finish_upload(
+        &self,
+        target: &UploadTarget,
+        parts: &[StoredPart],
+    ) -> Result<u64, MediaError> {
+        let destination = self.path_of(&target.key)?;
+        create_parent(&destination).await?;
+        let temporary = temporary_sibling(&destination);
         let mut out = tokio::fs::File::create(&temporary)
             .await
             .map_err(io(&temporary))?;
         let mut total = 0;
         for part in parts {
-            let path = self.path_of(part)?;
+            let key = target.part_key(part.n);
+            let path = self.path_of(&key)?;
             let mut input = match tokio::fs::File::open(&path).await {
                 Ok(file) => file,
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
                     let _ = tokio::fs::remove_file(&temporary).await;
-                    return Err(MediaError::NotFound(part.clone()));
+                    return Err(MediaError::NotFound(key));
                 }
                 Err(err) => return Err(io(&path)(err)),
             };
@@ -141,21 +282,15 @@ impl MediaStore for LocalMedia {
         }
         out.sync_all().await.map_err(io(&temporary))?;
         drop(out);
-        tokio::fs::rename(&temporary, &target)
+        tokio::fs::rename(&temporary, &destination)
             .await
-            .map_err(io(&target))?;
-        for part in parts {
-            let path = self.path_of(part)?;
-            let _ = tokio::fs::remove_file(&path).await;
-        }
-        // The parts' directory, once empty (remove_dir refuses a non-empty one).
-        if let Some(dir) = parts
-            .first()
-            .and_then(|p| self.path_of(p).ok()?.parent().map(Path::to_owned))
-        {
-            let _ = tokio::fs::remove_dir(dir).await;
-        }
+            .map_err(io(&destination))?;
+        self.abort_upload(target).await?;
         Ok(total)
+    }
+
+    async fn abort_upload(&self, target: &UploadTarget) -> Result<(), MediaError> {
+        self.delete_prefix(&target.parts_prefix).await
     }
 
     async fn put_file(&self, key: &str, file: &Path) -> Result<(), MediaError> {
@@ -242,48 +377,5 @@ mod tests {
         ] {
             assert!(media.path_of(hostile).is_err(), "{hostile:?} was accepted");
         }
-    }
-
-    #[tokio::test]
-    async fn parts_are_assembled_in_order_and_removed() {
-        let tmp = tempfile::tempdir().unwrap();
-        let media = LocalMedia::open(tmp.path()).unwrap();
-        media
-            .write_part("t/v/upload/part_1", b"world")
-            .await
-            .unwrap();
-        media
-            .write_part("t/v/upload/part_0", b"hello ")
-            .await
-            .unwrap();
-        // A resent chunk replaces the first copy.
-        media
-            .write_part("t/v/upload/part_1", b"there")
-            .await
-            .unwrap();
-        let parts = [
-            "t/v/upload/part_0".to_owned(),
-            "t/v/upload/part_1".to_owned(),
-        ];
-        let size = media
-            .assemble(&parts, "t/v/source/original.mp4")
-            .await
-            .unwrap();
-        assert_eq!(size, 11);
-        let path = media
-            .readable_path("t/v/source/original.mp4", tmp.path())
-            .await
-            .unwrap();
-        assert_eq!(std::fs::read(path).unwrap(), b"hello there");
-        assert!(!tmp.path().join("t/v/upload/part_0").exists());
-        let missing = media.assemble(&parts, "t/v/source/again.mp4").await;
-        assert!(
-            matches!(missing, Err(MediaError::NotFound(_))),
-            "{missing:?}"
-        );
-        assert!(!tmp.path().join("t/v/source/again.mp4").exists());
-        media.delete_prefix("t/v").await.unwrap();
-        assert!(!tmp.path().join("t/v").exists());
-        media.delete_prefix("t/v").await.unwrap();
     }
 }

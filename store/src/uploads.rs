@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::jobs::{self, NewJob};
+use crate::media::UploadTarget;
 
 /// The job kind that turns a complete source into HLS (`worker::transcode`).
 pub const TRANSCODE_JOB: &str = "transcode";
@@ -27,7 +28,23 @@ pub struct UploadRecord {
     pub chunk_count: i32,
     /// `open`, `completed` or `aborted`.
     pub state: String,
+    /// The S3 multipart upload holding the chunks (S3 storage only).
+    pub multipart_id: Option<String>,
     pub created_at: OffsetDateTime,
+}
+
+impl UploadRecord {
+    /// Where this upload's chunks go and the source object they become.
+    pub fn target(&self) -> UploadTarget {
+        // Only names with an accepted extension are ever stored.
+        let extension = ferrotape_model::upload::extension_of(&self.file_name)
+            .unwrap_or_else(|| "bin".to_owned());
+        UploadTarget {
+            key: source_key(self.tenant, self.video_id, &extension),
+            parts_prefix: parts_prefix(self.tenant, self.video_id),
+            multipart_id: self.multipart_id.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,9 +59,9 @@ pub fn video_prefix(tenant: TenantId, video: Uuid) -> String {
     format!("{}/{video}", tenant.0)
 }
 
-/// Where chunk `n` of an upload waits (local storage).
-pub fn part_key(tenant: TenantId, video: Uuid, n: i32) -> String {
-    format!("{}/upload/part_{n:05}", video_prefix(tenant, video))
+/// Where an upload's chunks wait as separate objects (local storage).
+pub fn parts_prefix(tenant: TenantId, video: Uuid) -> String {
+    format!("{}/upload", video_prefix(tenant, video))
 }
 
 /// The uploaded source, `{tenant}/{video}/source/original.{ext}`.
@@ -91,7 +108,7 @@ pub async fn open(
                                 chunk_size, chunk_count)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
            RETURNING id, tenant_id, user_id, video_id, file_name, content_type, size_bytes,
-                     chunk_size, chunk_count, state::text AS "state!", created_at"#,
+                     chunk_size, chunk_count, state::text AS "state!", multipart_id, created_at"#,
         tenant.0,
         user,
         video,
@@ -119,6 +136,7 @@ struct UploadRow {
     chunk_size: i32,
     chunk_count: i32,
     state: String,
+    multipart_id: Option<String>,
     created_at: OffsetDateTime,
 }
 
@@ -135,6 +153,7 @@ impl From<UploadRow> for UploadRecord {
             chunk_size: row.chunk_size,
             chunk_count: row.chunk_count,
             state: row.state,
+            multipart_id: row.multipart_id,
             created_at: row.created_at,
         }
     }
@@ -144,7 +163,7 @@ pub async fn find(pool: &PgPool, tenant: TenantId, id: Uuid) -> Result<UploadRec
     sqlx::query_as!(
         UploadRow,
         r#"SELECT id, tenant_id, user_id, video_id, file_name, content_type, size_bytes,
-                  chunk_size, chunk_count, state::text AS "state!", created_at
+                  chunk_size, chunk_count, state::text AS "state!", multipart_id, created_at
            FROM uploads WHERE tenant_id = $1 AND id = $2"#,
         tenant.0,
         id,
@@ -153,6 +172,22 @@ pub async fn find(pool: &PgPool, tenant: TenantId, id: Uuid) -> Result<UploadRec
     .await?
     .map(Into::into)
     .ok_or(StoreError::NotFound)
+}
+
+/// Remembers the S3 multipart upload that storage started for this upload.
+pub async fn set_multipart(
+    pool: &PgPool,
+    upload: Uuid,
+    multipart_id: &str,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        "UPDATE uploads SET multipart_id = $2 WHERE id = $1",
+        upload,
+        multipart_id
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// The chunks that arrived, in order.
@@ -334,7 +369,7 @@ pub async fn abandoned(
     Ok(sqlx::query_as!(
         UploadRow,
         r#"SELECT id, tenant_id, user_id, video_id, file_name, content_type, size_bytes,
-                  chunk_size, chunk_count, state::text AS "state!", created_at
+                  chunk_size, chunk_count, state::text AS "state!", multipart_id, created_at
            FROM uploads WHERE state = 'open' AND created_at < $1
            ORDER BY created_at LIMIT $2"#,
         before,

@@ -45,15 +45,15 @@ fn main() -> ExitCode {
     };
     // Local storage only works for workers that share the server's disk (one machine, or a
     // network file system); S3 is the way to spread workers over machines.
-    let media = match ferrotape_store::media::LocalMedia::open(&cli.common.media_dir()) {
-        Ok(media) => media,
-        Err(err) => {
-            eprintln!("ferrotape-worker: {err}");
-            return ExitCode::from(2);
-        }
-    };
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     runtime.block_on(async move {
+        let media = match cli.common.open_media().await {
+            Ok(media) => media.shared(),
+            Err(err) => {
+                eprintln!("ferrotape-worker: {err}");
+                return ExitCode::from(2);
+            }
+        };
         let pool = match db::connect(options, cli.common.db_max_connections).await {
             Ok(pool) => pool,
             Err(err) => {
@@ -68,7 +68,7 @@ fn main() -> ExitCode {
             let _ = stop.send(true);
         });
         let config = ferrotape_worker::WorkerConfig::from(&cli.worker);
-        ferrotape_worker::run(pool, std::sync::Arc::new(media), config, stopped).await;
+        ferrotape_worker::run(pool, media, config, stopped).await;
         ExitCode::SUCCESS
     })
 }

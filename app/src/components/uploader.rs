@@ -206,6 +206,8 @@ mod client {
         paused: Cell<bool>,
         cancelled: Cell<bool>,
         in_flight: RefCell<HashMap<u32, (XmlHttpRequest, f64)>>,
+        /// Chunks go straight to object storage (S3) rather than through the server.
+        direct: Cell<bool>,
         done_bytes: Cell<f64>,
         /// (time ms, bytes) samples for the speed.
         samples: RefCell<VecDeque<(f64, f64)>>,
@@ -248,6 +250,7 @@ mod client {
             paused: Cell::new(false),
             cancelled: Cell::new(false),
             in_flight: RefCell::new(HashMap::new()),
+            direct: Cell::new(false),
             done_bytes: Cell::new(0.0),
             samples: RefCell::new(VecDeque::new()),
         });
@@ -327,6 +330,9 @@ mod client {
                     .collect()
             })
             .unwrap_or_default();
+        shared
+            .direct
+            .set(status["direct"].as_bool().unwrap_or(false));
         shared
             .done_bytes
             .set(status["received_bytes"].as_f64().unwrap_or(0.0));
@@ -426,14 +432,21 @@ mod client {
         let sha = sha256_hex(&buffer).await.map_err(Some)?;
         let bytes = Uint8Array::new(&buffer);
         let mut delay = 1000;
-        for attempt in 1..=ATTEMPTS {
+        let mut attempt = 0;
+        while attempt < ATTEMPTS {
+            attempt += 1;
             if shared.paused.get() || shared.cancelled.get() {
                 return Err(None);
             }
-            let xhr = XmlHttpRequest::new().map_err(|_| Some("No XMLHttpRequest.".to_owned()))?;
-            let _ = xhr.open("PUT", &format!("/api/v1/uploads/{id}/chunks/{n}"));
-            let _ = xhr.set_request_header("X-Chunk-Sha256", &sha);
-            let _ = xhr.set_request_header("Content-Type", "application/octet-stream");
+            let (xhr, direct) = match open_chunk_request(shared, id, n, &sha).await {
+                Ok(opened) => opened,
+                Err(message) if attempt == ATTEMPTS => return Err(Some(message)),
+                Err(_) => {
+                    sleep(delay).await;
+                    delay = (delay * 2).min(16_000);
+                    continue;
+                }
+            };
             shared.in_flight.borrow_mut().insert(n, (xhr.clone(), 0.0));
             let on_progress = {
                 let shared = shared.clone();
@@ -454,10 +467,20 @@ mod client {
             drop(on_progress);
             match outcome {
                 Ok((200, _)) => return Ok(()),
-                Ok((code, body)) if (400..500).contains(&code) && code != 408 && code != 429 => {
+                // The server's refusals are final; storage's (an expired URL, a damaged
+                // body) are worth another presigned try.
+                Ok((code, body))
+                    if !direct && (400..500).contains(&code) && code != 408 && code != 429 =>
+                {
                     return Err(Some(error_text(&body)));
                 }
                 Err(Aborted) if shared.paused.get() || shared.cancelled.get() => return Err(None),
+                // The browser cannot reach the bucket (network, CORS): the server takes the
+                // chunks instead, starting with this one.
+                Err(Aborted) if direct => {
+                    shared.direct.set(false);
+                    attempt -= 1;
+                }
                 _ if attempt == ATTEMPTS => {
                     return Err(Some(format!(
                         "Chunk {n} could not be sent after {ATTEMPTS} tries (is the network down?)."
@@ -469,7 +492,52 @@ mod client {
                 }
             }
         }
-        Err(Some("unreachable".to_owned()))
+        Err(Some(format!(
+            "Chunk {n} could not be sent after {ATTEMPTS} tries (is the network down?)."
+        )))
+    }
+
+    /// An opened (not yet sent) request for chunk `n`: straight to object storage through a
+    /// presigned URL when the upload allows it (`true`), else to the server.
+    async fn open_chunk_request(
+        shared: &Shared,
+        id: &str,
+        n: u32,
+        sha: &str,
+    ) -> Result<(XmlHttpRequest, bool), String> {
+        let xhr = XmlHttpRequest::new().map_err(|_| "No XMLHttpRequest.".to_owned())?;
+        if shared.direct.get() {
+            let body = serde_json::json!({ "sha256": sha }).to_string();
+            let (code, presigned) = request(
+                "POST",
+                &format!("/api/v1/uploads/{id}/chunks/{n}/url"),
+                Some(body),
+            )
+            .await?;
+            match (code, presigned["url"].as_str()) {
+                (200, Some(url)) => {
+                    xhr.open("PUT", url)
+                        .map_err(|_| "Bad upload URL.".to_owned())?;
+                    if let Some(headers) = presigned["headers"].as_object() {
+                        for (name, value) in headers {
+                            // The browser sets these itself and refuses to be told.
+                            if matches!(name.as_str(), "host" | "content-length") {
+                                continue;
+                            }
+                            let _ = xhr.set_request_header(name, value.as_str().unwrap_or(""));
+                        }
+                    }
+                    return Ok((xhr, true));
+                }
+                (409, _) => shared.direct.set(false),
+                _ => return Err(error_text(&presigned)),
+            }
+        }
+        xhr.open("PUT", &format!("/api/v1/uploads/{id}/chunks/{n}"))
+            .map_err(|_| "Bad upload URL.".to_owned())?;
+        let _ = xhr.set_request_header("X-Chunk-Sha256", sha);
+        let _ = xhr.set_request_header("Content-Type", "application/octet-stream");
+        Ok((xhr, false))
     }
 
     struct Aborted;

@@ -60,6 +60,19 @@ impl TestApp {
     }
 
     pub async fn spawn_with(config: AccountsConfig, trusted_proxies: Vec<ipnet::IpNet>) -> TestApp {
+        TestApp::spawn_full(config, trusted_proxies, None).await
+    }
+
+    /// The app storing media in `storage` (an S3 bucket) instead of a local directory.
+    pub async fn spawn_with_storage(storage: ferrotape_store::media::OpenedMedia) -> TestApp {
+        TestApp::spawn_full(AccountsConfig::default(), Vec::new(), Some(storage)).await
+    }
+
+    async fn spawn_full(
+        config: AccountsConfig,
+        trusted_proxies: Vec<ipnet::IpNet>,
+        storage: Option<ferrotape_store::media::OpenedMedia>,
+    ) -> TestApp {
         let database = TestDatabase::create().await;
         let pool = database.pool.clone();
         let media_dir = tempfile::tempdir().unwrap();
@@ -69,8 +82,12 @@ impl TestApp {
         tokio::spawn(accounts.clone().run_background(stopped.clone()));
         let job_events = ferrotape_server::job_events::JobEvents::new();
         tokio::spawn(job_events.clone().run(pool.clone(), stopped));
-        let media: Arc<dyn ferrotape_store::media::MediaStore> =
-            Arc::new(ferrotape_store::media::LocalMedia::open(media_dir.path()).unwrap());
+        let served_media = storage.unwrap_or_else(|| {
+            ferrotape_store::media::OpenedMedia::Local(
+                ferrotape_store::media::LocalMedia::open(media_dir.path()).unwrap(),
+            )
+        });
+        let media = served_media.shared();
         let state = AppState {
             leptos_options: LeptosOptions::builder()
                 .output_name("ferrotape")
@@ -78,7 +95,7 @@ impl TestApp {
                 .build(),
             db: pool.clone(),
             media: media.clone(),
-            local_media: Some(ferrotape_store::media::LocalMedia::open(media_dir.path()).unwrap()),
+            served_media,
             tools: ferrotape_worker::MediaTools::default(),
             uploads: ferrotape_server::api_uploads::UploadSettings::default(),
             accounts: accounts.clone(),
