@@ -2,6 +2,10 @@
 // studio's uploader, watches it process, and the result is an HLS ladder (1080/720/480/360,
 // nothing upscaled) with 6 s segments, keyframes aligned across rungs, a poster, sprite sheets
 // and a thumbnails track — all fetched from /media like a player would.
+//
+// scripts/e2e.sh runs this file twice: against a server with local storage, where chunks go
+// to the server, and against one storing media in S3 (EXPECT_DIRECT_UPLOADS_TO set to the S3
+// endpoint), where the browser must PUT every chunk straight to the bucket.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -14,6 +18,7 @@ import { BASE_URL, launch, collectErrors } from './browser.mjs';
 const run = promisify(execFile);
 const PASSWORD = 'an editor passphrase for e2e';
 const DEFAULT_TENANT = '00000000-0000-0000-0000-000000000001';
+const DIRECT = process.env.EXPECT_DIRECT_UPLOADS_TO;
 
 let browser;
 let work;
@@ -39,6 +44,11 @@ async function fetchOk(path) {
   return response;
 }
 
+function isJpeg(buffer) {
+  const bytes = new Uint8Array(buffer);
+  return bytes.length > 1000 && bytes[0] === 0xff && bytes[1] === 0xd8;
+}
+
 /// Keyframe times (seconds) of one rendition: its init segment and media segments joined into
 /// one fragmented MP4 and read by ffprobe.
 async function keyframes(base, playlist) {
@@ -52,7 +62,7 @@ async function keyframes(base, playlist) {
   return stdout.trim().split('\n').map((line) => line.split(',')).filter(([, flags]) => flags?.includes('K')).map(([t]) => Number(t).toFixed(2));
 }
 
-test('an editor uploads a 1080p clip in the studio and it becomes an aligned HLS ladder', async () => {
+test(`an editor uploads a 1080p clip in the studio and it becomes an aligned HLS ladder (${DIRECT ? 'S3' : 'local'} storage)`, async () => {
   const clip = join(work, 'keynote.mp4');
   await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440',
     '-t', '10', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', '-shortest', clip]);
@@ -61,6 +71,8 @@ test('an editor uploads a 1080p clip in the studio and it becomes an aligned HLS
 
   const page = await browser.newPage();
   const errors = collectErrors(page);
+  const chunkPuts = [];
+  page.on('request', (request) => { if (request.method() === 'PUT') chunkPuts.push(request.url()); });
   await page.goto(`${BASE_URL}/login?next=/studio`);
   await page.waitForSelector('body[data-hydrated="true"]', { timeout: 15000 });
   await page.getByLabel('Email address').fill(email);
@@ -78,6 +90,9 @@ test('an editor uploads a 1080p clip in the studio and it becomes an aligned HLS
   await page.locator('tr[data-state="ready"]').filter({ hasText: 'keynote.mp4' }).waitFor({ timeout: 240000 });
   const video = await row.getAttribute('data-video-id');
   assert.deepEqual(errors, [], 'no console errors');
+  assert.ok(chunkPuts.length > 0, 'the chunks were PUT');
+  const chunkTarget = DIRECT ? `${DIRECT}/` : `${BASE_URL}/api/v1/uploads/`;
+  for (const url of chunkPuts) assert.ok(url.startsWith(chunkTarget), `chunk sent to ${url}, expected ${chunkTarget}…`);
 
   const base = `/media/${DEFAULT_TENANT}/${video}`;
   const master = await (await fetchOk(`${base}/hls/master.m3u8`)).text();
@@ -99,12 +114,15 @@ test('an editor uploads a 1080p clip in the studio and it becomes an aligned HLS
   assert.deepEqual(keyframeSets[0].map((t) => (Number(t) - first).toFixed(2)), ['0.00', '2.00', '4.00', '6.00', '8.00']);
   for (const set of keyframeSets) assert.deepEqual(set, keyframeSets[0], 'keyframes align across rungs');
 
+  // Every body is read to the end: an unread body keeps its connection (and node) alive.
   const poster = await fetchOk(`${base}/thumbs/poster.jpg`);
   assert.equal(poster.headers.get('content-type'), 'image/jpeg');
+  assert.ok(isJpeg(await poster.arrayBuffer()), 'the poster is a JPEG');
   const vtt = await (await fetchOk(`${base}/thumbs/thumbs.vtt`)).text();
   assert.match(vtt, /^WEBVTT/);
   assert.match(vtt, /sprite_0\.jpg#xywh=0,0,\d+,\d+/);
   const sprite = await fetchOk(`${base}/thumbs/sprite_0.jpg`);
   assert.equal(sprite.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+  assert.ok(isJpeg(await sprite.arrayBuffer()), 'the sprite sheet is a JPEG');
   await page.close();
 });

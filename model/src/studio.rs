@@ -19,6 +19,9 @@ pub struct StudioVideo {
     pub size_bytes: Option<i64>,
     /// The upload session still taking chunks, while uploading.
     pub upload_id: Option<uuid::Uuid>,
+    /// The source is stored, so a failed transcode can be run again.
+    #[serde(default)]
+    pub can_retry: bool,
     /// `/media/…` URL of the poster, once ready.
     pub poster_url: Option<String>,
     /// RFC 3339.
@@ -69,6 +72,7 @@ mod tests {
             duration_ms: None,
             size_bytes: None,
             upload_id: None,
+            can_retry: false,
             poster_url: None,
             created_at: String::new(),
         }

@@ -3,12 +3,10 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use ferrotape_store::PgPool;
 use ferrotape_store::jobs::JOB_EVENTS_CHANNEL;
 use serde_json::Value;
-use sqlx::postgres::PgListener;
 use tokio::sync::{broadcast, watch};
 
 pub struct JobEvents {
@@ -49,33 +47,13 @@ impl JobEvents {
     }
 
     /// Listens until `shutdown` turns true, reconnecting after errors.
-    pub async fn run(self: Arc<Self>, pool: PgPool, mut shutdown: watch::Receiver<bool>) {
-        loop {
-            let listening = async {
-                let mut listener = PgListener::connect_with(&pool).await?;
-                listener.listen(JOB_EVENTS_CHANNEL).await?;
-                loop {
-                    let notification = listener.recv().await?;
-                    match serde_json::from_str(notification.payload()) {
-                        Ok(event) => self.record(event),
-                        Err(err) => tracing::warn!(%err, "malformed job event"),
-                    }
-                }
-                #[allow(unreachable_code)]
-                Ok::<(), sqlx::Error>(())
-            };
-            tokio::select! {
-                result = listening => {
-                    if let Err(err) = result {
-                        tracing::warn!(%err, "job-event listener failed; reconnecting");
-                    }
-                }
-                _ = shutdown.wait_for(|stop| *stop) => return,
+    pub async fn run(self: Arc<Self>, pool: PgPool, shutdown: watch::Receiver<bool>) {
+        crate::pg_listen::listen(&pool, &[JOB_EVENTS_CHANNEL], shutdown, |_, payload| {
+            match serde_json::from_str(payload) {
+                Ok(event) => self.record(event),
+                Err(err) => tracing::warn!(%err, "malformed job event"),
             }
-            tokio::select! {
-                () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                _ = shutdown.wait_for(|stop| *stop) => return,
-            }
-        }
+        })
+        .await;
     }
 }

@@ -4,6 +4,7 @@
 pub mod accounts_setup;
 pub mod admin;
 pub mod api_accounts;
+pub mod api_studio;
 pub mod api_uploads;
 pub mod auth;
 pub mod cli;
@@ -15,8 +16,10 @@ pub mod health;
 pub mod job_events;
 pub mod media;
 pub mod metrics;
+pub mod pg_listen;
 pub mod request_context;
 pub mod router;
 pub mod serve;
 pub mod session;
 pub mod state;
+pub mod video_events;

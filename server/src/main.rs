@@ -149,6 +149,7 @@ fn serve_site(cli: Cli) -> Result<(), String> {
             accounts,
             http: std::sync::Arc::new(http),
             job_events: ferrotape_server::job_events::JobEvents::new(),
+            video_events: ferrotape_server::video_events::VideoEvents::new(),
         };
         serve::run(listener, state, in_process_worker, grace)
             .await

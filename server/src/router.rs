@@ -14,7 +14,9 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
-use crate::{api_accounts, api_uploads, csrf, health, media, metrics, request_context, session};
+use crate::{
+    api_accounts, api_studio, api_uploads, csrf, health, media, metrics, request_context, session,
+};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -34,6 +36,7 @@ pub fn build(state: AppState) -> Router {
     let site = Router::new()
         .merge(api_accounts::routes())
         .merge(api_uploads::routes())
+        .merge(api_studio::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })

@@ -64,6 +64,12 @@ pub async fn run(
             .clone()
             .run(state.db.clone(), background_stopped.clone()),
     );
+    let video_events = tokio::spawn(
+        state
+            .video_events
+            .clone()
+            .run(state.db.clone(), background_stopped.clone()),
+    );
     // Mail delivery and rate-limit housekeeping run in every server.
     let accounts_background =
         tokio::spawn(state.accounts.clone().run_background(background_stopped));
@@ -91,5 +97,6 @@ pub async fn run(
     }
     let _ = accounts_background.await;
     let _ = job_events.await;
+    let _ = video_events.await;
     Ok(())
 }

@@ -13,6 +13,7 @@ use leptos::prelude::LeptosOptions;
 
 use crate::job_events::JobEvents;
 use crate::request_context::HttpSettings;
+use crate::video_events::VideoEvents;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -27,6 +28,7 @@ pub struct AppState {
     pub accounts: Accounts,
     pub http: Arc<HttpSettings>,
     pub job_events: Arc<JobEvents>,
+    pub video_events: Arc<VideoEvents>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -615,3 +615,111 @@ async fn a_single_frame_video_and_an_audio_file_are_transcoded() {
         "{audio_master}"
     );
 }
+
+/// The studio's Retry runs a failed transcode again from the stored source; a file that was
+/// never playable, a video that did not fail, and someone else's video cannot be retried.
+#[tokio::test]
+async fn a_failed_transcode_is_retried_from_the_studio_but_an_unplayable_file_is_not() {
+    let app = TestApp::spawn().await;
+    let mut client = editor(&app, "ed@example.com").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let file = clip(tmp.path());
+    let id = upload_clip(&app, &mut client, "talk.mp4", &file).await;
+    let video_id: String =
+        sqlx::query_scalar("SELECT video_id::text FROM uploads WHERE id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+
+    let too_early = client
+        .server_fn("studio/retry", &[("video_id", &video_id)])
+        .await;
+    assert_eq!(
+        too_early.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        too_early.body
+    );
+    assert!(
+        too_early.body.contains("only a failed video"),
+        "{}",
+        too_early.body
+    );
+
+    // The transcode fails for good, as a worker's last attempt leaves it.
+    sqlx::query(
+        "UPDATE jobs SET state = 'discarded', finalized_at = now() WHERE kind = 'transcode'",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "UPDATE videos SET state = 'failed', failure_reason = 'transcoding failed: out of disk'
+         WHERE id = $1::uuid",
+    )
+    .bind(&video_id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let listed = client.server_fn("studio/videos", &[]).await.json();
+    assert_eq!(listed[0]["can_retry"], true, "{listed}");
+
+    let stranger_app_user = app
+        .user(TenantId::DEFAULT, "other@example.com", Role::Editor)
+        .await;
+    let _ = stranger_app_user;
+    let mut stranger = app.client("10.0.0.9");
+    stranger.log_in("other@example.com", common::PASSWORD).await;
+    let refused = stranger
+        .server_fn("studio/retry", &[("video_id", &video_id)])
+        .await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND, "{}", refused.body);
+
+    let retried = client
+        .server_fn("studio/retry", &[("video_id", &video_id)])
+        .await;
+    assert_eq!(retried.status, StatusCode::OK, "{}", retried.body);
+    let (state, reason, _, _) = video(&app, &id).await;
+    assert_eq!((state.as_str(), reason), ("processing", None));
+    let waiting: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM jobs WHERE kind = 'transcode' AND state = 'available'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(waiting, 1, "one new transcode job");
+
+    // A text file named like a video fails at upload: there is nothing to transcode again.
+    let text = b"this is not a video\n".repeat(100);
+    let bad = id_of(&open(&mut client, "notes.mp4", text.len()).await);
+    send_all(&mut client, &bad, &text, &[0]).await;
+    assert_eq!(
+        complete(&mut client, &bad).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let bad_video: String =
+        sqlx::query_scalar("SELECT video_id::text FROM uploads WHERE id = $1::uuid")
+            .bind(&bad)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let listed = client.server_fn("studio/videos", &[]).await.json();
+    let row = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["id"] == bad_video.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(row["can_retry"], false);
+    let hopeless = client
+        .server_fn("studio/retry", &[("video_id", &bad_video)])
+        .await;
+    assert_eq!(hopeless.status, StatusCode::BAD_REQUEST);
+    assert!(
+        hopeless.body.contains("upload the recording again"),
+        "{}",
+        hopeless.body
+    );
+}

@@ -303,22 +303,75 @@ pub async fn complete_playable(
     .execute(&mut *tx)
     .await
     .map_err(|e| StoreError::from_write(e, "the video"))?;
-    let job = jobs::enqueue(
-        &mut *tx,
-        upload.tenant,
+    let job = enqueue_transcode(&mut tx, upload.tenant, upload.video_id).await?;
+    tx.commit().await?;
+    Ok(job)
+}
+
+/// The video's transcode job (one waiting or running per video); part of the caller's
+/// transaction. Call [`jobs::notify_enqueued`] after the commit to wake workers.
+async fn enqueue_transcode(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    tenant: TenantId,
+    video: Uuid,
+) -> Result<i64, StoreError> {
+    jobs::enqueue(
+        &mut **tx,
+        tenant,
         &NewJob {
             max_attempts: 3,
-            unique_key: Some(&upload.video_id.to_string()),
-            ..NewJob::new(
-                TRANSCODE_JOB,
-                serde_json::json!({ "video_id": upload.video_id }),
-            )
+            unique_key: Some(&video.to_string()),
+            ..NewJob::new(TRANSCODE_JOB, serde_json::json!({ "video_id": video }))
         },
     )
     .await?
-    .ok_or_else(|| {
-        StoreError::Conflict("a transcode of this video is already queued".to_owned())
-    })?;
+    .ok_or_else(|| StoreError::Conflict("a transcode of this video is already queued".to_owned()))
+}
+
+/// Runs a failed video's transcode again from its stored source: the video goes back to
+/// `processing` and a job is queued, in one transaction. Editors may retry their own uploads,
+/// admins any in their tenant. Returns the job id.
+pub async fn retry_transcode(
+    pool: &PgPool,
+    tenant: TenantId,
+    user: Uuid,
+    any_uploader: bool,
+    video: Uuid,
+) -> Result<i64, StoreError> {
+    let mut tx = pool.begin().await?;
+    let current = sqlx::query!(
+        r#"SELECT state::text AS "state!", source_key IS NOT NULL AS "has_source!"
+           FROM videos WHERE tenant_id = $1 AND id = $2 AND (uploaded_by = $3 OR $4)
+           FOR UPDATE"#,
+        tenant.0,
+        video,
+        user,
+        any_uploader,
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    if current.state != "failed" {
+        return Err(StoreError::Conflict(format!(
+            "only a failed video can be retried; this one is {}",
+            current.state
+        )));
+    }
+    if !current.has_source {
+        return Err(StoreError::Conflict(
+            "the uploaded file itself cannot be played, so retrying cannot help: upload the recording again"
+                .to_owned(),
+        ));
+    }
+    sqlx::query!(
+        "UPDATE videos SET state = 'processing', failure_reason = NULL, progress = 0, eta_at = NULL
+         WHERE tenant_id = $1 AND id = $2",
+        tenant.0,
+        video,
+    )
+    .execute(&mut *tx)
+    .await?;
+    let job = enqueue_transcode(&mut tx, tenant, video).await?;
     tx.commit().await?;
     Ok(job)
 }

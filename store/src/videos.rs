@@ -8,6 +8,19 @@ use uuid::Uuid;
 
 use crate::StoreError;
 
+/// The channel a database trigger announces every studio-visible video change on
+/// (migration `video_events`); the payload is a [`VideoEvent`].
+pub const VIDEO_EVENTS_CHANNEL: &str = "ferrotape_video_events";
+
+/// Which video changed, as the trigger announces it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct VideoEvent {
+    pub tenant: Uuid,
+    pub video: Uuid,
+    pub uploaded_by: Option<Uuid>,
+    pub deleted: bool,
+}
+
 /// The videos `user` uploaded, newest first.
 pub async fn list_for_uploader(
     pool: &PgPool,
@@ -15,18 +28,43 @@ pub async fn list_for_uploader(
     user: Uuid,
     limit: i64,
 ) -> Result<Vec<StudioVideo>, StoreError> {
+    studio_rows(pool, tenant, user, None, limit).await
+}
+
+/// One of the videos `user` uploaded, as the studio lists it.
+pub async fn find_for_uploader(
+    pool: &PgPool,
+    tenant: TenantId,
+    user: Uuid,
+    video: Uuid,
+) -> Result<Option<StudioVideo>, StoreError> {
+    Ok(studio_rows(pool, tenant, user, Some(video), 1)
+        .await?
+        .into_iter()
+        .next())
+}
+
+async fn studio_rows(
+    pool: &PgPool,
+    tenant: TenantId,
+    user: Uuid,
+    only: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<StudioVideo>, StoreError> {
     let rows = sqlx::query!(
         r#"SELECT v.id, coalesce(v.original_name, 'untitled') AS "name!", v.state::text AS "state!",
                   v.progress, extract(epoch FROM v.eta_at - now())::float8 AS eta_secs,
                   v.failure_reason, v.duration_ms, v.size_bytes, v.poster_key, v.created_at,
+                  (v.state = 'failed' AND v.source_key IS NOT NULL) AS "can_retry!",
                   (SELECT u.id FROM uploads u WHERE u.video_id = v.id AND u.state = 'open') AS upload_id
            FROM videos v
-           WHERE v.tenant_id = $1 AND v.uploaded_by = $2
+           WHERE v.tenant_id = $1 AND v.uploaded_by = $2 AND ($4::uuid IS NULL OR v.id = $4)
            ORDER BY v.created_at DESC
            LIMIT $3"#,
         tenant.0,
         user,
         limit,
+        only,
     )
     .fetch_all(pool)
     .await?;
@@ -42,6 +80,7 @@ pub async fn list_for_uploader(
             duration_ms: row.duration_ms,
             size_bytes: row.size_bytes,
             upload_id: row.upload_id,
+            can_retry: row.can_retry,
             poster_url: row.poster_key.map(|key| format!("/media/{key}")),
             created_at: row.created_at.format(&Rfc3339).unwrap_or_default(),
         })

@@ -7,6 +7,29 @@ use leptos::prelude::*;
 
 use crate::AppError;
 
+/// Transcodes a failed video again from its stored source (the uploader, or an admin).
+#[server(endpoint = "studio/retry")]
+pub async fn retry_video(video_id: uuid::Uuid) -> Result<(), AppError> {
+    use crate::server_context::{finish_form, pool, require_role};
+    let result = async {
+        let user = require_role(Role::Editor).await?;
+        let pool = pool()?;
+        ferrotape_store::uploads::retry_transcode(
+            &pool,
+            user.tenant,
+            user.id,
+            user.role == Role::Admin,
+            video_id,
+        )
+        .await?;
+        ferrotape_store::jobs::notify_enqueued(&pool, &[ferrotape_store::uploads::TRANSCODE_JOB])
+            .await?;
+        Ok(())
+    }
+    .await;
+    finish_form(result, "/studio", "", Some("/studio"))
+}
+
 /// The caller's uploads, newest first (editors and admins).
 #[server(endpoint = "studio/videos")]
 pub async fn studio_videos() -> Result<Vec<StudioVideo>, AppError> {

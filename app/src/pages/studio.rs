@@ -8,24 +8,31 @@ use leptos_router::components::A;
 
 use crate::AppError;
 use crate::api::admin::studio_overview;
-use crate::api::studio::studio_videos;
+use crate::api::studio::{RetryVideo, studio_videos};
 use crate::components::uploader::Uploader;
 
-/// How often the list refreshes while something is uploading or processing.
+/// How often the list refreshes while something is uploading or processing, should the
+/// event stream be unavailable (a proxy that buffers it, say).
 #[cfg(feature = "hydrate")]
-const REFRESH_MS: u64 = 2000;
+const FALLBACK_REFRESH_MS: u64 = 10_000;
 
 #[component]
 pub fn StudioPage() -> impl IntoView {
     let overview = Resource::new(|| (), |_| studio_overview());
     let refresh = RwSignal::new(0u32);
-    let videos = Resource::new(move || refresh.get(), |_| studio_videos());
+    let retry = ServerAction::<RetryVideo>::new();
+    let videos = Resource::new(
+        move || (refresh.get(), retry.version().get()),
+        |_| studio_videos(),
+    );
     let on_finished = Callback::new(move |()| refresh.update(|n| *n += 1));
 
-    // While anything is in flight, poll for progress (the page stays useful without it).
+    // Live progress: every event from the studio's stream refreshes the list, at most every
+    // half second; a slow poll covers a stream that cannot get through.
     #[cfg(feature = "hydrate")]
     {
         use leptos::leptos_dom::helpers::set_interval_with_handle;
+        live_updates(refresh);
         let busy = move || {
             videos.get().and_then(Result::ok).is_some_and(|list| {
                 list.iter()
@@ -38,7 +45,7 @@ pub fn StudioPage() -> impl IntoView {
                     refresh.update(|n| *n += 1);
                 }
             },
-            std::time::Duration::from_millis(REFRESH_MS),
+            std::time::Duration::from_millis(FALLBACK_REFRESH_MS),
         ) {
             on_cleanup(move || handle.clear());
         }
@@ -55,10 +62,13 @@ pub fn StudioPage() -> impl IntoView {
                             <p>{format!("Welcome, {}.", user.display_name)}</p>
                             <Uploader on_finished/>
                             <h2 id="videos-heading">"Your videos"</h2>
+                            {move || retry.value().get().and_then(Result::err).map(|err| view! {
+                                <p class="error-banner" role="alert">{err.to_string()}</p>
+                            })}
                             <Transition fallback=|| ()>
                                 {move || Suspend::new(async move {
                                     match videos.await {
-                                        Ok(list) => view! { <VideoTable list/> }.into_any(),
+                                        Ok(list) => view! { <VideoTable list retry/> }.into_any(),
                                         Err(err) => view! {
                                             <p class="error-banner" role="alert">{err.to_string()}</p>
                                         }.into_any(),
@@ -74,8 +84,41 @@ pub fn StudioPage() -> impl IntoView {
     }
 }
 
+/// Listens to `/api/v1/studio/events` (server-sent events) for as long as the page is open.
+#[cfg(feature = "hydrate")]
+fn live_updates(refresh: RwSignal<u32>) {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+
+    let Ok(source) = web_sys::EventSource::new("/api/v1/studio/events") else {
+        return;
+    };
+    let scheduled = Rc::new(Cell::new(false));
+    let on_change = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_| {
+        if scheduled.replace(true) {
+            return;
+        }
+        let scheduled = scheduled.clone();
+        set_timeout(
+            move || {
+                scheduled.set(false);
+                refresh.update(|n| *n += 1);
+            },
+            std::time::Duration::from_millis(500),
+        );
+    });
+    // `ready` too: after a reconnect, whatever changed meanwhile shows up.
+    for name in ["ready", "video", "removed", "resync"] {
+        let _ = source.add_event_listener_with_callback(name, on_change.as_ref().unchecked_ref());
+    }
+    let alive = send_wrapper::SendWrapper::new((source, on_change));
+    on_cleanup(move || alive.0.close());
+}
+
 #[component]
-fn VideoTable(list: Vec<StudioVideo>) -> impl IntoView {
+fn VideoTable(list: Vec<StudioVideo>, retry: ServerAction<RetryVideo>) -> impl IntoView {
     if list.is_empty() {
         return view! { <p>"Nothing uploaded yet."</p> }.into_any();
     }
@@ -94,6 +137,17 @@ fn VideoTable(list: Vec<StudioVideo>) -> impl IntoView {
                     let state = video.state.as_str();
                     let status = video.status_text();
                     let reason = video.failure_reason.clone();
+                    let retry_form = video.can_retry.then(|| {
+                        let name = video.name.clone();
+                        view! {
+                            <ActionForm action=retry attr:class="inline-form">
+                                <input type="hidden" name="video_id" value=video.id.to_string()/>
+                                <button type="submit" class="button small">
+                                    "Retry" <span class="visually-hidden">" processing " {name}</span>
+                                </button>
+                            </ActionForm>
+                        }
+                    });
                     let progress = (video.state == VideoState::Processing)
                         .then(|| video.progress.clamp(0.0, 1.0));
                     view! {
@@ -105,6 +159,7 @@ fn VideoTable(list: Vec<StudioVideo>) -> impl IntoView {
                                     <progress max="1" value=p.to_string() aria-label="Processing progress"></progress>
                                 })}
                                 {reason.map(|r| view! { <p class="failure">{r}</p> })}
+                                {retry_form}
                             </td>
                             <td>{video.duration_ms.map(|ms| ferrotape_model::time_format::clock((ms / 1000) as u64)).unwrap_or_default()}</td>
                             <td><time datetime=video.created_at.clone()>{video.created_at.get(..10).unwrap_or_default().to_owned()}</time></td>

@@ -81,7 +81,9 @@ impl TestApp {
         let (stop_background, stopped) = tokio::sync::watch::channel(false);
         tokio::spawn(accounts.clone().run_background(stopped.clone()));
         let job_events = ferrotape_server::job_events::JobEvents::new();
-        tokio::spawn(job_events.clone().run(pool.clone(), stopped));
+        tokio::spawn(job_events.clone().run(pool.clone(), stopped.clone()));
+        let video_events = ferrotape_server::video_events::VideoEvents::new();
+        tokio::spawn(video_events.clone().run(pool.clone(), stopped));
         let served_media = storage.unwrap_or_else(|| {
             ferrotape_store::media::OpenedMedia::Local(
                 ferrotape_store::media::LocalMedia::open(media_dir.path()).unwrap(),
@@ -105,6 +107,7 @@ impl TestApp {
                 cookie_secure: CookieSecure::Auto,
             }),
             job_events: job_events.clone(),
+            video_events,
         };
         TestApp {
             router: ferrotape_server::router::build(state),
