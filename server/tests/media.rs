@@ -94,11 +94,11 @@ async fn sources_chunks_and_escapes_are_not_found() {
         &format!("{t}/{v}/source/original.mp4"),
         b"secret source",
     );
-    put(&app, &format!("{t}/{v}/upload/part_00000"), b"chunk");
+    put(&app, &format!("{t}/{v}/upload/source.partial"), b"chunk");
     put(&app, &format!("{t}/{v}/hls/run.sh"), b"#!/bin/sh");
     for path in [
         format!("/media/{t}/{v}/source/original.mp4"),
-        format!("/media/{t}/{v}/upload/part_00000"),
+        format!("/media/{t}/{v}/upload/source.partial"),
         format!("/media/{t}/{v}/hls/run.sh"),
         format!("/media/{t}/{v}/hls/../source/original.mp4"),
         format!("/media/{t}/{v}/hls/%2e%2e/source/original.mp4"),

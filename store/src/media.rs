@@ -11,7 +11,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use thiserror::Error;
-use tokio::io::AsyncWriteExt;
 
 #[derive(Debug, Error)]
 pub enum MediaError {
@@ -39,15 +38,19 @@ pub enum MediaError {
 pub struct UploadTarget {
     /// The object the joined chunks become (`…/source/original.mp4`).
     pub key: String,
-    /// Where chunks wait as separate objects (local storage): `…/upload`.
+    /// Where chunks wait (local storage): `…/upload`.
     pub parts_prefix: String,
+    /// Every chunk but the last is this long; chunk `n` starts at `n * chunk_size`.
+    pub chunk_size: u64,
     /// The S3 multipart upload that holds the chunks as parts.
     pub multipart_id: Option<String>,
 }
 
 impl UploadTarget {
-    fn part_key(&self, n: u32) -> String {
-        format!("{}/part_{n:05}", self.parts_prefix)
+    /// The local file every chunk is written into at its own offset, renamed to the target
+    /// once complete: joining costs nothing, however large the upload.
+    fn partial_key(&self) -> String {
+        format!("{}/source.partial", self.parts_prefix)
     }
 }
 
@@ -200,19 +203,6 @@ impl LocalMedia {
         check_key(key)?;
         Ok(self.root.join(key))
     }
-
-    /// Writes through a temporary name and renames, so a reader never sees half a file.
-    async fn write_atomically(&self, path: &Path, bytes: &[u8]) -> Result<(), MediaError> {
-        create_parent(path).await?;
-        let temporary = temporary_sibling(path);
-        let mut file = tokio::fs::File::create(&temporary)
-            .await
-            .map_err(io(&temporary))?;
-        file.write_all(bytes).await.map_err(io(&temporary))?;
-        file.sync_data().await.map_err(io(&temporary))?;
-        drop(file);
-        tokio::fs::rename(&temporary, path).await.map_err(io(path))
-    }
 }
 
 #[async_trait]
@@ -232,8 +222,27 @@ impl MediaStore for LocalMedia {
         bytes: Bytes,
         _sha256: &[u8; 32],
     ) -> Result<(), MediaError> {
-        let path = self.path_of(&target.part_key(n))?;
-        self.write_atomically(&path, &bytes).await
+        let path = self.path_of(&target.partial_key())?;
+        create_parent(&path).await?;
+        let offset = u64::from(n) * target.chunk_size;
+        // Positioned writes: parallel chunks never touch each other's bytes, and a resent
+        // chunk rewrites its own range. Synced before the chunk is reported stored.
+        tokio::task::spawn_blocking(move || {
+            use std::os::unix::fs::FileExt;
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(io(&path))?;
+            file.write_all_at(&bytes, offset).map_err(io(&path))?;
+            file.sync_data().map_err(io(&path))
+        })
+        .await
+        .map_err(|e| MediaError::Io {
+            path: PathBuf::from(&target.key),
+            source: std::io::Error::other(e.to_string()),
+        })?
     }
 
     async fn presign_part(
@@ -258,35 +267,31 @@ impl MediaStore for LocalMedia {
         target: &UploadTarget,
         parts: &[StoredPart],
     ) -> Result<u64, MediaError> {
+        let partial = self.path_of(&target.partial_key())?;
+        let expected: u64 = parts.iter().map(|part| part.size).sum();
+        let contiguous = parts
+            .iter()
+            .enumerate()
+            .all(|(i, part)| part.n as usize == i);
+        let length = match tokio::fs::metadata(&partial).await {
+            Ok(metadata) => metadata.len(),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(err) => return Err(io(&partial)(err)),
+        };
+        // The chunk records say which ranges were written; the file must span them exactly.
+        if !contiguous || parts.is_empty() || length != expected {
+            return Err(MediaError::NotFound(format!(
+                "{} (chunks cover {expected} bytes, {length} stored)",
+                target.partial_key()
+            )));
+        }
         let destination = self.path_of(&target.key)?;
         create_parent(&destination).await?;
-        let temporary = temporary_sibling(&destination);
-        let mut out = tokio::fs::File::create(&temporary)
-            .await
-            .map_err(io(&temporary))?;
-        let mut total = 0;
-        for part in parts {
-            let key = target.part_key(part.n);
-            let path = self.path_of(&key)?;
-            let mut input = match tokio::fs::File::open(&path).await {
-                Ok(file) => file,
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                    let _ = tokio::fs::remove_file(&temporary).await;
-                    return Err(MediaError::NotFound(key));
-                }
-                Err(err) => return Err(io(&path)(err)),
-            };
-            total += tokio::io::copy(&mut input, &mut out)
-                .await
-                .map_err(io(&path))?;
-        }
-        out.sync_all().await.map_err(io(&temporary))?;
-        drop(out);
-        tokio::fs::rename(&temporary, &destination)
+        tokio::fs::rename(&partial, &destination)
             .await
             .map_err(io(&destination))?;
         self.abort_upload(target).await?;
-        Ok(total)
+        Ok(length)
     }
 
     async fn abort_upload(&self, target: &UploadTarget) -> Result<(), MediaError> {

@@ -42,6 +42,7 @@ impl UploadRecord {
         UploadTarget {
             key: source_key(self.tenant, self.video_id, &extension),
             parts_prefix: parts_prefix(self.tenant, self.video_id),
+            chunk_size: self.chunk_size as u64,
             multipart_id: self.multipart_id.clone(),
         }
     }

@@ -59,6 +59,7 @@ async fn target(media: &dyn MediaStore, prefix: &str) -> UploadTarget {
         multipart_id: media.start_upload(&key).await.unwrap(),
         key,
         parts_prefix: format!("{prefix}/upload"),
+        chunk_size: FIRST_PART as u64,
     }
 }
 
