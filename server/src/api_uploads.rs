@@ -181,19 +181,30 @@ async fn status(
     Ok(Json(status_of(&state, &record).await?))
 }
 
+/// The caller's open upload `id`, chunk number `n` of it and that chunk's length.
+async fn open_chunk(
+    state: &AppState,
+    extensions: &axum::http::Extensions,
+    id: &str,
+    n: &str,
+) -> Result<(UploadRecord, u32, u64), ApiError> {
+    let user = require_role(state, extensions, Role::Editor).await?;
+    let record = owned(state, &user, id).await?;
+    if record.state != "open" {
+        return Err(closed(&record));
+    }
+    let n: u32 = n.parse().map_err(|_| bad_chunk_number(&record))?;
+    let length = upload::chunk_len(record.size_bytes as u64, record.chunk_size as u32, n)
+        .ok_or_else(|| bad_chunk_number(&record))?;
+    Ok((record, n, length))
+}
+
 async fn put_chunk(
     State(state): State<AppState>,
     Path((id, n)): Path<(String, String)>,
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    let user = require_role(&state, request.extensions(), Role::Editor).await?;
-    let record = owned(&state, &user, &id).await?;
-    if record.state != "open" {
-        return Err(closed(&record));
-    }
-    let n: u32 = n.parse().map_err(|_| bad_chunk_number(&record))?;
-    let expected = upload::chunk_len(record.size_bytes as u64, record.chunk_size as u32, n)
-        .ok_or_else(|| bad_chunk_number(&record))?;
+    let (record, n, expected) = open_chunk(&state, request.extensions(), &id, &n).await?;
     let claimed = claimed_sha256(request.headers())?;
     let body: Bytes = axum::body::to_bytes(request.into_body(), CHUNK_BODY_LIMIT)
         .await
@@ -259,14 +270,7 @@ async fn presign_chunk(
     Path((id, n)): Path<(String, String)>,
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    let user = require_role(&state, request.extensions(), Role::Editor).await?;
-    let record = owned(&state, &user, &id).await?;
-    if record.state != "open" {
-        return Err(closed(&record));
-    }
-    let n: u32 = n.parse().map_err(|_| bad_chunk_number(&record))?;
-    upload::chunk_len(record.size_bytes as u64, record.chunk_size as u32, n)
-        .ok_or_else(|| bad_chunk_number(&record))?;
+    let (record, n, _) = open_chunk(&state, request.extensions(), &id, &n).await?;
     let json: Result<Json<PresignRequest>, JsonRejection> =
         <Json<PresignRequest> as axum::extract::FromRequest<AppState>>::from_request(
             request, &state,

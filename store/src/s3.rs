@@ -132,6 +132,11 @@ where
     }
 }
 
+/// A request the SDK's builders refuse to build (a missing required field: our bug).
+fn invalid_request(err: aws_sdk_s3::error::BuildError) -> MediaError {
+    MediaError::Config(err.to_string())
+}
+
 fn status_of<E, R: HttpStatus>(err: &SdkError<E, R>) -> Option<u16> {
     err.raw_response().map(HttpStatus::status_code)
 }
@@ -239,11 +244,11 @@ impl S3Media {
             .expose_headers("ETag")
             .max_age_seconds(3600)
             .build()
-            .map_err(|e| MediaError::Config(e.to_string()))?;
+            .map_err(invalid_request)?;
         let cors = CorsConfiguration::builder()
             .cors_rules(rule)
             .build()
-            .map_err(|e| MediaError::Config(e.to_string()))?;
+            .map_err(invalid_request)?;
         self.client
             .put_bucket_cors()
             .bucket(&self.bucket)
@@ -563,7 +568,7 @@ impl MediaStore for S3Media {
                     .set_objects(Some(objects))
                     .quiet(true)
                     .build()
-                    .map_err(|e| MediaError::Config(e.to_string()))?;
+                    .map_err(invalid_request)?;
                 self.client
                     .delete_objects()
                     .bucket(&self.bucket)
