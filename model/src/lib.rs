@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod hls;
 pub mod jobs;
 pub mod ladder;
+pub mod seo;
 pub mod slug;
 pub mod studio;
 pub mod tenant;

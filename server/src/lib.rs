@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod pg_listen;
 pub mod request_context;
 pub mod router;
+pub mod seo;
 pub mod serve;
 pub mod session;
 pub mod state;

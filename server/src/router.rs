@@ -15,7 +15,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
 use crate::{
-    api_accounts, api_studio, api_uploads, csrf, health, media, metrics, request_context, session,
+    api_accounts, api_studio, api_uploads, csrf, health, media, metrics, request_context, seo,
+    session,
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -37,6 +38,7 @@ pub fn build(state: AppState) -> Router {
         .merge(api_accounts::routes())
         .merge(api_uploads::routes())
         .merge(api_studio::routes())
+        .merge(seo::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })

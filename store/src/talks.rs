@@ -121,6 +121,56 @@ pub async fn find_published(
         .ok_or(StoreError::NotFound)
 }
 
+/// At most this many talks go into one sitemap (the protocol's limit is 50,000 URLs).
+pub const SITEMAP_LIMIT: i64 = 49_000;
+
+/// Every published talk for `sitemap.xml`, newest first, with its newest ready video.
+pub async fn sitemap(
+    pool: &PgPool,
+    tenant: TenantId,
+) -> Result<Vec<ferrotape_model::seo::SitemapTalk>, StoreError> {
+    use time::format_description::well_known::Rfc3339;
+    let rows = sqlx::query!(
+        r#"
+        SELECT t.slug, t.title, t.description, t.updated_at,
+               t.published_at AS "published_at!",
+               v.poster_key AS "poster_key?", v.master_key AS "master_key?",
+               v.duration_ms AS "duration_ms?"
+        FROM talks t
+        LEFT JOIN LATERAL (
+            SELECT vv.poster_key, vv.master_key, vv.duration_ms FROM videos vv
+            WHERE vv.tenant_id = t.tenant_id AND vv.talk_id = t.id AND vv.state = 'ready'
+            ORDER BY vv.processed_at DESC NULLS LAST LIMIT 1
+        ) v ON true
+        WHERE t.tenant_id = $1 AND t.published_at IS NOT NULL AND t.published_at <= now()
+        ORDER BY t.published_at DESC, t.id
+        LIMIT $2
+        "#,
+        tenant.0,
+        SITEMAP_LIMIT,
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| ferrotape_model::seo::SitemapTalk {
+            slug: row.slug,
+            title: row.title,
+            description: row.description,
+            updated_at: row.updated_at.format(&Rfc3339).unwrap_or_default(),
+            published_at: row.published_at.format(&Rfc3339).unwrap_or_default(),
+            video: match (row.poster_key, row.master_key) {
+                (Some(poster), Some(master)) => Some(ferrotape_model::seo::SitemapVideo {
+                    thumbnail_path: format!("/media/{poster}"),
+                    content_path: format!("/media/{master}"),
+                    duration_secs: row.duration_ms.unwrap_or(0).max(0) as u64 / 1000,
+                }),
+                _ => None,
+            },
+        })
+        .collect())
+}
+
 /// What an editor (or the demo seeder) provides to create a talk.
 #[derive(Debug, Clone)]
 pub struct NewTalk {
