@@ -364,36 +364,21 @@ async fn complete(
     if record.state != "open" {
         return Err(closed(&record));
     }
-    let parts = arrived(&state, &record).await?;
-    let missing: Vec<u32> = (0..record.chunk_count as u32)
-        .filter(|n| parts.binary_search_by_key(n, |p| p.n).is_err())
-        .collect();
-    if !missing.is_empty() {
-        let shown: Vec<String> = missing.iter().take(20).map(u32::to_string).collect();
-        return Ok((
-            StatusCode::CONFLICT,
-            Json(json!({
-                "error": format!(
-                    "{} of {} chunks have not arrived yet (missing: {}{})",
-                    missing.len(),
-                    record.chunk_count,
-                    shown.join(", "),
-                    if missing.len() > shown.len() { ", …" } else { "" }
-                ),
-                "code": "chunks_missing",
-                "missing": missing,
-            })),
-        )
-            .into_response());
-    }
-
     let target = record.target();
     let source_key = target.key.clone();
-    let size = state
+    // Joined by an earlier attempt whose probe could not run: probe again, nothing else.
+    let joined = state
         .media
-        .finish_upload(&target, &parts)
+        .object_size(&source_key)
         .await
         .map_err(media_failure)?;
+    let size = match joined {
+        Some(size) => size,
+        None => match join_chunks(&state, &record).await? {
+            Ok(size) => size,
+            Err(missing) => return Ok(missing),
+        },
+    };
     if size != record.size_bytes as u64 {
         tracing::error!(upload = %record.id, size, expected = record.size_bytes, "assembled size differs");
         return Err(ApiError::Unavailable("media storage"));
@@ -438,6 +423,43 @@ async fn complete(
             Err(ApiError::Unavailable("media probing"))
         }
     }
+}
+
+/// Joins the upload's chunks into its source object: its size, or the 409 naming the chunks
+/// that have not arrived.
+async fn join_chunks(
+    state: &AppState,
+    record: &UploadRecord,
+) -> Result<Result<u64, Response>, ApiError> {
+    let parts = arrived(state, record).await?;
+    let missing: Vec<u32> = (0..record.chunk_count as u32)
+        .filter(|n| parts.binary_search_by_key(n, |p| p.n).is_err())
+        .collect();
+    if !missing.is_empty() {
+        let shown: Vec<String> = missing.iter().take(20).map(u32::to_string).collect();
+        return Ok(Err((
+            StatusCode::CONFLICT,
+            Json(json!({
+                "error": format!(
+                    "{} of {} chunks have not arrived yet (missing: {}{})",
+                    missing.len(),
+                    record.chunk_count,
+                    shown.join(", "),
+                    if missing.len() > shown.len() { ", …" } else { "" }
+                ),
+                "code": "chunks_missing",
+                "missing": missing,
+            })),
+        )
+            .into_response()));
+    }
+
+    state
+        .media
+        .finish_upload(&record.target(), &parts)
+        .await
+        .map(Ok)
+        .map_err(media_failure)
 }
 
 async fn wake_workers(pool: &ferrotape_store::PgPool) {

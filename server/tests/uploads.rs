@@ -723,3 +723,46 @@ async fn a_failed_transcode_is_retried_from_the_studio_but_an_unplayable_file_is
         hopeless.body
     );
 }
+
+/// When the probe cannot run at all (ffprobe missing), `complete` answers 503 and keeps the
+/// joined source: completing again once ffprobe is back finishes the upload.
+#[tokio::test]
+async fn a_complete_that_could_not_probe_can_be_retried() {
+    let tools_dir = tempfile::tempdir().unwrap();
+    let ffprobe = tools_dir.path().join("ffprobe");
+    let app = TestApp::spawn_with_tools(ferrotape_worker::MediaTools {
+        ffprobe: ffprobe.clone(),
+        ..ferrotape_worker::MediaTools::default()
+    })
+    .await;
+    let mut client = editor(&app, "ed@example.com").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let file = clip(tmp.path());
+    let id = id_of(&open(&mut client, "talk.mp4", file.len()).await);
+    send_all(&mut client, &id, &file, &[0]).await;
+
+    let unavailable = complete(&mut client, &id).await;
+    assert_eq!(
+        unavailable.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        unavailable.body
+    );
+    let (state, _, _, _) = video(&app, &id).await;
+    assert_eq!(state, "uploading", "nothing is lost or failed");
+
+    let system_ffprobe = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v ffprobe"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(system_ffprobe.trim(), &ffprobe).unwrap();
+    let done = complete(&mut client, &id).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let (state, _, duration, width) = video(&app, &id).await;
+    assert_eq!((state.as_str(), width), ("processing", Some(320)));
+    assert!(duration.unwrap() > 1500, "{duration:?}");
+}

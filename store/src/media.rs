@@ -118,6 +118,9 @@ pub trait MediaStore: Send + Sync + std::fmt::Debug {
     /// Discards whatever chunks an unfinished upload stored.
     async fn abort_upload(&self, target: &UploadTarget) -> Result<(), MediaError>;
 
+    /// The size of object `key`, `None` when it does not exist.
+    async fn object_size(&self, key: &str) -> Result<Option<u64>, MediaError>;
+
     /// Stores a local file (a transcode output) under `key`. The file may be moved.
     async fn put_file(&self, key: &str, file: &Path) -> Result<(), MediaError>;
 
@@ -296,6 +299,16 @@ impl MediaStore for LocalMedia {
 
     async fn abort_upload(&self, target: &UploadTarget) -> Result<(), MediaError> {
         self.delete_prefix(&target.parts_prefix).await
+    }
+
+    async fn object_size(&self, key: &str) -> Result<Option<u64>, MediaError> {
+        let path = self.path_of(key)?;
+        match tokio::fs::metadata(&path).await {
+            Ok(metadata) if metadata.is_file() => Ok(Some(metadata.len())),
+            Ok(_) => Ok(None),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(io(&path)(err)),
+        }
     }
 
     async fn put_file(&self, key: &str, file: &Path) -> Result<(), MediaError> {

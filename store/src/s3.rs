@@ -486,6 +486,22 @@ impl MediaStore for S3Media {
         }
     }
 
+    async fn object_size(&self, key: &str) -> Result<Option<u64>, MediaError> {
+        check_key(key)?;
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(head) => Ok(Some(head.content_length().unwrap_or(0).max(0) as u64)),
+            Err(err) if status_of(&err) == Some(404) => Ok(None),
+            Err(err) => Err(remote("look up an object")(err)),
+        }
+    }
+
     async fn put_file(&self, key: &str, file: &Path) -> Result<(), MediaError> {
         check_key(key)?;
         let body = ByteStream::from_path(file)

@@ -60,18 +60,24 @@ impl TestApp {
     }
 
     pub async fn spawn_with(config: AccountsConfig, trusted_proxies: Vec<ipnet::IpNet>) -> TestApp {
-        TestApp::spawn_full(config, trusted_proxies, None).await
+        TestApp::spawn_full(config, trusted_proxies, None, None).await
+    }
+
+    /// The app running these media tools (a missing ffprobe, say).
+    pub async fn spawn_with_tools(tools: ferrotape_worker::MediaTools) -> TestApp {
+        TestApp::spawn_full(AccountsConfig::default(), Vec::new(), None, Some(tools)).await
     }
 
     /// The app storing media in `storage` (an S3 bucket) instead of a local directory.
     pub async fn spawn_with_storage(storage: ferrotape_store::media::OpenedMedia) -> TestApp {
-        TestApp::spawn_full(AccountsConfig::default(), Vec::new(), Some(storage)).await
+        TestApp::spawn_full(AccountsConfig::default(), Vec::new(), Some(storage), None).await
     }
 
     async fn spawn_full(
         config: AccountsConfig,
         trusted_proxies: Vec<ipnet::IpNet>,
         storage: Option<ferrotape_store::media::OpenedMedia>,
+        tools: Option<ferrotape_worker::MediaTools>,
     ) -> TestApp {
         let database = TestDatabase::create().await;
         let pool = database.pool.clone();
@@ -98,7 +104,7 @@ impl TestApp {
             db: pool.clone(),
             media: media.clone(),
             served_media,
-            tools: ferrotape_worker::MediaTools::default(),
+            tools: tools.unwrap_or_default(),
             uploads: ferrotape_server::api_uploads::UploadSettings::default(),
             accounts: accounts.clone(),
             http: Arc::new(HttpSettings {
