@@ -73,6 +73,10 @@ test(`an editor uploads a 1080p clip in the studio and it becomes an aligned HLS
   const errors = collectErrors(page);
   const chunkPuts = [];
   page.on('request', (request) => { if (request.method() === 'PUT') chunkPuts.push(request.url()); });
+  const eventStreams = [];
+  page.on('response', (response) => {
+    if (response.url().endsWith('/api/v1/studio/events')) eventStreams.push([response.status(), response.headers()['content-type']]);
+  });
   await page.goto(`${BASE_URL}/login?next=/studio`);
   await page.waitForSelector('body[data-hydrated="true"]', { timeout: 15000 });
   await page.getByLabel('Email address').fill(email);
@@ -91,6 +95,7 @@ test(`an editor uploads a 1080p clip in the studio and it becomes an aligned HLS
   const video = await row.getAttribute('data-video-id');
   assert.deepEqual(errors, [], 'no console errors');
   assert.ok(chunkPuts.length > 0, 'the chunks were PUT');
+  assert.deepEqual(eventStreams[0], [200, 'text/event-stream'], 'the studio follows its live event stream');
   const chunkTarget = DIRECT ? `${DIRECT}/` : `${BASE_URL}/api/v1/uploads/`;
   for (const url of chunkPuts) assert.ok(url.startsWith(chunkTarget), `chunk sent to ${url}, expected ${chunkTarget}…`);
 
