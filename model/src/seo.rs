@@ -1,6 +1,6 @@
-//! What search engines read: `robots.txt` and `sitemap.xml` with Google's video extension.
-//! Pure text builders; the server supplies the origin (never taken from an untrusted Host
-//! header) and the published talks.
+//! What search engines read: `robots.txt`, `sitemap.xml` with Google's video extension, and a
+//! talk page's JSON-LD `VideoObject`. Pure text builders; the server supplies the origin (never
+//! taken from an untrusted Host header) and the published talks.
 
 /// Google reads at most this many characters of a video description.
 const MAX_DESCRIPTION_CHARS: usize = 2048;
@@ -95,6 +95,54 @@ pub fn sitemap_xml(origin: &str, talks: &[SitemapTalk]) -> String {
     xml
 }
 
+/// What a talk page tells search engines about its video (schema.org `VideoObject`); URLs are
+/// absolute.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VideoObject {
+    pub name: String,
+    pub description: String,
+    pub page_url: String,
+    pub thumbnail_url: String,
+    /// RFC 3339.
+    pub upload_date: String,
+    pub duration_secs: u64,
+    pub content_url: String,
+    pub embed_url: Option<String>,
+}
+
+/// JSON-LD for `<script type="application/ld+json">`. `<`, `>` and `&` are written as
+/// `\u003c`, `\u003e`, `\u0026`, so no title or description can close the script element.
+pub fn video_object_json_ld(video: &VideoObject) -> String {
+    let description = if video.description.trim().is_empty() {
+        video.name.clone()
+    } else {
+        video
+            .description
+            .chars()
+            .take(MAX_DESCRIPTION_CHARS)
+            .collect()
+    };
+    let mut object = serde_json::json!({
+        "@context": "https://schema.org",
+        "@type": "VideoObject",
+        "name": video.name,
+        "description": description,
+        "url": video.page_url,
+        "thumbnailUrl": [video.thumbnail_url],
+        "uploadDate": video.upload_date,
+        "duration": crate::time_format::iso8601_duration(video.duration_secs),
+        "contentUrl": video.content_url,
+    });
+    if let Some(embed) = &video.embed_url {
+        object["embedUrl"] = serde_json::Value::String(embed.clone());
+    }
+    object
+        .to_string()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+}
+
 /// Text for XML element content and attributes. Characters XML 1.0 cannot carry at all
 /// (control characters other than tab and newlines) are dropped.
 pub fn escape(text: &str) -> String {
@@ -184,6 +232,51 @@ mod tests {
         let start = xml.find("<video:description>").unwrap() + "<video:description>".len();
         let end = xml.find("</video:description>").unwrap();
         assert_eq!(xml[start..end].chars().count(), 2048);
+    }
+
+    fn video_object(name: &str, description: &str) -> VideoObject {
+        VideoObject {
+            name: name.into(),
+            description: description.into(),
+            page_url: "https://x.test/talks/a".into(),
+            thumbnail_url: "https://x.test/media/t/v/thumbs/poster.jpg".into(),
+            upload_date: "2026-11-19T09:00:00Z".into(),
+            duration_secs: 3723,
+            content_url: "https://x.test/media/t/v/hls/master.m3u8".into(),
+            embed_url: Some("https://x.test/embed/a".into()),
+        }
+    }
+
+    #[test]
+    fn json_ld_describes_the_video() {
+        let json = video_object_json_ld(&video_object("Rust at scale", "How we did it."));
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["@type"], "VideoObject");
+        assert_eq!(value["duration"], "PT1H2M3S");
+        assert_eq!(value["uploadDate"], "2026-11-19T09:00:00Z");
+        assert_eq!(
+            value["thumbnailUrl"][0],
+            "https://x.test/media/t/v/thumbs/poster.jpg"
+        );
+        assert_eq!(
+            value["contentUrl"],
+            "https://x.test/media/t/v/hls/master.m3u8"
+        );
+        assert_eq!(value["embedUrl"], "https://x.test/embed/a");
+        assert_eq!(value["description"], "How we did it.");
+    }
+
+    #[test]
+    fn json_ld_cannot_close_its_script_element() {
+        let hostile = "</script><script>alert(1)</script> & <!--";
+        let json = video_object_json_ld(&video_object(hostile, hostile));
+        assert!(
+            !json.contains('<') && !json.contains('>') && !json.contains('&'),
+            "{json}"
+        );
+        // Still the same text for a JSON reader.
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["name"], hostile);
     }
 
     #[test]
