@@ -38,11 +38,6 @@ pub fn routes() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
 
-fn body<T>(json: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    json.map(|Json(value)| value)
-        .map_err(|rejection| ApiError::Rejected(rejection.status(), rejection.body_text()))
-}
-
 fn with_cookies(mut response: Response, cookies: [String; 2]) -> Response {
     for cookie in cookies {
         if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -64,7 +59,7 @@ async fn sign_up(
     Extension(ctx): Extension<RequestContext>,
     json: Result<Json<SignUp>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let input = body(json)?;
+    let Json(input) = json?;
     let role = state
         .accounts
         .sign_up(
@@ -96,7 +91,7 @@ async fn log_in(
     Extension(ctx): Extension<RequestContext>,
     json: Result<Json<LogIn>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let input = body(json)?;
+    let Json(input) = json?;
     let session = state
         .accounts
         .log_in(ctx.tenant, &ctx.client, &input.email, &input.password)
@@ -153,7 +148,7 @@ async fn verify_email(
     Extension(ctx): Extension<RequestContext>,
     json: Result<Json<Token>, JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
-    let input = body(json)?;
+    let Json(input) = json?;
     state
         .accounts
         .verify_email(ctx.tenant, &input.token)
@@ -171,7 +166,7 @@ async fn request_reset(
     Extension(ctx): Extension<RequestContext>,
     json: Result<Json<ResetRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let input = body(json)?;
+    let Json(input) = json?;
     state
         .accounts
         .request_password_reset(ctx.tenant, &ctx.client, &input.email)
@@ -196,7 +191,7 @@ async fn reset_password(
     Extension(ctx): Extension<RequestContext>,
     json: Result<Json<ResetConfirm>, JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
-    let input = body(json)?;
+    let Json(input) = json?;
     state
         .accounts
         .reset_password(ctx.tenant, &ctx.client, &input.token, &input.password)

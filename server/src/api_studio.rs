@@ -36,12 +36,13 @@ async fn events(
         state,
         tenant: user.tenant,
         user: user.id,
-        greeted: false,
     };
-    let stream = futures::stream::unfold(subscription, |mut subscription| async move {
+    let ready = Event::default().event("ready").data("{}");
+    let changes = futures::stream::unfold(subscription, |mut subscription| async move {
         let event = subscription.next().await?;
         Some((Ok(event), subscription))
     });
+    let stream = futures::StreamExt::chain(futures::stream::once(async { Ok(ready) }), changes);
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
@@ -51,16 +52,11 @@ struct Subscription {
     state: AppState,
     tenant: TenantId,
     user: Uuid,
-    greeted: bool,
 }
 
 impl Subscription {
     /// The next event for this editor; `None` when the server stops broadcasting.
     async fn next(&mut self) -> Option<Event> {
-        if !self.greeted {
-            self.greeted = true;
-            return Some(Event::default().event("ready").data("{}"));
-        }
         loop {
             let event = match self.receiver.recv().await {
                 Ok(event) => event,

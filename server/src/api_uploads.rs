@@ -14,12 +14,10 @@
 //!
 //! Editors and admins only; an upload belongs to whoever opened it.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -84,12 +82,7 @@ async fn open(
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let user = require_role(&state, request.extensions(), Role::Editor).await?;
-    let json: Result<Json<OpenUpload>, JsonRejection> =
-        <Json<OpenUpload> as axum::extract::FromRequest<AppState>>::from_request(request, &state)
-            .await;
-    let input = json
-        .map(|Json(input)| input)
-        .map_err(|rejection| ApiError::Rejected(rejection.status(), rejection.body_text()))?;
+    let Json(input) = Json::<OpenUpload>::from_request(request, &state).await?;
     let limit = uploads::tenant_limit(&state.db, user.tenant)
         .await?
         .map_or(state.uploads.max_bytes, |limit| limit as u64);
@@ -271,14 +264,7 @@ async fn presign_chunk(
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (record, n, _) = open_chunk(&state, request.extensions(), &id, &n).await?;
-    let json: Result<Json<PresignRequest>, JsonRejection> =
-        <Json<PresignRequest> as axum::extract::FromRequest<AppState>>::from_request(
-            request, &state,
-        )
-        .await;
-    let input = json
-        .map(|Json(input)| input)
-        .map_err(|rejection| ApiError::Rejected(rejection.status(), rejection.body_text()))?;
+    let Json(input) = Json::<PresignRequest>::from_request(request, &state).await?;
     let sha256 = upload::parse_sha256(&input.sha256).ok_or_else(|| {
         ApiError::Coded(
             StatusCode::BAD_REQUEST,
@@ -478,22 +464,8 @@ async fn abort(
     if !uploads::abort(&state.db, &record).await? {
         return Err(closed(&record));
     }
-    remove_objects(&state.media, &record).await;
+    uploads::discard_stored(&*state.media, &record).await;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Removes whatever an aborted upload stored.
-pub async fn remove_objects(
-    media: &Arc<dyn ferrotape_store::media::MediaStore>,
-    record: &UploadRecord,
-) {
-    if let Err(err) = media.abort_upload(&record.target()).await {
-        tracing::warn!(%err, upload = %record.id, "cannot abort an upload's stored chunks");
-    }
-    let prefix = uploads::video_prefix(record.tenant, record.video_id);
-    if let Err(err) = media.delete_prefix(&prefix).await {
-        tracing::warn!(%err, %prefix, "cannot remove an aborted upload's files");
-    }
 }
 
 /// Settings of the upload API.

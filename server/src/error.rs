@@ -31,6 +31,13 @@ pub enum ApiError {
     Account(#[from] AccountError),
 }
 
+/// A body axum's `Json` extractor refused keeps the status and message axum chose.
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
+        ApiError::Rejected(rejection.status(), rejection.body_text())
+    }
+}
+
 /// The HTTP status that tells a client what went wrong with an account action (the same as
 /// the pages' server functions use).
 pub fn failure_status(failure: AuthFailure) -> StatusCode {

@@ -129,8 +129,9 @@ fn serve_site(cli: Cli) -> Result<(), String> {
     let common = cli.common.clone();
     with_database(&cli, |db, _| async move {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
-        let media = common.open_media().await.map_err(|e| e.to_string())?;
-        tracing::info!(storage = media.shared().backend(), "media storage ready");
+        let served_media = common.open_media().await.map_err(|e| e.to_string())?;
+        let media = served_media.shared();
+        tracing::info!(storage = media.backend(), "media storage ready");
         let accounts = ferrotape_accounts::Accounts::new(db.clone(), accounts_config)
             .await
             .map_err(|e| e.to_string())?;
@@ -142,8 +143,8 @@ fn serve_site(cli: Cli) -> Result<(), String> {
         let state = AppState {
             leptos_options,
             db,
-            media: media.shared(),
-            served_media: media,
+            media,
+            served_media,
             tools,
             uploads: ferrotape_server::api_uploads::UploadSettings::default(),
             accounts,

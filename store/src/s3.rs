@@ -137,18 +137,9 @@ fn invalid_request(err: aws_sdk_s3::error::BuildError) -> MediaError {
     MediaError::Config(err.to_string())
 }
 
-fn status_of<E, R: HttpStatus>(err: &SdkError<E, R>) -> Option<u16> {
-    err.raw_response().map(HttpStatus::status_code)
-}
-
-trait HttpStatus {
-    fn status_code(&self) -> u16;
-}
-
-impl HttpStatus for aws_sdk_s3::config::http::HttpResponse {
-    fn status_code(&self) -> u16 {
-        self.status().as_u16()
-    }
+fn status_of<E>(err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> Option<u16> {
+    err.raw_response()
+        .map(|response| response.status().as_u16())
 }
 
 impl S3Media {
@@ -455,15 +446,9 @@ impl MediaStore for S3Media {
             .send()
             .await
             .map_err(remote("join an upload's chunks"))?;
-        let head = self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(&target.key)
-            .send()
-            .await
-            .map_err(remote("read a joined upload's size"))?;
-        Ok(head.content_length().unwrap_or(0).max(0) as u64)
+        self.object_size(&target.key)
+            .await?
+            .ok_or_else(|| MediaError::NotFound(target.key.clone()))
     }
 
     async fn abort_upload(&self, target: &UploadTarget) -> Result<(), MediaError> {
@@ -523,20 +508,8 @@ impl MediaStore for S3Media {
     }
 
     async fn readable_path(&self, key: &str, scratch: &Path) -> Result<PathBuf, MediaError> {
-        check_key(key)?;
-        let object = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(object) => object,
-            Err(err) if status_of(&err) == Some(404) => {
-                return Err(MediaError::NotFound(key.to_owned()));
-            }
-            Err(err) => return Err(remote("download an object")(err)),
+        let ReadOutcome::Object(object) = self.read(key, None, None).await? else {
+            return Err(MediaError::NotFound(key.to_owned()));
         };
         let name = key.rsplit('/').next().unwrap_or("object");
         let path = scratch.join(name);
@@ -546,7 +519,7 @@ impl MediaStore for S3Media {
                 path: path.clone(),
                 source,
             })?;
-        let mut body = object.body.into_async_read();
+        let mut body = object.body;
         tokio::io::copy(&mut body, &mut file)
             .await
             .map_err(|source| MediaError::Io {

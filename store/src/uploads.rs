@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::jobs::{self, NewJob};
-use crate::media::UploadTarget;
+use crate::media::{MediaStore, UploadTarget};
 
 /// The job kind that turns a complete source into HLS (`worker::transcode`).
 pub const TRANSCODE_JOB: &str = "transcode";
@@ -412,6 +412,19 @@ pub async fn abort(pool: &PgPool, upload: &UploadRecord) -> Result<bool, StoreEr
     .execute(pool)
     .await?;
     Ok(deleted.rows_affected() > 0)
+}
+
+/// Removes whatever an upload that will never complete stored: its S3 multipart upload and
+/// every object under its video. Call it after [`abort`]; failures are only logged, since the
+/// upload is already gone for its owner.
+pub async fn discard_stored(media: &dyn MediaStore, upload: &UploadRecord) {
+    if let Err(err) = media.abort_upload(&upload.target()).await {
+        tracing::warn!(%err, upload = %upload.id, "cannot abort an upload's stored chunks");
+    }
+    let prefix = video_prefix(upload.tenant, upload.video_id);
+    if let Err(err) = media.delete_prefix(&prefix).await {
+        tracing::warn!(%err, %prefix, "cannot remove an aborted upload's files");
+    }
 }
 
 /// Open uploads older than `before` (abandoned), oldest first.

@@ -71,13 +71,7 @@ pub async fn remove_abandoned(
             {
                 removed += 1;
             }
-            if let Err(err) = media.abort_upload(&upload.target()).await {
-                tracing::warn!(%err, upload = %upload.id, "cannot abort an abandoned upload's stored chunks");
-            }
-            let prefix = uploads::video_prefix(upload.tenant, upload.video_id);
-            if let Err(err) = media.delete_prefix(&prefix).await {
-                tracing::warn!(%err, %prefix, "cannot remove an abandoned upload's chunks");
-            }
+            uploads::discard_stored(media, upload).await;
         }
         if (batch.len() as i64) < BATCH {
             return Ok(removed);
