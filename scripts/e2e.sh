@@ -64,6 +64,14 @@ run_suite() {
 
 echo "e2e: local storage"
 FERROTAPE_DATA_DIR="$data_dir/local" "$server_bin" --log warn seed-demo
+# A 40 s 854x480 clip for the watch-page tests, attached to a demo talk through the real
+# pipeline: the server's in-process worker transcodes it (480p and 360p rungs) once it starts.
+clip="$data_dir/watch-clip.mp4"
+ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=854x480:rate=30:duration=40 \
+  -f lavfi -i sine=frequency=440:duration=40 -c:v libx264 -preset ultrafast -pix_fmt yuv420p \
+  -c:a aac -shortest -movflags +faststart "$clip"
+FERROTAPE_DATA_DIR="$data_dir/local" "$server_bin" --log warn import-video \
+  --talk adaptive-streaming-from-first-principles "$clip"
 start_server "$data_dir/local"
 run_suite "$data_dir/local" end2end/tests/
 

@@ -30,7 +30,7 @@ trap cleanup EXIT
 trap 'echo "== terminated" >&2; exit 143' TERM INT
 
 phase "release build (server + wasm bundle)"
-cargo leptos build --release
+scripts/build-site.sh
 server_bin="$TARGET_DIR/release/ferrotape"
 
 phase "PostgreSQL for the integration tests"

@@ -3,7 +3,7 @@
 
 // Deeply nested views (tables of rows of cells) need more than the default 128 when their
 // types are laid out in release builds.
-#![recursion_limit = "256"]
+#![recursion_limit = "512"]
 
 pub mod api;
 pub mod components;
@@ -14,7 +14,7 @@ pub mod server_context;
 pub mod session;
 
 use leptos::prelude::*;
-use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{Link, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
     SsrMode,
     components::{Route, Router, Routes},
@@ -27,7 +27,9 @@ use crate::pages::admin::{AdminOutboxPage, AdminUsersPage};
 use crate::pages::auth::{
     ForgotPasswordPage, LoginPage, ResetPasswordPage, SignUpPage, VerifyEmailPage,
 };
+use crate::pages::embed::EmbedPage;
 use crate::pages::jobs::AdminJobsPage;
+use crate::pages::speaker::SpeakerPage;
 use crate::pages::{catalog::CatalogPage, not_found::NotFound, studio::StudioPage, talk::TalkPage};
 use crate::session::Session;
 
@@ -86,6 +88,14 @@ fn escape_html_text(text: &str) -> String {
     escaped
 }
 
+/// The site's header, footer and skip link: everywhere except inside the embedded player.
+#[component]
+fn SiteChrome(children: ChildrenFn) -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    let embedded = move || location.pathname.with(|path| path.starts_with("/embed/"));
+    view! { <Show when=move || !embedded()>{children()}</Show> }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -103,16 +113,19 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="ferrotape" href="/pkg/ferrotape.css"/>
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
         <Title formatter=page_title/>
-        <Meta name="description" content="Talks and videos, streamed adaptively."/>
         <Router>
-            <a class="skip-link" href="#main">"Skip to content"</a>
-            <SiteHeader/>
+            <SiteChrome>
+                <a class="skip-link" href="#main">"Skip to content"</a>
+                <SiteHeader/>
+            </SiteChrome>
             <main id="main" class="site-main" tabindex="-1">
                 <Routes fallback=NotFound>
                     // Async: the whole page (head included) is rendered before it is sent, so
                     // it works with JavaScript off and crawlers see the content.
                     <Route path=path!("/") view=CatalogPage ssr=SsrMode::Async/>
                     <Route path=path!("/talks/:slug") view=TalkPage ssr=SsrMode::Async/>
+                    <Route path=path!("/embed/:id") view=EmbedPage ssr=SsrMode::Async/>
+                    <Route path=path!("/speakers/:slug") view=SpeakerPage ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                     <Route path=path!("/signup") view=SignUpPage ssr=SsrMode::Async/>
                     <Route path=path!("/verify-email") view=VerifyEmailPage ssr=SsrMode::Async/>
@@ -125,7 +138,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/jobs") view=AdminJobsPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
-            <SiteFooter/>
+            <SiteChrome>
+                <SiteFooter/>
+            </SiteChrome>
         </Router>
     }
 }

@@ -141,18 +141,7 @@ pub fn finish_form<T>(
     result
 }
 
-/// Percent-encodes a query-string value.
-pub fn encode_query_value(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
+pub use ferrotape_model::seo::encode_query_value;
 
 /// `next` targets must stay on this site: a path, never `//host` or a scheme.
 pub fn local_path(next: Option<&str>) -> &str {

@@ -102,3 +102,43 @@ test('keyboard: the skip link is the first stop and moves focus to the content',
   await page.waitForFunction(() => location.hash === '#main');
   await context.close();
 });
+
+test('catalog: search finds a talk, marks the match, filters by tag and links speakers', async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const errors = collectErrors(page);
+  await page.goto(`${BASE_URL}/`);
+  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 15000 });
+
+  await page.getByRole('searchbox', { name: 'Search talks' }).fill('queues');
+  await page.keyboard.press('Enter');
+  await page.waitForURL('**/?q=queues**');
+  assert.equal(await page.locator('.catalog-summary').innerText(), '1 talk matches “queues”.');
+  const card = page.locator('.talk-card');
+  assert.equal(await card.count(), 1);
+  assert.equal(await card.locator('.talk-card-title mark').innerText(), 'queue');
+  assert.equal(await page.title(), 'Search: queues · Ferrotape');
+
+  // Speaker names are searchable too, and a tag narrows the results.
+  await page.goto(`${BASE_URL}/?q=okafor`);
+  assert.equal(await page.locator('.talk-card').count(), 2);
+  await page.getByLabel('Tag').selectOption({ label: 'Video' });
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.waitForURL('**/?q=okafor&tag=video**');
+  assert.equal(await page.locator('.catalog-summary').innerText(), '1 talk matches “okafor” tagged Video.');
+
+  // Nothing found says so; Clear returns to the whole catalog.
+  await page.goto(`${BASE_URL}/?q=zebra`);
+  assert.equal(await page.locator('.catalog-summary').innerText(), 'No talks match “zebra”.');
+  await page.getByRole('link', { name: 'Clear' }).click();
+  await page.waitForURL(`${BASE_URL}/`);
+  assert.equal(await page.locator('.talk-card').count(), 5);
+
+  // Speaker names on cards lead to speaker pages.
+  await page.locator('.talk-card', { hasText: 'Postgres is a fine queue' }).getByRole('link', { name: 'Jonas Berg' }).click();
+  await page.waitForURL('**/speakers/jonas-berg');
+  await page.locator('h1', { hasText: 'Jonas Berg' }).waitFor();
+  assert.equal(await page.locator('.talk-card').count(), 1);
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -18,6 +18,9 @@ pub mod upload;
 pub mod video;
 
 pub use account::{AuthFailure, Role, SessionUser};
-pub use catalog::{SpeakerRef, TalkDetail, TalkSummary};
+pub use catalog::{
+    CatalogHit, CatalogQuery, CatalogResults, PlayableVideo, SpeakerRef, TagRef, TalkDetail,
+    TalkSummary, WatchData,
+};
 pub use tenant::TenantId;
 pub use video::{VideoState, VideoStateError};

@@ -143,6 +143,85 @@ pub fn video_object_json_ld(video: &VideoObject) -> String {
         .replace('&', "\\u0026")
 }
 
+/// Percent-encodes a query-string value (everything but RFC 3986's unreserved characters).
+pub fn encode_query_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// The embed iframe's width when the consumer sets no limit.
+pub const OEMBED_DEFAULT_WIDTH: u32 = 640;
+/// Smallest iframe offered: the controls need room.
+pub const OEMBED_MIN_WIDTH: u32 = 200;
+
+/// The iframe size for an oEmbed answer: the default width, shrunk to honour `maxwidth` and
+/// `maxheight` while keeping the video's aspect ratio (`None` if they cannot both be honoured
+/// at a usable size; oEmbed then says 501 Not Implemented).
+pub fn oembed_size(
+    aspect: (u32, u32),
+    maxwidth: Option<u32>,
+    maxheight: Option<u32>,
+) -> Option<(u32, u32)> {
+    let (aw, ah) = (u64::from(aspect.0.max(1)), u64::from(aspect.1.max(1)));
+    let mut width = u64::from(OEMBED_DEFAULT_WIDTH);
+    if let Some(max) = maxwidth {
+        width = width.min(u64::from(max));
+    }
+    if let Some(max) = maxheight {
+        width = width.min(u64::from(max) * aw / ah);
+    }
+    let height = (width * ah).div_ceil(aw);
+    let fits = maxheight.is_none_or(|max| height <= u64::from(max));
+    (width >= u64::from(OEMBED_MIN_WIDTH) && fits).then_some((width as u32, height as u32))
+}
+
+/// What an oEmbed answer describes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OEmbedVideo {
+    pub title: String,
+    pub author_name: String,
+    pub origin: String,
+    pub embed_url: String,
+    pub thumbnail_url: Option<String>,
+    pub thumbnail_size: Option<(u32, u32)>,
+}
+
+/// The oEmbed 1.0 `video` response (<https://oembed.com/#section2.3.4>) for an iframe of
+/// `width`×`height`. The title in the iframe's markup is attribute-escaped.
+pub fn oembed_json(video: &OEmbedVideo, (width, height): (u32, u32)) -> serde_json::Value {
+    let html = format!(
+        r#"<iframe src="{}" width="{width}" height="{height}" title="{}" frameborder="0" allow="autoplay; fullscreen; picture-in-picture; encrypted-media" allowfullscreen></iframe>"#,
+        escape(&video.embed_url),
+        escape(&video.title),
+    );
+    let mut json = serde_json::json!({
+        "version": "1.0",
+        "type": "video",
+        "title": video.title,
+        "author_name": video.author_name,
+        "provider_name": "Ferrotape",
+        "provider_url": format!("{}/", video.origin),
+        "html": html,
+        "width": width,
+        "height": height,
+    });
+    if let Some(thumbnail) = &video.thumbnail_url {
+        json["thumbnail_url"] = serde_json::Value::String(thumbnail.clone());
+        if let Some((w, h)) = video.thumbnail_size {
+            json["thumbnail_width"] = w.into();
+            json["thumbnail_height"] = h.into();
+        }
+    }
+    json
+}
+
 /// Text for XML element content and attributes. Characters XML 1.0 cannot carry at all
 /// (control characters other than tab and newlines) are dropped.
 pub fn escape(text: &str) -> String {
@@ -289,5 +368,52 @@ mod tests {
                 "{private}"
             );
         }
+    }
+
+    #[test]
+    fn oembed_sizes_keep_the_aspect_and_honour_limits() {
+        assert_eq!(oembed_size((16, 9), None, None), Some((640, 360)));
+        assert_eq!(oembed_size((16, 9), Some(480), None), Some((480, 270)));
+        assert_eq!(oembed_size((16, 9), None, Some(180)), Some((320, 180)));
+        assert_eq!(
+            oembed_size((16, 9), Some(1000), Some(1000)),
+            Some((640, 360))
+        );
+        assert_eq!(oembed_size((9, 16), None, Some(400)), Some((225, 400)));
+        assert_eq!(oembed_size((16, 9), Some(100), None), None);
+        assert_eq!(oembed_size((16, 9), None, Some(0)), None);
+        assert_eq!(oembed_size((0, 0), None, None), Some((640, 640)));
+    }
+
+    #[test]
+    fn oembed_html_escapes_the_title() {
+        let video = OEmbedVideo {
+            title: r#"a "quoted" <b>talk</b> & more"#.into(),
+            author_name: "Ada".into(),
+            origin: "https://talks.example".into(),
+            embed_url: "https://talks.example/embed/00000000-0000-0000-0000-000000000001".into(),
+            thumbnail_url: Some("https://talks.example/media/p.jpg".into()),
+            thumbnail_size: Some((1280, 720)),
+        };
+        let json = oembed_json(&video, (640, 360));
+        let html = json["html"].as_str().unwrap();
+        assert!(
+            html.contains(r#"title="a &quot;quoted&quot; &lt;b&gt;talk&lt;/b&gt; &amp; more""#),
+            "{html}"
+        );
+        assert!(html.starts_with(r#"<iframe src="https://talks.example/embed/"#));
+        assert_eq!(json["type"], "video");
+        assert_eq!(json["version"], "1.0");
+        assert_eq!(json["width"], 640);
+        assert_eq!(json["thumbnail_width"], 1280);
+    }
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(
+            encode_query_value("https://a.b/c?d=e f&g"),
+            "https%3A%2F%2Fa.b%2Fc%3Fd%3De%20f%26g"
+        );
+        assert_eq!(encode_query_value("é-_.~"), "%C3%A9-_.~");
     }
 }

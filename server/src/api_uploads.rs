@@ -377,13 +377,7 @@ async fn complete(
         .map_err(media_failure)?;
     match ferrotape_worker::probe::probe(&state.tools.ffprobe, &readable).await {
         Ok(probe) => {
-            let source = ProbedSource {
-                source_key,
-                duration_ms: (probe.duration_secs * 1000.0).round() as i64,
-                width: probe.video.as_ref().map(|v| v.width as i32),
-                height: probe.video.as_ref().map(|v| v.height as i32),
-                probe: probe.raw,
-            };
+            let source = probed_source(source_key, probe);
             let job = uploads::complete_playable(&state.db, &record, &source).await?;
             wake_workers(&state.db).await;
             tracing::info!(upload = %record.id, video = %record.video_id, job, "upload complete; transcode queued");
@@ -446,6 +440,20 @@ async fn join_chunks(
         .await
         .map(Ok)
         .map_err(media_failure)
+}
+
+/// What the database records of a probed source.
+pub(crate) fn probed_source(
+    source_key: String,
+    probe: ferrotape_worker::probe::Probe,
+) -> ProbedSource {
+    ProbedSource {
+        source_key,
+        duration_ms: (probe.duration_secs * 1000.0).round() as i64,
+        width: probe.video.as_ref().map(|v| v.width as i32),
+        height: probe.video.as_ref().map(|v| v.height as i32),
+        probe: probe.raw,
+    }
 }
 
 async fn wake_workers(pool: &ferrotape_store::PgPool) {

@@ -162,6 +162,18 @@ pub enum Command {
     Migrate,
     /// Insert a handful of demo talks and speakers (idempotent).
     SeedDemo,
+    /// Attach a video file on this machine to a talk: it is stored, probed and queued for
+    /// transcoding (a running server or ferrotape-worker does the work).
+    ImportVideo {
+        /// The talk's slug.
+        #[arg(long)]
+        talk: String,
+        /// The tenant (default: the default tenant).
+        #[arg(long)]
+        tenant: Option<uuid::Uuid>,
+        /// The video file.
+        file: PathBuf,
+    },
     /// Administration: users and tenants.
     #[command(subcommand)]
     Admin(AdminCommand),

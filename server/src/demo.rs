@@ -11,6 +11,7 @@ struct DemoTalk {
     description: &'static str,
     recorded_on: time::Date,
     speakers: &'static [(&'static str, &'static str)],
+    tags: &'static [(&'static str, &'static str)],
 }
 
 const DEMO_TALKS: &[DemoTalk] = &[
@@ -22,6 +23,7 @@ const DEMO_TALKS: &[DemoTalk] = &[
                       bandwidth estimation and buffer-based switching.",
         recorded_on: date!(2026 - 03 - 14),
         speakers: &[("ada-okafor", "Ada Okafor")],
+        tags: &[("video", "Video"), ("streaming", "Streaming")],
     },
     DemoTalk {
         slug: "one-decode-many-renditions",
@@ -30,6 +32,7 @@ const DEMO_TALKS: &[DemoTalk] = &[
                       and what aligned keyframes buy you.",
         recorded_on: date!(2026 - 04 - 02),
         speakers: &[("lin-zhao", "Lin Zhao"), ("marta-silva", "Marta Silva")],
+        tags: &[("video", "Video"), ("performance", "Performance")],
     },
     DemoTalk {
         slug: "captions-for-everyone",
@@ -38,6 +41,10 @@ const DEMO_TALKS: &[DemoTalk] = &[
                       that makes them perfect.",
         recorded_on: date!(2026 - 05 - 20),
         speakers: &[("sam-patel", "Sam Patel")],
+        tags: &[
+            ("accessibility", "Accessibility"),
+            ("machine-learning", "Machine learning"),
+        ],
     },
     DemoTalk {
         slug: "postgres-is-a-fine-queue",
@@ -50,6 +57,7 @@ const DEMO_TALKS: &[DemoTalk] = &[
             ("jonas-berg", "Jonas Berg"),
             ("ada-okafor", "Ada Okafor"),
         ],
+        tags: &[("databases", "Databases"), ("performance", "Performance")],
     },
     DemoTalk {
         slug: "accessible-video-players",
@@ -58,6 +66,7 @@ const DEMO_TALKS: &[DemoTalk] = &[
                       motion: what WCAG 2.1 AA asks of a player.",
         recorded_on: date!(2026 - 09 - 08),
         speakers: &[("noor-haddad", "Noor Haddad")],
+        tags: &[("accessibility", "Accessibility"), ("video", "Video")],
     },
 ];
 
@@ -83,7 +92,11 @@ pub async fn seed(pool: &PgPool, tenant: TenantId) -> Result<usize, StoreError> 
             published_at: Some(published + time::Duration::days(index as i64)),
             speakers,
         };
-        talks::create_talk(&mut tx, tenant, &talk).await?;
+        let id = talks::create_talk(&mut tx, tenant, &talk).await?;
+        for (slug, name) in demo.tags {
+            let tag = talks::upsert_tag(&mut tx, tenant, slug, name).await?;
+            talks::tag_talk(&mut tx, tenant, id, tag).await?;
+        }
         tx.commit().await?;
         added += 1;
     }

@@ -1,6 +1,10 @@
 //! The `ferrotape` server: configuration, the axum router (SSR pages, server functions, health),
 //! and the embedded mode (a private PostgreSQL and an in-process worker).
 
+// The watch page's view types are deep; laying them out in release builds needs more than
+// the default 128.
+#![recursion_limit = "512"]
+
 pub mod accounts_setup;
 pub mod admin;
 pub mod api_accounts;
@@ -11,8 +15,10 @@ pub mod cli;
 pub mod csrf;
 pub mod database;
 pub mod demo;
+pub mod embed;
 pub mod error;
 pub mod health;
+pub mod import;
 pub mod job_events;
 pub mod media;
 pub mod metrics;

@@ -48,6 +48,30 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("seed-demo: added {added} demo talks");
             Ok(())
         }),
+        Command::ImportVideo { talk, tenant, file } => {
+            let tools = ferrotape_worker::WorkerConfig::from(&cli.worker).tools;
+            let common = cli.common.clone();
+            with_database(&cli, |pool, _| async move {
+                let media = common.open_media().await.map_err(|e| e.to_string())?;
+                let tenant = tenant.map(TenantId).unwrap_or(TenantId::DEFAULT);
+                let imported = ferrotape_server::import::import_video(
+                    &pool,
+                    media.shared().as_ref(),
+                    &tools,
+                    tenant,
+                    &talk,
+                    &file,
+                )
+                .await?;
+                println!(
+                    "import-video: video {} ({:.1} s) attached to `{talk}`; transcode job {} queued",
+                    imported.video,
+                    imported.duration_ms as f64 / 1000.0,
+                    imported.job
+                );
+                Ok(())
+            })
+        }
         Command::EmbeddedPostgres { url_file } => {
             let target = database::prepare(&cli.common).map_err(|e| e.to_string())?;
             let cluster = target

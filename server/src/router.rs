@@ -15,8 +15,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
 use crate::{
-    api_accounts, api_studio, api_uploads, csrf, health, media, metrics, request_context, seo,
-    session,
+    api_accounts, api_studio, api_uploads, csrf, embed, health, media, metrics, request_context,
+    seo, session,
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -39,6 +39,7 @@ pub fn build(state: AppState) -> Router {
         .merge(api_uploads::routes())
         .merge(api_studio::routes())
         .merge(seo::routes())
+        .merge(embed::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })
@@ -76,6 +77,7 @@ pub fn build(state: AppState) -> Router {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("frame-ancestors 'self'"),
         ))
+        .layer(middleware::from_fn(embed::frame_policy))
         // gzip/brotli for HTML, JSON, JS, CSS and the wasm bundle (about 60 % smaller); never
         // for media, which is already compressed and must keep byte ranges intact.
         .layer(

@@ -7,6 +7,21 @@ use common::{TestApp, insert_talk, insert_tenant};
 use ferrotape_model::TenantId;
 use time::{Duration, OffsetDateTime};
 
+/// The page's text without markup (tags and hydration comments removed).
+fn text_of(html: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text
+}
+
 fn days_ago(days: i64) -> Option<OffsetDateTime> {
     Some(OffsetDateTime::now_utc() - Duration::days(days))
 }
@@ -63,7 +78,13 @@ async fn the_catalog_lists_published_talks_newest_first_with_their_speakers() {
     let newer = page.body.find("Newer talk").expect("newer talk listed");
     let older = page.body.find("Older talk").expect("older talk listed");
     assert!(newer < older, "newest first");
-    assert!(page.body.contains("Ada, Bo and Cy"));
+    // Speaker names link to their pages and read like prose.
+    assert!(
+        text_of(&page.body).contains("Ada, Bo and Cy"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(r#"href="/speakers/bo""#));
     assert!(page.body.contains(r#"href="/talks/newer""#));
     assert!(!page.body.contains("Draft talk"), "drafts are not public");
     assert!(
@@ -96,7 +117,7 @@ async fn a_talk_page_renders_its_title_speakers_and_description() {
     assert!(page.body.contains("About Rust video."));
     assert!(
         page.body
-            .contains("No video has been uploaded for this talk yet.")
+            .contains("No video has been published for this talk yet.")
     );
 }
 
@@ -196,11 +217,15 @@ async fn server_functions_answer_typed_json() {
         &[("ada", "Ada")],
     )
     .await;
-    let list = app.call_server_fn("talks/list", "").await;
+    let list = app
+        .call_server_fn("talks/catalog", "query[q]=json&query[page]=1")
+        .await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
-    let talks: serde_json::Value = serde_json::from_str(&list.body).unwrap();
-    assert_eq!(talks[0]["slug"], "json-talk");
-    assert_eq!(talks[0]["speakers"][0]["name"], "Ada");
+    let page: serde_json::Value = serde_json::from_str(&list.body).unwrap();
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["hits"][0]["talk"]["slug"], "json-talk");
+    assert_eq!(page["hits"][0]["talk"]["speakers"][0]["name"], "Ada");
+    assert_eq!(page["hits"][0]["marked_title"], "\u{1}JSON\u{2} talk");
 
     let missing = app.call_server_fn("talks/get", "slug=nope").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);

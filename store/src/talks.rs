@@ -1,6 +1,10 @@
 //! Talks and speakers. Every function takes the tenant and scopes its query to it.
 
-use ferrotape_model::{SpeakerRef, TalkDetail, TalkSummary, TenantId, VideoState};
+use ferrotape_model::catalog::media_path;
+use ferrotape_model::{
+    CatalogHit, CatalogQuery, CatalogResults, PlayableVideo, SpeakerRef, TagRef, TalkDetail,
+    TalkSummary, TenantId, VideoState,
+};
 use sqlx::{PgPool, Postgres, Transaction};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -10,7 +14,7 @@ use crate::StoreError;
 /// The catalog shows at most this many talks per page.
 pub const MAX_PAGE_SIZE: i64 = 100;
 
-/// One row of the published-talks query: the talk, its speakers in order, its newest video.
+/// One row of the published-talks query: the talk, its speakers in order, its video.
 struct PublishedTalkRow {
     id: Uuid,
     slug: String,
@@ -18,27 +22,44 @@ struct PublishedTalkRow {
     description: String,
     recorded_on: Option<Date>,
     published_at: Option<OffsetDateTime>,
+    updated_at: OffsetDateTime,
     speaker_slugs: Vec<String>,
     speaker_names: Vec<String>,
+    video_id: Option<Uuid>,
     duration_ms: Option<i64>,
     video_state: Option<String>,
+    master_key: Option<String>,
+    poster_key: Option<String>,
+    thumbnails_key: Option<String>,
+    width: Option<i32>,
+    height: Option<i32>,
 }
 
-/// Published talks of a tenant, newest first; with `only_slug`, just that talk.
+/// Which published talk to read.
+#[derive(Debug, Clone, Copy)]
+enum Selection<'a> {
+    Slug(&'a str),
+    Id(Uuid),
+}
+
+/// A published talk of a tenant, by slug or id.
 ///
-/// One checked query serves the catalog and the talk page so both always agree on what
-/// "published" means. The newest video is joined laterally so a talk without video appears.
+/// One checked query serves the watch page, the embed and oEmbed so all agree on what
+/// "published" means. The video is joined laterally so a talk without video appears; a ready
+/// video wins over a newer one still processing, so a re-upload never takes a talk offline.
 async fn published(
     pool: &PgPool,
     tenant: TenantId,
-    only_slug: Option<&str>,
-    limit: i64,
-    offset: i64,
+    selection: Selection<'_>,
 ) -> Result<Vec<TalkDetail>, StoreError> {
+    let (slug, id) = match selection {
+        Selection::Slug(slug) => (Some(slug), None),
+        Selection::Id(id) => (None, Some(id)),
+    };
     let rows = sqlx::query_as!(
         PublishedTalkRow,
         r#"
-        SELECT t.id, t.slug, t.title, t.description, t.recorded_on, t.published_at,
+        SELECT t.id, t.slug, t.title, t.description, t.recorded_on, t.published_at, t.updated_at,
                ARRAY(SELECT s.slug FROM talk_speakers ts
                      JOIN speakers s ON s.tenant_id = ts.tenant_id AND s.id = ts.speaker_id
                      WHERE ts.tenant_id = t.tenant_id AND ts.talk_id = t.id
@@ -47,24 +68,30 @@ async fn published(
                      JOIN speakers s ON s.tenant_id = ts.tenant_id AND s.id = ts.speaker_id
                      WHERE ts.tenant_id = t.tenant_id AND ts.talk_id = t.id
                      ORDER BY ts.position, s.name) AS "speaker_names!",
+               v.id AS "video_id?",
                v.duration_ms AS "duration_ms?",
-               v.state::text AS "video_state?"
+               v.state::text AS "video_state?",
+               v.master_key AS "master_key?",
+               v.poster_key AS "poster_key?",
+               v.thumbnails_key AS "thumbnails_key?",
+               v.width AS "width?",
+               v.height AS "height?"
         FROM talks t
         LEFT JOIN LATERAL (
-            SELECT vv.duration_ms, vv.state FROM videos vv
+            SELECT vv.id, vv.duration_ms, vv.state, vv.master_key, vv.poster_key,
+                   vv.thumbnails_key, vv.width, vv.height
+            FROM videos vv
             WHERE vv.tenant_id = t.tenant_id AND vv.talk_id = t.id
-            ORDER BY vv.created_at DESC LIMIT 1
+            ORDER BY (vv.state = 'ready') DESC, vv.created_at DESC LIMIT 1
         ) v ON true
         WHERE t.tenant_id = $1
           AND t.published_at IS NOT NULL AND t.published_at <= now()
           AND ($2::text IS NULL OR t.slug = $2)
-        ORDER BY t.published_at DESC, t.id
-        LIMIT $3 OFFSET $4
+          AND ($3::uuid IS NULL OR t.id = $3)
         "#,
         tenant.0,
-        only_slug,
-        limit.clamp(1, MAX_PAGE_SIZE),
-        offset.max(0),
+        slug,
+        id,
     )
     .fetch_all(pool)
     .await?;
@@ -76,6 +103,19 @@ async fn published(
 
 impl PublishedTalkRow {
     fn into_detail(self) -> TalkDetail {
+        let video_state = self.video_state.as_deref().and_then(VideoState::parse);
+        let poster_url = self.poster_key.as_deref().map(media_path);
+        let video = match (video_state, self.video_id, self.master_key.as_deref()) {
+            (Some(VideoState::Ready), Some(id), Some(master)) => Some(PlayableVideo {
+                id,
+                master_url: media_path(master),
+                poster_url: poster_url.clone(),
+                thumbnails_url: self.thumbnails_key.as_deref().map(media_path),
+                width: self.width.and_then(|w| u32::try_from(w).ok()),
+                height: self.height.and_then(|h| u32::try_from(h).ok()),
+            }),
+            _ => None,
+        };
         TalkDetail {
             summary: TalkSummary {
                 id: self.id,
@@ -91,22 +131,231 @@ impl PublishedTalkRow {
                 recorded_on: self.recorded_on,
                 // The query only returns published talks.
                 published_at: self.published_at.unwrap_or(OffsetDateTime::UNIX_EPOCH),
+                poster_url: video.as_ref().and(poster_url),
             },
             description: self.description,
-            video_state: self.video_state.as_deref().and_then(VideoState::parse),
+            video_state,
+            video,
+            updated_at: self.updated_at,
         }
     }
 }
 
-/// Published talks, newest first.
-pub async fn list_published(
+/// One row of the catalog query.
+struct CatalogRow {
+    id: Uuid,
+    slug: String,
+    title: String,
+    recorded_on: Option<Date>,
+    published_at: Option<OffsetDateTime>,
+    speaker_slugs: Vec<String>,
+    speaker_names: Vec<String>,
+    duration_ms: Option<i64>,
+    poster_key: Option<String>,
+    marked_title: Option<String>,
+    marked_excerpt: Option<String>,
+    total: i64,
+}
+
+/// `ts_headline` options: matches between the model's marks, whole title, a short excerpt.
+const TITLE_HEADLINE: &str = "StartSel=\u{1}, StopSel=\u{2}, HighlightAll=true";
+const EXCERPT_HEADLINE: &str = "StartSel=\u{1}, StopSel=\u{2}, MaxWords=28, MinWords=12, MaxFragments=2, FragmentDelimiter=\" … \"";
+
+/// A page of the catalog: published talks matching the search text (Postgres full text over
+/// title, speakers, tags and description, best matches first) and the tag and speaker
+/// filters; newest first without search text. Hits carry highlighted titles and excerpts.
+pub async fn catalog(
     pool: &PgPool,
     tenant: TenantId,
-    limit: i64,
-    offset: i64,
-) -> Result<Vec<TalkSummary>, StoreError> {
-    let talks = published(pool, tenant, None, limit, offset).await?;
-    Ok(talks.into_iter().map(|talk| talk.summary).collect())
+    query: &CatalogQuery,
+    page_size: u32,
+) -> Result<CatalogResults, StoreError> {
+    let page_size = i64::from(page_size).clamp(1, MAX_PAGE_SIZE);
+    let offset = i64::from(query.page.max(1) - 1).saturating_mul(page_size);
+    let rows = sqlx::query_as!(
+        CatalogRow,
+        r#"
+        WITH search AS (
+            SELECT CASE WHEN $2::text IS NULL THEN NULL
+                        ELSE websearch_to_tsquery('english', $2) END AS q
+        )
+        SELECT t.id, t.slug, t.title, t.recorded_on, t.published_at,
+               ARRAY(SELECT s.slug FROM talk_speakers ts
+                     JOIN speakers s ON s.tenant_id = ts.tenant_id AND s.id = ts.speaker_id
+                     WHERE ts.tenant_id = t.tenant_id AND ts.talk_id = t.id
+                     ORDER BY ts.position, s.name) AS "speaker_slugs!",
+               ARRAY(SELECT s.name FROM talk_speakers ts
+                     JOIN speakers s ON s.tenant_id = ts.tenant_id AND s.id = ts.speaker_id
+                     WHERE ts.tenant_id = t.tenant_id AND ts.talk_id = t.id
+                     ORDER BY ts.position, s.name) AS "speaker_names!",
+               v.duration_ms AS "duration_ms?",
+               v.poster_key AS "poster_key?",
+               CASE WHEN search.q IS NULL THEN NULL
+                    ELSE ts_headline('english', t.title, search.q, $7) END AS marked_title,
+               CASE WHEN search.q IS NULL OR t.description = '' THEN NULL
+                    ELSE ts_headline('english', t.description, search.q, $8) END AS marked_excerpt,
+               count(*) OVER () AS "total!"
+        FROM talks t
+        CROSS JOIN search
+        LEFT JOIN LATERAL (
+            SELECT vv.duration_ms, CASE WHEN vv.state = 'ready' THEN vv.poster_key END AS poster_key
+            FROM videos vv
+            WHERE vv.tenant_id = t.tenant_id AND vv.talk_id = t.id
+            ORDER BY (vv.state = 'ready') DESC, vv.created_at DESC LIMIT 1
+        ) v ON true
+        WHERE t.tenant_id = $1
+          AND t.published_at IS NOT NULL AND t.published_at <= now()
+          AND (search.q IS NULL OR t.search @@ search.q)
+          AND ($3::text IS NULL OR EXISTS (
+                SELECT 1 FROM talk_tags tt JOIN tags g ON g.tenant_id = tt.tenant_id AND g.id = tt.tag_id
+                WHERE tt.tenant_id = t.tenant_id AND tt.talk_id = t.id AND g.slug = $3))
+          AND ($4::text IS NULL OR EXISTS (
+                SELECT 1 FROM talk_speakers ts JOIN speakers s ON s.tenant_id = ts.tenant_id AND s.id = ts.speaker_id
+                WHERE ts.tenant_id = t.tenant_id AND ts.talk_id = t.id AND s.slug = $4))
+        ORDER BY CASE WHEN search.q IS NULL THEN 0 ELSE ts_rank_cd(t.search, search.q) END DESC,
+                 t.published_at DESC, t.id
+        LIMIT $5 OFFSET $6
+        "#,
+        tenant.0,
+        query.q.as_deref(),
+        query.tag.as_deref(),
+        query.speaker.as_deref(),
+        page_size,
+        offset,
+        TITLE_HEADLINE,
+        EXCERPT_HEADLINE,
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut total = rows.first().map_or(0, |row| row.total.max(0) as u64);
+    if rows.is_empty() && query.page > 1 {
+        // Past the last page the window count has no row to ride on; page 1 knows the total.
+        let first = CatalogQuery {
+            page: 1,
+            ..query.clone()
+        };
+        total = Box::pin(catalog(pool, tenant, &first, 1)).await?.total;
+    }
+    let hits = rows
+        .into_iter()
+        .map(|row| CatalogHit {
+            talk: TalkSummary {
+                id: row.id,
+                slug: row.slug,
+                title: row.title,
+                speakers: row
+                    .speaker_slugs
+                    .into_iter()
+                    .zip(row.speaker_names)
+                    .map(|(slug, name)| SpeakerRef { slug, name })
+                    .collect(),
+                duration_seconds: row.duration_ms.map(|ms| (ms.max(0) as u64).div_ceil(1000)),
+                recorded_on: row.recorded_on,
+                published_at: row.published_at.unwrap_or(OffsetDateTime::UNIX_EPOCH),
+                poster_url: row.poster_key.as_deref().map(media_path),
+            },
+            marked_title: row.marked_title,
+            marked_excerpt: row.marked_excerpt,
+        })
+        .collect();
+    let (tags, speakers) = filters(pool, tenant).await?;
+    Ok(CatalogResults {
+        query: query.clone(),
+        hits,
+        total,
+        page_size: page_size as u32,
+        tags,
+        speakers,
+    })
+}
+
+/// Tags and speakers that have at least one published talk, by name.
+async fn filters(
+    pool: &PgPool,
+    tenant: TenantId,
+) -> Result<(Vec<TagRef>, Vec<SpeakerRef>), StoreError> {
+    let tags = sqlx::query_as!(
+        TagRef,
+        "SELECT g.slug, g.name FROM tags g
+         WHERE g.tenant_id = $1 AND EXISTS (
+             SELECT 1 FROM talk_tags tt JOIN talks t ON t.tenant_id = tt.tenant_id AND t.id = tt.talk_id
+             WHERE tt.tenant_id = g.tenant_id AND tt.tag_id = g.id
+               AND t.published_at IS NOT NULL AND t.published_at <= now())
+         ORDER BY g.name",
+        tenant.0,
+    )
+    .fetch_all(pool)
+    .await?;
+    let speakers = sqlx::query_as!(
+        SpeakerRef,
+        "SELECT s.slug, s.name FROM speakers s
+         WHERE s.tenant_id = $1 AND EXISTS (
+             SELECT 1 FROM talk_speakers ts JOIN talks t ON t.tenant_id = ts.tenant_id AND t.id = ts.talk_id
+             WHERE ts.tenant_id = s.tenant_id AND ts.speaker_id = s.id
+               AND t.published_at IS NOT NULL AND t.published_at <= now())
+         ORDER BY s.name",
+        tenant.0,
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok((tags, speakers))
+}
+
+/// A speaker's page: name and bio (talks come from [`catalog`] with the speaker filter).
+pub async fn find_speaker(
+    pool: &PgPool,
+    tenant: TenantId,
+    slug: &str,
+) -> Result<ferrotape_model::catalog::SpeakerProfile, StoreError> {
+    sqlx::query_as!(
+        ferrotape_model::catalog::SpeakerProfile,
+        "SELECT slug, name, bio FROM speakers WHERE tenant_id = $1 AND slug = $2",
+        tenant.0,
+        slug,
+    )
+    .fetch_optional(pool)
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
+/// Returns the tag with this slug, creating it on first use.
+pub async fn upsert_tag(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant: TenantId,
+    slug: &str,
+    name: &str,
+) -> Result<Uuid, StoreError> {
+    sqlx::query_scalar!(
+        "INSERT INTO tags (tenant_id, slug, name) VALUES ($1, $2, $3)
+         ON CONFLICT (tenant_id, slug) DO UPDATE SET name = EXCLUDED.name
+         RETURNING id",
+        tenant.0,
+        slug,
+        name,
+    )
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(|e| StoreError::from_write(e, &format!("the tag `{slug}`")))
+}
+
+/// Tags a talk (idempotent).
+pub async fn tag_talk(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant: TenantId,
+    talk: Uuid,
+    tag: Uuid,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        "INSERT INTO talk_tags (tenant_id, talk_id, tag_id) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING",
+        tenant.0,
+        talk,
+        tag,
+    )
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| StoreError::from_write(e, "the tag"))?;
+    Ok(())
 }
 
 /// One published talk by its slug.
@@ -115,10 +364,34 @@ pub async fn find_published(
     tenant: TenantId,
     slug: &str,
 ) -> Result<TalkDetail, StoreError> {
-    published(pool, tenant, Some(slug), 1, 0)
+    published(pool, tenant, Selection::Slug(slug))
         .await?
         .pop()
         .ok_or(StoreError::NotFound)
+}
+
+/// One published talk by its id (embeds use ids: they outlive a renamed slug).
+pub async fn find_published_by_id(
+    pool: &PgPool,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<TalkDetail, StoreError> {
+    published(pool, tenant, Selection::Id(id))
+        .await?
+        .pop()
+        .ok_or(StoreError::NotFound)
+}
+
+/// The id of a talk (published or not) by its slug.
+pub async fn id_by_slug(pool: &PgPool, tenant: TenantId, slug: &str) -> Result<Uuid, StoreError> {
+    sqlx::query_scalar!(
+        "SELECT id FROM talks WHERE tenant_id = $1 AND slug = $2",
+        tenant.0,
+        slug,
+    )
+    .fetch_optional(pool)
+    .await?
+    .ok_or(StoreError::NotFound)
 }
 
 /// At most this many talks go into one sitemap (the protocol's limit is 50,000 URLs).

@@ -289,24 +289,89 @@ pub async fn complete_playable(
 ) -> Result<i64, StoreError> {
     let mut tx = pool.begin().await?;
     finish_open(&mut tx, upload).await?;
+    let job = start_processing(&mut tx, upload.tenant, upload.video_id, source).await?;
+    tx.commit().await?;
+    Ok(job)
+}
+
+/// Records the probed source of a video, moves it to `processing` and enqueues its transcode.
+async fn start_processing(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    tenant: TenantId,
+    video: Uuid,
+    source: &ProbedSource,
+) -> Result<i64, StoreError> {
     sqlx::query!(
         "UPDATE videos SET state = 'processing', source_key = $3, probe = $4, duration_ms = $5,
                            width = $6, height = $7, progress = 0
          WHERE tenant_id = $1 AND id = $2",
-        upload.tenant.0,
-        upload.video_id,
+        tenant.0,
+        video,
         source.source_key,
         source.probe,
         source.duration_ms,
         source.width,
         source.height,
     )
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await
     .map_err(|e| StoreError::from_write(e, "the video"))?;
-    let job = enqueue_transcode(&mut tx, upload.tenant, upload.video_id).await?;
+    enqueue_transcode(tx, tenant, video).await
+}
+
+/// A video imported from a file (`ferrotape import-video`), attached to a talk, in state
+/// `uploading` until [`finish_import`] records its source.
+pub async fn begin_import(
+    pool: &PgPool,
+    tenant: TenantId,
+    talk: Uuid,
+    file_name: &str,
+    size_bytes: u64,
+) -> Result<Uuid, StoreError> {
+    sqlx::query_scalar!(
+        "INSERT INTO videos (tenant_id, talk_id, original_name, size_bytes)
+         VALUES ($1, $2, $3, $4) RETURNING id",
+        tenant.0,
+        talk,
+        file_name,
+        i64::try_from(size_bytes).unwrap_or(i64::MAX),
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(|e| StoreError::from_write(e, "the video"))
+}
+
+/// The imported source is stored and playable: the video moves to `processing` and its
+/// transcode is queued. Returns the job id; call [`jobs::notify_enqueued`] after it.
+pub async fn finish_import(
+    pool: &PgPool,
+    tenant: TenantId,
+    video: Uuid,
+    source: &ProbedSource,
+) -> Result<i64, StoreError> {
+    let mut tx = pool.begin().await?;
+    let job = start_processing(&mut tx, tenant, video, source).await?;
     tx.commit().await?;
     Ok(job)
+}
+
+/// The imported file was not playable (or could not be stored): the video fails with a reason.
+pub async fn fail_import(
+    pool: &PgPool,
+    tenant: TenantId,
+    video: Uuid,
+    reason: &str,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        "UPDATE videos SET state = 'failed', failure_reason = left($3, 4000)
+         WHERE tenant_id = $1 AND id = $2 AND state = 'uploading'",
+        tenant.0,
+        video,
+        reason,
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// The video's transcode job (one waiting or running per video); part of the caller's

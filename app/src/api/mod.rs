@@ -6,4 +6,4 @@ pub mod jobs;
 pub mod studio;
 pub mod talks;
 
-pub use talks::{CATALOG_PAGE_SIZE, get_talk, list_talks};
+pub use talks::{CATALOG_PAGE_SIZE, get_talk, load_catalog, speaker_page};

@@ -1,32 +1,85 @@
 //! Server functions for the catalog and talk pages.
 
-use ferrotape_model::{TalkDetail, TalkSummary};
+use ferrotape_model::catalog::SpeakerProfile;
+use ferrotape_model::{CatalogQuery, CatalogResults, WatchData};
 use leptos::prelude::*;
 
 use crate::AppError;
 
-/// Talks per catalog page.
-pub const CATALOG_PAGE_SIZE: i64 = 48;
+/// Talks per catalog page (divisible by 2, 3 and 4, so full rows on most screens).
+pub const CATALOG_PAGE_SIZE: u32 = 24;
 
-/// Published talks, newest first.
-#[server(endpoint = "talks/list")]
-pub async fn list_talks() -> Result<Vec<TalkSummary>, AppError> {
+/// A page of the catalog: search, tag and speaker filters, pagination.
+#[server(endpoint = "talks/catalog")]
+pub async fn load_catalog(query: CatalogQuery) -> Result<CatalogResults, AppError> {
     use crate::server_context::{pool, tenant};
-    let talks =
-        ferrotape_store::talks::list_published(&pool()?, tenant()?, CATALOG_PAGE_SIZE, 0).await?;
-    Ok(talks)
+    let query = query.normalized();
+    Ok(ferrotape_store::talks::catalog(&pool()?, tenant()?, &query, CATALOG_PAGE_SIZE).await?)
 }
 
-/// One published talk; `NotFound` for unknown, unpublished or malformed slugs.
-#[server(endpoint = "talks/get")]
-pub async fn get_talk(slug: String) -> Result<TalkDetail, AppError> {
+/// A speaker and a page of their published talks; `NotFound` for unknown speakers.
+#[server(endpoint = "talks/speaker")]
+pub async fn speaker_page(
+    slug: String,
+    page: u32,
+) -> Result<(SpeakerProfile, CatalogResults), AppError> {
     use crate::server_context::{pool, tenant, with_status};
     with_status(
         async {
             if ferrotape_model::slug::validate(&slug).is_err() {
                 return Err(AppError::NotFound);
             }
-            Ok(ferrotape_store::talks::find_published(&pool()?, tenant()?, &slug).await?)
+            let (pool, tenant) = (pool()?, tenant()?);
+            let profile = ferrotape_store::talks::find_speaker(&pool, tenant, &slug).await?;
+            let query = CatalogQuery {
+                speaker: Some(slug),
+                page,
+                ..CatalogQuery::default()
+            }
+            .normalized();
+            let talks =
+                ferrotape_store::talks::catalog(&pool, tenant, &query, CATALOG_PAGE_SIZE).await?;
+            Ok((profile, talks))
+        }
+        .await,
+    )
+}
+
+/// One published talk by slug, for the watch page; `NotFound` for unknown, unpublished or
+/// malformed slugs.
+#[server(endpoint = "talks/get")]
+pub async fn get_talk(slug: String) -> Result<WatchData, AppError> {
+    use crate::server_context::{pool, request_context, tenant, with_status};
+    with_status(
+        async {
+            if ferrotape_model::slug::validate(&slug).is_err() {
+                return Err(AppError::NotFound);
+            }
+            let talk = ferrotape_store::talks::find_published(&pool()?, tenant()?, &slug).await?;
+            Ok(WatchData {
+                talk,
+                origin: request_context()?.client.origin,
+            })
+        }
+        .await,
+    )
+}
+
+/// One published talk by id, for the embedded player; `NotFound` otherwise.
+#[server(endpoint = "talks/embed")]
+pub async fn get_embed(id: String) -> Result<WatchData, AppError> {
+    use crate::server_context::{pool, request_context, tenant, with_status};
+    with_status(
+        async {
+            let Ok(id) = id.parse::<uuid::Uuid>() else {
+                return Err(AppError::NotFound);
+            };
+            let talk =
+                ferrotape_store::talks::find_published_by_id(&pool()?, tenant()?, id).await?;
+            Ok(WatchData {
+                talk,
+                origin: request_context()?.client.origin,
+            })
         }
         .await,
     )

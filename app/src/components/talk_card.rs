@@ -1,13 +1,37 @@
 //! One talk in the catalog grid.
 
+use ferrotape_model::catalog::marked_segments;
 use ferrotape_model::{TalkSummary, time_format};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use crate::components::speaker_links::SpeakerLinks;
+
+/// Text with search matches wrapped in `<mark>`; everything else stays plain (escaped) text.
+fn marked(text: &str) -> impl IntoView + use<> {
+    marked_segments(text)
+        .into_iter()
+        .map(|(is_match, run)| {
+            if is_match {
+                view! { <mark>{run}</mark> }.into_any()
+            } else {
+                run.into_any()
+            }
+        })
+        .collect_view()
+}
+
 #[component]
-pub fn TalkCard(talk: TalkSummary) -> impl IntoView {
+pub fn TalkCard(
+    talk: TalkSummary,
+    /// The title with search matches marked, when the catalog is searched.
+    #[prop(optional_no_strip)]
+    marked_title: Option<String>,
+    /// A description excerpt with search matches marked.
+    #[prop(optional_no_strip)]
+    marked_excerpt: Option<String>,
+) -> impl IntoView {
     let href = format!("/talks/{}", talk.slug);
-    let speakers = talk.speaker_names();
     let date = talk.recorded_on.unwrap_or(talk.published_at.date());
     let duration = talk.duration_seconds.map(|secs| {
         view! {
@@ -17,16 +41,30 @@ pub fn TalkCard(talk: TalkSummary) -> impl IntoView {
             </span>
         }
     });
+    let title = match marked_title {
+        Some(text) => marked(&text).into_any(),
+        None => talk.title.clone().into_any(),
+    };
     view! {
         <li class="talk-card">
             <A href=href attr:class="talk-card-link">
                 <div class="talk-card-poster" aria-hidden="true">
-                    <span class="talk-card-initial">{talk.title.chars().next().map(String::from)}</span>
+                    {match talk.poster_url.clone() {
+                        Some(poster) => view! {
+                            <img src=poster alt="" loading="lazy" decoding="async"/>
+                        }.into_any(),
+                        None => view! {
+                            <span class="talk-card-initial">{talk.title.chars().next().map(String::from)}</span>
+                        }.into_any(),
+                    }}
                 </div>
                 {duration}
-                <h2 class="talk-card-title">{talk.title.clone()}</h2>
+                <h2 class="talk-card-title">{title}</h2>
             </A>
-            <p class="talk-card-speakers">{speakers}</p>
+            <p class="talk-card-speakers">
+                <SpeakerLinks speakers=talk.speakers/>
+            </p>
+            {marked_excerpt.map(|text| view! { <p class="talk-card-excerpt">{marked(&text)}</p> })}
             <p class="talk-card-date">
                 <time datetime=date.to_string()>{time_format::date(date)}</time>
             </p>

@@ -66,7 +66,12 @@ pub fn Uploader(
     on_finished: Callback<()>,
 ) -> impl IntoView {
     let progress = RwSignal::new(UploadProgress::default());
+    // Browser-side state is thread-local; on the server it would be dropped on another worker
+    // thread and panic, so the server's stand-in is plain data.
+    #[cfg(feature = "hydrate")]
     let control = StoredValue::new_local(None::<client::Control>);
+    #[cfg(not(feature = "hydrate"))]
+    let control = StoredValue::new(None::<client::Control>);
 
     let start = move |file: Option<client::PickedFile>| {
         #[cfg(feature = "hydrate")]

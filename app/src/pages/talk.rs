@@ -1,13 +1,18 @@
-//! `/talks/{slug}`: the talk page. The player arrives with the viewer issue; for now it shows
-//! the talk's metadata and the state of its video.
+//! `/talks/{slug}`: the watch page. Server-rendered with the poster, metadata and the head tags
+//! crawlers and link previews read; the player starts once hydrated. `?t=1m23s` (or `#t=83`)
+//! starts at that time.
 
-use ferrotape_model::{TalkDetail, VideoState, time_format};
+use ferrotape_model::{TalkDetail, VideoState, WatchData, time_format};
 use leptos::prelude::*;
-use leptos_meta::{Meta, Title};
-use leptos_router::hooks::use_params_map;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::AppError;
 use crate::api::get_talk;
+use crate::components::player::Player;
+use crate::components::share::ShareButton;
+use crate::components::speaker_links::SpeakerLinks;
+use crate::components::watch_head::{WatchHead, embed_url, watch_url};
 use crate::pages::not_found::NotFound;
 
 #[component]
@@ -21,7 +26,7 @@ pub fn TalkPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading" role="status">"Loading talk…"</p> }>
             {move || Suspend::new(async move {
                 match talk.await {
-                    Ok(detail) => view! { <TalkView detail/> }.into_any(),
+                    Ok(data) => view! { <WatchView data/> }.into_any(),
                     Err(AppError::NotFound) => view! { <NotFound/> }.into_any(),
                     Err(err) => view! {
                         <Title text="Error"/>
@@ -33,40 +38,75 @@ pub fn TalkPage() -> impl IntoView {
     }
 }
 
+/// What stands in for the player while a talk has no ready video.
+fn unavailable_message(state: Option<VideoState>) -> &'static str {
+    match state {
+        Some(VideoState::Processing) | Some(VideoState::Uploading) => {
+            "This talk's video is still being processed. Come back in a few minutes."
+        }
+        Some(VideoState::Failed) => "This talk's video could not be processed.",
+        Some(VideoState::Ready) | None => "No video has been published for this talk yet.",
+    }
+}
+
 #[component]
-fn TalkView(detail: TalkDetail) -> impl IntoView {
+fn WatchView(data: WatchData) -> impl IntoView {
+    let WatchData { talk, origin } = data;
+    let query = use_query_map();
+    let start_at = query
+        .read_untracked()
+        .get("t")
+        .and_then(|t| time_format::parse_start_time(&t));
+    let position = RwSignal::new(start_at.unwrap_or(0) as f64);
     let TalkDetail {
         summary,
         description,
         video_state,
-    } = detail;
-    let speakers = summary.speaker_names();
+        video,
+        ..
+    } = talk.clone();
     let date = summary.recorded_on.unwrap_or(summary.published_at.date());
-    let status = match video_state {
-        Some(VideoState::Ready) => "The player arrives in the next release.",
-        Some(VideoState::Processing) | Some(VideoState::Uploading) => {
-            "This talk's video is still being processed."
+    let page_url = watch_url(&origin, &summary.slug);
+    let embed = embed_url(&origin, &talk);
+    let player = match video {
+        Some(video) => view! {
+            <Player
+                video
+                title=summary.title.clone()
+                duration_hint=summary.duration_seconds
+                start_at=start_at.unwrap_or(0)
+                position
+            />
         }
-        Some(VideoState::Failed) => "This talk's video could not be processed.",
-        None => "No video has been uploaded for this talk yet.",
+        .into_any(),
+        None => view! {
+            <div class="player-placeholder" role="status">
+                <p>{unavailable_message(video_state)}</p>
+            </div>
+        }
+        .into_any(),
     };
-    let summary_text: String = description.chars().take(200).collect();
     view! {
         <Title text=summary.title.clone()/>
-        <Meta name="description" content=summary_text/>
-        <article class="talk" aria-labelledby="talk-title">
-            <div class="player-placeholder" role="img" aria-label="Video player placeholder">
-                <p>{status}</p>
-            </div>
-            <h1 id="talk-title">{summary.title.clone()}</h1>
-            <p class="talk-meta">
-                <span class="talk-speakers">{speakers}</span>
-                " · "
-                <time datetime=date.to_string()>{time_format::date(date)}</time>
-                {summary.duration_seconds.map(|secs| view! { " · " {time_format::clock(secs)} })}
-            </p>
-            <div class="talk-description">
-                {description.split("\n\n").map(|para| view! { <p>{para.to_owned()}</p> }).collect_view()}
+        <WatchHead talk=talk.clone() origin/>
+        <article class="watch" aria-labelledby="talk-title">
+            <div class="watch-stage">{player}</div>
+            <div class="watch-details">
+                <div class="watch-heading">
+                    <h1 id="talk-title">{summary.title.clone()}</h1>
+                    <ShareButton page_url embed_url=embed title=summary.title.clone() position/>
+                </div>
+                <p class="talk-meta">
+                    <span class="talk-speakers">
+                        <SpeakerLinks speakers=summary.speakers.clone()/>
+                    </span>
+                    " · "
+                    <time datetime=date.to_string()>{time_format::date(date)}</time>
+                    {summary.duration_seconds.map(|secs| view! { " · " {time_format::clock(secs)} })}
+                </p>
+                <div class="talk-description">
+                    {description.split("\n\n").map(|para| view! { <p>{para.to_owned()}</p> }).collect_view()}
+                </div>
             </div>
         </article>
     }

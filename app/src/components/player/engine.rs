@@ -1,0 +1,202 @@
+//! Attaches a stream to the `<video>`: hls.js over Media Source Extensions where available,
+//! the browser's own HLS (Safari, iOS) otherwise. Browser-only.
+
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::HtmlVideoElement;
+
+use super::hls::{self, Hls};
+use super::{QualityLevel, Streams};
+
+/// Where the build puts hls.js (scripts/build-site.sh copies it from node_modules).
+const HLS_SCRIPT: &str = "/vendor/hls.min.js";
+
+/// A running engine; dropping it detaches hls.js.
+pub struct Engine {
+    hls: Option<Hls>,
+    _listeners: Vec<Closure<dyn FnMut(JsValue, JsValue)>>,
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if let Some(hls) = &self.hls {
+            hls.destroy();
+        }
+    }
+}
+
+impl Engine {
+    /// Pins a quality level (`None`: automatic).
+    pub fn pin_level(&self, level: Option<usize>) {
+        if let Some(hls) = &self.hls {
+            hls.set_current_level(level.map_or(-1, |l| l as i32));
+        }
+    }
+}
+
+/// Whether the browser should play HLS natively: Apple's engines do it best (AirPlay, power),
+/// and browsers without MSE have no other way. Elsewhere hls.js gives quality control.
+fn prefers_native(video: &HtmlVideoElement) -> bool {
+    let native = !video
+        .can_play_type("application/vnd.apple.mpegurl")
+        .is_empty();
+    let apple = js_sys::Reflect::get(&window().navigator(), &JsValue::from_str("vendor"))
+        .ok()
+        .and_then(|vendor| vendor.as_string())
+        .is_some_and(|vendor| vendor.contains("Apple"));
+    native && (apple || !has_mse())
+}
+
+fn has_mse() -> bool {
+    let global = js_sys::global();
+    ["MediaSource", "ManagedMediaSource"]
+        .iter()
+        .any(|name| js_sys::Reflect::has(&global, &JsValue::from_str(name)).unwrap_or(false))
+}
+
+/// Loads hls.js once per page.
+async fn load_hls_script() -> Result<(), String> {
+    if hls::loaded() {
+        return Ok(());
+    }
+    let document = document();
+    let existing = document.get_element_by_id("hls-script");
+    let script: web_sys::HtmlScriptElement = match existing {
+        Some(element) => element.unchecked_into(),
+        None => {
+            let script: web_sys::HtmlScriptElement = document
+                .create_element("script")
+                .map_err(|_| "cannot create a script element")?
+                .unchecked_into();
+            script.set_id("hls-script");
+            script.set_src(HLS_SCRIPT);
+            document
+                .head()
+                .ok_or("the page has no head")?
+                .append_child(&script)
+                .map_err(|_| "cannot add the player script")?;
+            script
+        }
+    };
+    let loaded = js_sys::Promise::new(&mut |resolve, reject| {
+        script.set_onload(Some(&resolve));
+        script.set_onerror(Some(&reject));
+    });
+    if hls::loaded() {
+        return Ok(());
+    }
+    JsFuture::from(loaded)
+        .await
+        .map_err(|_| "the player script could not be loaded".to_owned())?;
+    Ok(())
+}
+
+/// Starts playback of `streams` in `video` at `start` seconds.
+pub async fn attach(
+    video: HtmlVideoElement,
+    streams: &Streams,
+    start: f64,
+    levels: RwSignal<Vec<QualityLevel>>,
+    playing_level: RwSignal<Option<usize>>,
+) -> Result<Engine, String> {
+    if prefers_native(&video) {
+        // A media fragment: the browser seeks there once metadata is known.
+        if start > 0.0 {
+            video.set_src(&format!("{}#t={start}", streams.master_url));
+        } else {
+            video.set_src(&streams.master_url);
+        }
+        return Ok(Engine {
+            hls: None,
+            _listeners: Vec::new(),
+        });
+    }
+    if !has_mse() {
+        return Err("This browser cannot play adaptive video.".to_owned());
+    }
+    load_hls_script().await?;
+    if !Hls::is_supported() {
+        return Err("This browser cannot play adaptive video.".to_owned());
+    }
+    let config = js_sys::Object::new();
+    let set = |key: &str, value: JsValue| {
+        let _ = js_sys::Reflect::set(&config, &JsValue::from_str(key), &value);
+    };
+    set(
+        "startPosition",
+        JsValue::from_f64(if start > 0.0 { start } else { -1.0 }),
+    );
+    // Start at a rung that fits the player, not the top one.
+    set("capLevelToPlayerSize", JsValue::TRUE);
+    set("enableWorker", JsValue::TRUE);
+    let hls = Hls::new(&config);
+
+    let mut listeners = Vec::new();
+    let on_manifest = {
+        let hls = hls.clone();
+        Closure::<dyn FnMut(JsValue, JsValue)>::new(move |_event, _data| {
+            let list = hls
+                .levels()
+                .iter()
+                .enumerate()
+                .map(|(index, level)| QualityLevel {
+                    index,
+                    height: level.height(),
+                    bitrate: level.bitrate(),
+                })
+                .collect();
+            levels.set(list);
+        })
+    };
+    hls.on(
+        hls::events::MANIFEST_PARSED,
+        on_manifest.as_ref().unchecked_ref(),
+    );
+    listeners.push(on_manifest);
+
+    let on_switch = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |_event, data: JsValue| {
+        let level = js_sys::Reflect::get(&data, &JsValue::from_str("level"))
+            .ok()
+            .and_then(|l| l.as_f64())
+            .map(|l| l as usize);
+        playing_level.set(level);
+    });
+    hls.on(
+        hls::events::LEVEL_SWITCHED,
+        on_switch.as_ref().unchecked_ref(),
+    );
+    listeners.push(on_switch);
+
+    // Fatal network errors retry; fatal media errors try hls.js' recovery once, as its
+    // documentation recommends. Anything else surfaces through the <video>'s own error.
+    let on_error = {
+        let hls = hls.clone();
+        let mut recovered = false;
+        Closure::<dyn FnMut(JsValue, JsValue)>::new(move |_event, data: JsValue| {
+            let field = |name: &str| js_sys::Reflect::get(&data, &JsValue::from_str(name)).ok();
+            let fatal = field("fatal").and_then(|f| f.as_bool()).unwrap_or(false);
+            if !fatal {
+                return;
+            }
+            match field("type").and_then(|t| t.as_string()).as_deref() {
+                Some("networkError") => hls.start_load(-1.0),
+                Some("mediaError") if !recovered => {
+                    recovered = true;
+                    hls.recover_media_error();
+                }
+                _ => hls.destroy(),
+            }
+        })
+    };
+    hls.on(hls::events::ERROR, on_error.as_ref().unchecked_ref());
+    listeners.push(on_error);
+
+    hls.load_source(&streams.master_url);
+    hls.attach_media(&video);
+    Ok(Engine {
+        hls: Some(hls),
+        _listeners: listeners,
+    })
+}
