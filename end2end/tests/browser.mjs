@@ -30,3 +30,17 @@ export function collectErrors(page) {
   page.on('pageerror', (err) => errors.push(err.message));
   return errors;
 }
+
+/// Polls until `read()` returns `expected` (deep equality of JSON) or the timeout passes, then
+/// returns the last value read, so the caller's assertion reports what the page really showed.
+/// Client-side navigations change the URL before the new data renders; reading once right after
+/// `waitForURL` would race the render.
+export async function settled(read, expected, timeoutMs = 10000) {
+  const deadline = Date.now() + timeoutMs;
+  let value = await read();
+  while (JSON.stringify(value) !== JSON.stringify(expected) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    value = await read();
+  }
+  return value;
+}

@@ -1,7 +1,7 @@
 // The site in a real browser: server rendering with JavaScript off, hydration with it on.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE_URL, ARTIFACTS_DIR, launch, collectErrors } from './browser.mjs';
+import { BASE_URL, ARTIFACTS_DIR, launch, collectErrors, settled } from './browser.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -113,32 +113,35 @@ test('catalog: search finds a talk, marks the match, filters by tag and links sp
   await page.getByRole('searchbox', { name: 'Search talks' }).fill('queues');
   await page.keyboard.press('Enter');
   await page.waitForURL('**/?q=queues**');
-  assert.equal(await page.locator('.catalog-summary').innerText(), '1 talk matches “queues”.');
+  const summary = page.locator('.catalog-summary');
+  const summaryText = () => summary.innerText();
+  assert.equal(await settled(summaryText, '1 talk matches “queues”.'), '1 talk matches “queues”.');
   const card = page.locator('.talk-card');
-  assert.equal(await card.count(), 1);
+  assert.equal(await settled(() => card.count(), 1), 1);
   assert.equal(await card.locator('.talk-card-title mark').innerText(), 'queue');
   assert.equal(await page.title(), 'Search: queues · Ferrotape');
 
   // Speaker names are searchable too, and a tag narrows the results.
   await page.goto(`${BASE_URL}/?q=okafor`);
-  assert.equal(await page.locator('.talk-card').count(), 2);
+  assert.equal(await settled(() => card.count(), 2), 2);
   await page.getByLabel('Tag').selectOption({ label: 'Video' });
   await page.getByRole('button', { name: 'Search' }).click();
   await page.waitForURL('**/?q=okafor&tag=video**');
-  assert.equal(await page.locator('.catalog-summary').innerText(), '1 talk matches “okafor” tagged Video.');
+  assert.equal(await settled(summaryText, '1 talk matches “okafor” tagged Video.'),
+    '1 talk matches “okafor” tagged Video.');
 
   // Nothing found says so; Clear returns to the whole catalog.
   await page.goto(`${BASE_URL}/?q=zebra`);
-  assert.equal(await page.locator('.catalog-summary').innerText(), 'No talks match “zebra”.');
+  assert.equal(await settled(summaryText, 'No talks match “zebra”.'), 'No talks match “zebra”.');
   await page.getByRole('link', { name: 'Clear' }).click();
   await page.waitForURL(`${BASE_URL}/`);
-  assert.equal(await page.locator('.talk-card').count(), 5);
+  assert.equal(await settled(() => card.count(), 5), 5);
 
   // Speaker names on cards lead to speaker pages.
   await page.locator('.talk-card', { hasText: 'Postgres is a fine queue' }).getByRole('link', { name: 'Jonas Berg' }).click();
   await page.waitForURL('**/speakers/jonas-berg');
   await page.locator('h1', { hasText: 'Jonas Berg' }).waitFor();
-  assert.equal(await page.locator('.talk-card').count(), 1);
+  assert.equal(await settled(() => card.count(), 1), 1);
   assert.deepEqual(errors, []);
   await context.close();
 });

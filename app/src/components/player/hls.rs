@@ -1,4 +1,4 @@
-//! wasm-bindgen bindings for the parts of hls.js (the `Hls` global of `hls.min.js`, pinned in
+//! wasm-bindgen bindings for the parts of hls.js (the `Hls` global of `hls.light.min.js`, pinned in
 //! package.json and copied to `/vendor/` by the build) that the player uses.
 //! API reference: <https://github.com/video-dev/hls.js/blob/master/docs/API.md>.
 
