@@ -237,11 +237,12 @@ pub fn Player(
                     }
                     list.push(CaptionTrack { index, label });
                 }
-                TextTrackKind::Metadata if track.label() == THUMBNAILS_LABEL => {
-                    // Cues load only for tracks that are at least hidden.
-                    if track.mode() == TextTrackMode::Disabled {
-                        track.set_mode(TextTrackMode::Hidden);
-                    }
+                // Cues load only for tracks that are at least hidden.
+                TextTrackKind::Metadata
+                    if track.label() == THUMBNAILS_LABEL
+                        && track.mode() == TextTrackMode::Disabled =>
+                {
+                    track.set_mode(TextTrackMode::Hidden);
                 }
                 _ => {}
             }
