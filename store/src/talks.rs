@@ -178,7 +178,29 @@ pub async fn catalog(
         WITH search AS (
             SELECT CASE WHEN $2::text IS NULL THEN NULL
                         ELSE websearch_to_tsquery('english', $2) END AS q
+        ),
+        -- The page's talks, ranked, with the count of all matches: only cheap columns here,
+        -- because the window count makes Postgres compute every matching row's columns.
+        page AS (
+            SELECT t.id, t.published_at,
+                   CASE WHEN search.q IS NULL THEN 0
+                        ELSE ts_rank_cd(t.search, search.q) END AS rank,
+                   count(*) OVER () AS total
+            FROM talks t
+            CROSS JOIN search
+            WHERE t.tenant_id = $1
+              AND t.published_at IS NOT NULL AND t.published_at <= now()
+              AND (search.q IS NULL OR t.search @@ search.q)
+              AND ($3::text IS NULL OR EXISTS (
+                    SELECT 1 FROM talk_tags tt JOIN tags g ON g.tenant_id = tt.tenant_id AND g.id = tt.tag_id
+                    WHERE tt.tenant_id = t.tenant_id AND tt.talk_id = t.id AND g.slug = $3))
+              AND ($4::text IS NULL OR EXISTS (
+                    SELECT 1 FROM talk_speakers ts JOIN speakers s ON s.tenant_id = ts.tenant_id AND s.id = ts.speaker_id
+                    WHERE ts.tenant_id = t.tenant_id AND ts.talk_id = t.id AND s.slug = $4))
+            ORDER BY rank DESC, t.published_at DESC, t.id
+            LIMIT $5 OFFSET $6
         )
+        -- Speakers, the video and the highlighted matches for those talks only.
         SELECT t.id, t.slug, t.title, t.recorded_on, t.published_at,
                ARRAY(SELECT s.slug FROM talk_speakers ts
                      JOIN speakers s ON s.tenant_id = ts.tenant_id AND s.id = ts.speaker_id
@@ -194,8 +216,9 @@ pub async fn catalog(
                     ELSE ts_headline('english', t.title, search.q, $7) END AS marked_title,
                CASE WHEN search.q IS NULL OR t.description = '' THEN NULL
                     ELSE ts_headline('english', t.description, search.q, $8) END AS marked_excerpt,
-               count(*) OVER () AS "total!"
-        FROM talks t
+               page.total AS "total!"
+        FROM page
+        JOIN talks t ON t.tenant_id = $1 AND t.id = page.id
         CROSS JOIN search
         LEFT JOIN LATERAL (
             SELECT vv.duration_ms, CASE WHEN vv.state = 'ready' THEN vv.poster_key END AS poster_key
@@ -203,18 +226,7 @@ pub async fn catalog(
             WHERE vv.tenant_id = t.tenant_id AND vv.talk_id = t.id
             ORDER BY (vv.state = 'ready') DESC, vv.created_at DESC LIMIT 1
         ) v ON true
-        WHERE t.tenant_id = $1
-          AND t.published_at IS NOT NULL AND t.published_at <= now()
-          AND (search.q IS NULL OR t.search @@ search.q)
-          AND ($3::text IS NULL OR EXISTS (
-                SELECT 1 FROM talk_tags tt JOIN tags g ON g.tenant_id = tt.tenant_id AND g.id = tt.tag_id
-                WHERE tt.tenant_id = t.tenant_id AND tt.talk_id = t.id AND g.slug = $3))
-          AND ($4::text IS NULL OR EXISTS (
-                SELECT 1 FROM talk_speakers ts JOIN speakers s ON s.tenant_id = ts.tenant_id AND s.id = ts.speaker_id
-                WHERE ts.tenant_id = t.tenant_id AND ts.talk_id = t.id AND s.slug = $4))
-        ORDER BY CASE WHEN search.q IS NULL THEN 0 ELSE ts_rank_cd(t.search, search.q) END DESC,
-                 t.published_at DESC, t.id
-        LIMIT $5 OFFSET $6
+        ORDER BY page.rank DESC, page.published_at DESC, page.id
         "#,
         tenant.0,
         query.q.as_deref(),
