@@ -8,6 +8,7 @@
 pub mod api;
 pub mod components;
 pub mod error;
+pub mod origin;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod server_context;

@@ -229,6 +229,21 @@ async fn the_catalog_page_searches_without_javascript_and_escapes_everything() {
         page.body
     );
     assert!(page.body.contains("3 talks match “streaming”."));
+    // The canonical link is absolute (search engines want it so) and names the query.
+    let canonical = page
+        .body
+        .split("<link ")
+        .find_map(|tag| {
+            let tag = tag.split('>').next()?;
+            tag.contains(r#"rel="canonical""#)
+                .then(|| tag.split(r#"href=""#).nth(1)?.split('"').next())
+                .flatten()
+        })
+        .expect("a canonical link");
+    assert!(
+        canonical.starts_with("http://") && canonical.ends_with("/?q=streaming"),
+        "{canonical}"
+    );
     assert!(page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(!page.body.contains("<script>alert(1)"));
     assert!(

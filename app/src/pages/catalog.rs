@@ -9,6 +9,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::load_catalog;
 use crate::components::talk_card::TalkCard;
+use crate::origin::site_origin;
 
 #[component]
 pub fn CatalogPage() -> impl IntoView {
@@ -51,7 +52,7 @@ fn CatalogView(page: CatalogResults) -> impl IntoView {
         Some(q) => format!("Search: {q}"),
         None => "Talks".to_owned(),
     };
-    let canonical = query.href(query.page);
+    let canonical = format!("{}{}", site_origin(), query.href(query.page));
     let summary = result_summary(&page);
     let empty_catalog = page.total == 0 && !searching;
     view! {

@@ -7,6 +7,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::AppError;
 use crate::api::speaker_page;
+use crate::origin::site_origin;
 use crate::pages::catalog::{Pagination, TalkGrid};
 use crate::pages::not_found::NotFound;
 
@@ -29,6 +30,10 @@ pub fn SpeakerPage() -> impl IntoView {
                 match data.await {
                     Ok((profile, talks)) => {
                         let base = format!("/speakers/{}", profile.slug);
+                        let canonical = match talks.query.page {
+                            page if page > 1 => format!("{}{base}?page={page}", site_origin()),
+                            _ => format!("{}{base}", site_origin()),
+                        };
                         let count = match talks.total {
                             1 => "1 talk".to_owned(),
                             n => format!("{n} talks"),
@@ -41,7 +46,7 @@ pub fn SpeakerPage() -> impl IntoView {
                         view! {
                             <Title text=profile.name.clone()/>
                             <Meta name="description" content=description/>
-                            <Link rel="canonical" href=base.clone()/>
+                            <Link rel="canonical" href=canonical/>
                             <section class="speaker" aria-labelledby="speaker-name">
                                 <h1 id="speaker-name">{profile.name.clone()}</h1>
                                 {(!profile.bio.trim().is_empty()).then(|| view! {
