@@ -57,6 +57,17 @@ pub struct ServerArgs {
     )]
     pub site_root: PathBuf,
 
+    /// How long an anonymous viewer may be served a copy of a public page (catalog, watch,
+    /// speaker, embed) instead of a fresh render, in milliseconds; 0 turns the cache off.
+    /// Signed-in users always get fresh pages.
+    #[arg(
+        long,
+        env = "FERROTAPE_PAGE_CACHE_MS",
+        value_name = "MS",
+        default_value_t = 1000
+    )]
+    pub page_cache_ms: u64,
+
     /// Run the job worker inside the server. `auto` runs it in the embedded mode (no
     /// DATABASE_URL) and leaves it to `ferrotape-worker` machines otherwise.
     #[arg(

@@ -22,6 +22,7 @@ pub mod import;
 pub mod job_events;
 pub mod media;
 pub mod metrics;
+pub mod page_cache;
 pub mod pg_listen;
 pub mod request_context;
 pub mod router;

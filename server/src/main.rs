@@ -143,6 +143,7 @@ fn serve_site(cli: Cli) -> Result<(), String> {
             .is_none_or(|url| url.trim().is_empty()),
     };
     let grace = Duration::from_secs(cli.server.shutdown_grace_secs);
+    let page_cache_ttl = Duration::from_millis(cli.server.page_cache_ms);
     let in_process_worker = in_process_worker.then(|| ferrotape_worker::WorkerConfig {
         shutdown_grace: grace,
         ..ferrotape_worker::WorkerConfig::from(&cli.worker)
@@ -175,6 +176,9 @@ fn serve_site(cli: Cli) -> Result<(), String> {
             http: std::sync::Arc::new(http),
             job_events: ferrotape_server::job_events::JobEvents::new(),
             video_events: ferrotape_server::video_events::VideoEvents::new(),
+            page_cache: std::sync::Arc::new(ferrotape_server::page_cache::PageCache::new(
+                page_cache_ttl,
+            )),
         };
         serve::run(listener, state, in_process_worker, grace)
             .await

@@ -15,8 +15,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
 use crate::{
-    api_accounts, api_studio, api_uploads, csrf, embed, health, media, metrics, request_context,
-    seo, session,
+    api_accounts, api_studio, api_uploads, csrf, embed, health, media, metrics, page_cache,
+    request_context, seo, session,
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -46,12 +46,17 @@ pub fn build(state: AppState) -> Router {
         .fallback(file_and_error_handler_with_context::<AppState, _>(
             context, shell,
         ))
-        // Layers run bottom-up: the request context first, then CSRF, then the session.
+        // Layers run bottom-up: the request context first, then the page cache (anonymous
+        // viewers only, so it never sees a session), then CSRF, then the session.
         .layer(middleware::from_fn_with_state(
             state.clone(),
             session::authenticate,
         ))
         .layer(middleware::from_fn(csrf::protect))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            page_cache::serve,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             request_context::resolve,

@@ -12,6 +12,7 @@ use crate::api_uploads::UploadSettings;
 use leptos::prelude::LeptosOptions;
 
 use crate::job_events::JobEvents;
+use crate::page_cache::PageCache;
 use crate::request_context::HttpSettings;
 use crate::video_events::VideoEvents;
 
@@ -29,6 +30,8 @@ pub struct AppState {
     pub http: Arc<HttpSettings>,
     pub job_events: Arc<JobEvents>,
     pub video_events: Arc<VideoEvents>,
+    /// Recent renders of public pages for anonymous viewers.
+    pub page_cache: Arc<PageCache>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

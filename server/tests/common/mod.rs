@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, Method, Request, StatusCode};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::ConnectInfo;
 use ferrotape_accounts::{Accounts, AccountsConfig};
@@ -60,17 +61,37 @@ impl TestApp {
     }
 
     pub async fn spawn_with(config: AccountsConfig, trusted_proxies: Vec<ipnet::IpNet>) -> TestApp {
-        TestApp::spawn_full(config, trusted_proxies, None, None).await
+        TestApp::spawn_full(config, trusted_proxies, None, None, Duration::ZERO).await
     }
 
     /// The app running these media tools (a missing ffprobe, say).
     pub async fn spawn_with_tools(tools: ferrotape_worker::MediaTools) -> TestApp {
-        TestApp::spawn_full(AccountsConfig::default(), Vec::new(), None, Some(tools)).await
+        TestApp::spawn_full(
+            AccountsConfig::default(),
+            Vec::new(),
+            None,
+            Some(tools),
+            Duration::ZERO,
+        )
+        .await
     }
 
     /// The app storing media in `storage` (an S3 bucket) instead of a local directory.
     pub async fn spawn_with_storage(storage: ferrotape_store::media::OpenedMedia) -> TestApp {
-        TestApp::spawn_full(AccountsConfig::default(), Vec::new(), Some(storage), None).await
+        TestApp::spawn_full(
+            AccountsConfig::default(),
+            Vec::new(),
+            Some(storage),
+            None,
+            Duration::ZERO,
+        )
+        .await
+    }
+
+    /// The app caching public pages for anonymous viewers for `ttl` (the others render every
+    /// page, so a test can change the database and see the change on its next request).
+    pub async fn spawn_with_page_cache(ttl: Duration) -> TestApp {
+        TestApp::spawn_full(AccountsConfig::default(), Vec::new(), None, None, ttl).await
     }
 
     async fn spawn_full(
@@ -78,6 +99,7 @@ impl TestApp {
         trusted_proxies: Vec<ipnet::IpNet>,
         storage: Option<ferrotape_store::media::OpenedMedia>,
         tools: Option<ferrotape_worker::MediaTools>,
+        page_cache_ttl: Duration,
     ) -> TestApp {
         let database = TestDatabase::create().await;
         let pool = database.pool.clone();
@@ -114,6 +136,7 @@ impl TestApp {
             }),
             job_events: job_events.clone(),
             video_events,
+            page_cache: Arc::new(ferrotape_server::page_cache::PageCache::new(page_cache_ttl)),
         };
         TestApp {
             router: ferrotape_server::router::build(state),

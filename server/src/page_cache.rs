@@ -1,0 +1,281 @@
+//! A short-lived cache of the public pages anonymous viewers get (catalog, watch, speaker and
+//! embed pages): "micro-caching". A talk that goes viral sends thousands of identical requests a
+//! second; rendering each one costs several database round trips and a server-side render, while
+//! a copy at most a second old costs a hash lookup. Anyone signed in (any cookie) always gets a
+//! fresh render, so editors see their changes at once.
+//!
+//! Entries are keyed by tenant, origin (absolute URLs in the page depend on it) and the full
+//! path with query. Only complete 200/404 HTML responses without `Set-Cookie` are kept; the
+//! cache sits inside the compression layer, so one entry serves every `Accept-Encoding`.
+//!
+//! When an entry expires, one request renders the page again while the others keep getting the
+//! expired copy ("stale while revalidate"): without it, every concurrent viewer would render at
+//! the same instant once a second, and those renders would be the slowest responses.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use ferrotape_accounts::RequestContext;
+
+use crate::state::AppState;
+
+/// Tells whether a response came from the cache (`hit`) or was rendered (`miss`).
+pub const CACHE_STATUS: HeaderName = HeaderName::from_static("x-ferrotape-cache");
+/// Pages larger than this are served but not kept.
+const MAX_PAGE_BYTES: usize = 2 * 1024 * 1024;
+/// At most this many pages are kept; beyond it expired ones go, then everything.
+const MAX_ENTRIES: usize = 4096;
+/// How long after expiry a copy may still be served while one request renders a new one.
+const MAX_STALE: Duration = Duration::from_secs(10);
+/// A render that has not finished in this time no longer stops others from trying.
+const RENDER_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    tenant: uuid::Uuid,
+    origin: String,
+    path_and_query: String,
+}
+
+/// A rendered page.
+#[derive(Clone)]
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+struct Entry {
+    stored: Instant,
+    /// When a request set out to render a fresh copy of this expired entry.
+    render_started: Option<Instant>,
+    page: Page,
+}
+
+/// What a request should do about a page.
+enum Lookup {
+    Fresh(Page),
+    /// Expired, and another request is rendering it.
+    Stale(Page),
+    Render,
+}
+
+/// The cache; `ttl` zero turns it off.
+pub struct PageCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<Key, Entry>>,
+}
+
+impl PageCache {
+    pub fn new(ttl: Duration) -> PageCache {
+        PageCache {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lookup(&self, key: &Key) -> Lookup {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(entry) = entries.get_mut(key) else {
+            return Lookup::Render;
+        };
+        let age = entry.stored.elapsed();
+        if age < self.ttl {
+            return Lookup::Fresh(entry.page.clone());
+        }
+        let someone_renders = entry
+            .render_started
+            .is_some_and(|started| started.elapsed() < RENDER_TIMEOUT);
+        if age < self.ttl + MAX_STALE && someone_renders {
+            return Lookup::Stale(entry.page.clone());
+        }
+        entry.render_started = Some(Instant::now());
+        Lookup::Render
+    }
+
+    fn put(&self, key: Key, page: Page) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_ENTRIES {
+            entries.retain(|_, entry| entry.stored.elapsed() < self.ttl);
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        let entry = Entry {
+            stored: Instant::now(),
+            render_started: None,
+            page,
+        };
+        entries.insert(key, entry);
+    }
+}
+
+/// Whether `path` is a public page whose HTML is the same for every anonymous viewer.
+fn is_public_page(path: &str) -> bool {
+    path == "/"
+        || ["/talks/", "/speakers/", "/embed/"]
+            .iter()
+            .any(|prefix| path.starts_with(prefix))
+}
+
+/// The cache key of an anonymous GET of a public page; `None` when the request must be rendered.
+fn cacheable(request: &Request) -> Option<Key> {
+    let headers = request.headers();
+    let anonymous =
+        !headers.contains_key(header::COOKIE) && !headers.contains_key(header::AUTHORIZATION);
+    if request.method() != Method::GET || !anonymous || !is_public_page(request.uri().path()) {
+        return None;
+    }
+    let context = request.extensions().get::<RequestContext>()?;
+    Some(Key {
+        tenant: context.tenant.0,
+        origin: context.client.origin.clone(),
+        path_and_query: request
+            .uri()
+            .path_and_query()
+            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
+    })
+}
+
+fn keepable(response: &Response) -> bool {
+    let html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    let private = response
+        .headers()
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("no-store") || v.contains("private"));
+    matches!(response.status(), StatusCode::OK | StatusCode::NOT_FOUND)
+        && html
+        && !private
+        && !response.headers().contains_key(header::SET_COOKIE)
+}
+
+fn respond(page: Page, status: &'static str) -> Response {
+    let mut response = Response::new(Body::from(page.body));
+    *response.status_mut() = page.status;
+    *response.headers_mut() = page.headers;
+    response
+        .headers_mut()
+        .insert(CACHE_STATUS, HeaderValue::from_static(status));
+    response
+}
+
+/// Middleware: serves anonymous public pages from the cache, keeping fresh renders.
+pub async fn serve(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let cache = &state.page_cache;
+    let key = match cacheable(&request) {
+        Some(key) if !cache.ttl.is_zero() => key,
+        _ => return next.run(request).await,
+    };
+    match cache.lookup(&key) {
+        Lookup::Fresh(page) => return respond(page, "hit"),
+        Lookup::Stale(page) => return respond(page, "stale"),
+        Lookup::Render => {}
+    }
+    let response = next.run(request).await;
+    if !keepable(&response) {
+        return response;
+    }
+    // Pages render completely before they are sent (`SsrMode::Async`), so collecting the body
+    // holds nothing back from the viewer.
+    let (parts, body) = response.into_parts();
+    let body = match to_bytes(body, usize::MAX).await {
+        Ok(body) => body,
+        Err(err) => {
+            tracing::error!(%err, "rendering the page failed");
+            let mut response = Response::new(Body::from("The page could not be rendered."));
+            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            return response;
+        }
+    };
+    let page = Page {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    };
+    if page.body.len() <= MAX_PAGE_BYTES {
+        cache.put(key, page.clone());
+    }
+    respond(page, "miss")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_public_pages_are_cacheable() {
+        for path in ["/", "/talks/a-talk", "/speakers/ada", "/embed/123"] {
+            assert!(is_public_page(path), "{path}");
+        }
+        for path in [
+            "/studio",
+            "/account",
+            "/admin/users",
+            "/api/talks/catalog",
+            "/media/x",
+            "/talks",
+        ] {
+            assert!(!is_public_page(path), "{path}");
+        }
+    }
+
+    fn key(n: usize) -> Key {
+        Key {
+            tenant: uuid::Uuid::nil(),
+            origin: "http://x".into(),
+            path_and_query: format!("/?page={n}"),
+        }
+    }
+
+    fn page() -> Page {
+        Page {
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            body: Bytes::from_static(b"page"),
+        }
+    }
+
+    #[test]
+    fn an_expired_page_is_rendered_by_one_request_while_the_others_get_the_old_copy() {
+        let cache = PageCache::new(Duration::from_millis(50));
+        assert!(
+            matches!(cache.lookup(&key(0)), Lookup::Render),
+            "not cached yet"
+        );
+        cache.put(key(0), page());
+        assert!(matches!(cache.lookup(&key(0)), Lookup::Fresh(_)));
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(
+            matches!(cache.lookup(&key(0)), Lookup::Render),
+            "the first after expiry renders"
+        );
+        for _ in 0..3 {
+            assert!(
+                matches!(cache.lookup(&key(0)), Lookup::Stale(_)),
+                "the others wait"
+            );
+        }
+        cache.put(key(0), page());
+        assert!(matches!(cache.lookup(&key(0)), Lookup::Fresh(_)));
+    }
+
+    #[test]
+    fn the_number_of_pages_is_bounded() {
+        let cache = PageCache::new(Duration::from_secs(60));
+        for n in 0..MAX_ENTRIES + 10 {
+            cache.put(key(n), page());
+        }
+        assert!(cache.entries.lock().unwrap().len() <= MAX_ENTRIES);
+    }
+}
