@@ -173,6 +173,18 @@ test('watch: screenshots on a phone and a 4K screen; the player fits both', asyn
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
     assert.equal(overflow, false, 'no horizontal scrolling');
     await page.waitForFunction(() => document.querySelectorAll('#player-quality-menu, .player-quality-button').length > 0);
+    // Every visible control lies inside the player (none cut off at the edge on a phone).
+    const clipped = await page.evaluate(() => {
+      const player = document.querySelector('.player').getBoundingClientRect();
+      return [...document.querySelectorAll('.player-bar .player-button')]
+        .filter((button) => button.offsetParent !== null)
+        .filter((button) => {
+          const r = button.getBoundingClientRect();
+          return r.left < player.left || r.right > player.right + 0.5;
+        })
+        .map((button) => button.getAttribute('aria-label'));
+    });
+    assert.deepEqual(clipped, [], `controls cut off at ${viewport.width} px`);
     await page.screenshot({ path: `${ARTIFACTS_DIR}/watch-${viewport.width}x${viewport.height}.png` });
     await context.close();
   }

@@ -8,9 +8,11 @@
 //! path with query. Only complete 200/404 HTML responses without `Set-Cookie` are kept; the
 //! cache sits inside the compression layer, so one entry serves every `Accept-Encoding`.
 //!
-//! When an entry expires, one request renders the page again while the others keep getting the
-//! expired copy ("stale while revalidate"): without it, every concurrent viewer would render at
-//! the same instant once a second, and those renders would be the slowest responses.
+//! When an entry expires, the next request gets the expired copy and sets off one render in the
+//! background; until it lands, everyone keeps getting the copy ("stale while revalidate").
+//! Without it, every concurrent viewer would render at the same instant once a second, and
+//! even one viewer waiting for a render would be the slowest response. A copy more than
+//! `MAX_STALE` past its expiry is never served: that request renders and waits.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -61,8 +63,11 @@ struct Entry {
 /// What a request should do about a page.
 enum Lookup {
     Fresh(Page),
-    /// Expired, and another request is rendering it.
+    /// Expired, and a render is under way.
     Stale(Page),
+    /// Expired: serve it and render a fresh copy in the background.
+    Revalidate(Page),
+    /// Nothing servable: render and wait.
     Render,
 }
 
@@ -92,14 +97,22 @@ impl PageCache {
         let someone_renders = entry
             .render_started
             .is_some_and(|started| started.elapsed() < RENDER_TIMEOUT);
-        if age < self.ttl + MAX_STALE && someone_renders {
+        if someone_renders && age < self.ttl + MAX_STALE {
             return Lookup::Stale(entry.page.clone());
         }
         entry.render_started = Some(Instant::now());
-        Lookup::Render
+        if age < self.ttl + MAX_STALE {
+            Lookup::Revalidate(entry.page.clone())
+        } else {
+            Lookup::Render
+        }
     }
 
-    fn put(&self, key: Key, page: Page) {
+    /// Stores a fresh render (pages too large to be worth keeping are left out).
+    fn keep(&self, key: Key, page: Page) {
+        if page.body.len() > MAX_PAGE_BYTES {
+            return;
+        }
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_ENTRIES {
             entries.retain(|_, entry| entry.stored.elapsed() < self.ttl);
@@ -178,35 +191,49 @@ pub async fn serve(State(state): State<AppState>, request: Request, next: Next) 
         _ => return next.run(request).await,
     };
     match cache.lookup(&key) {
-        Lookup::Fresh(page) => return respond(page, "hit"),
-        Lookup::Stale(page) => return respond(page, "stale"),
-        Lookup::Render => {}
+        Lookup::Fresh(page) => respond(page, "hit"),
+        Lookup::Stale(page) => respond(page, "stale"),
+        Lookup::Revalidate(page) => {
+            let cache = state.page_cache.clone();
+            tokio::spawn(async move {
+                if let Ok(rendered) = render(next, request).await {
+                    cache.keep(key, rendered);
+                }
+            });
+            respond(page, "stale")
+        }
+        Lookup::Render => match render(next, request).await {
+            Ok(page) => {
+                cache.keep(key, page.clone());
+                respond(page, "miss")
+            }
+            Err(response) => response,
+        },
     }
+}
+
+/// Renders the page: `Ok` with a page worth keeping, `Err` with the response to send as is.
+async fn render(next: Next, request: Request) -> Result<Page, Response> {
     let response = next.run(request).await;
     if !keepable(&response) {
-        return response;
+        return Err(response);
     }
     // Pages render completely before they are sent (`SsrMode::Async`), so collecting the body
     // holds nothing back from the viewer.
     let (parts, body) = response.into_parts();
-    let body = match to_bytes(body, usize::MAX).await {
-        Ok(body) => body,
+    match to_bytes(body, usize::MAX).await {
+        Ok(body) => Ok(Page {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }),
         Err(err) => {
             tracing::error!(%err, "rendering the page failed");
             let mut response = Response::new(Body::from("The page could not be rendered."));
             *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            return response;
+            Err(response)
         }
-    };
-    let page = Page {
-        status: parts.status,
-        headers: parts.headers,
-        body,
-    };
-    if page.body.len() <= MAX_PAGE_BYTES {
-        cache.put(key, page.clone());
     }
-    respond(page, "miss")
 }
 
 #[cfg(test)]
@@ -247,26 +274,26 @@ mod tests {
     }
 
     #[test]
-    fn an_expired_page_is_rendered_by_one_request_while_the_others_get_the_old_copy() {
+    fn an_expired_page_is_rendered_once_in_the_background_while_everyone_gets_the_old_copy() {
         let cache = PageCache::new(Duration::from_millis(50));
         assert!(
             matches!(cache.lookup(&key(0)), Lookup::Render),
             "not cached yet"
         );
-        cache.put(key(0), page());
+        cache.keep(key(0), page());
         assert!(matches!(cache.lookup(&key(0)), Lookup::Fresh(_)));
         std::thread::sleep(Duration::from_millis(60));
         assert!(
-            matches!(cache.lookup(&key(0)), Lookup::Render),
-            "the first after expiry renders"
+            matches!(cache.lookup(&key(0)), Lookup::Revalidate(_)),
+            "the first after expiry gets the old copy and renders a new one"
         );
         for _ in 0..3 {
             assert!(
                 matches!(cache.lookup(&key(0)), Lookup::Stale(_)),
-                "the others wait"
+                "the others get the old copy"
             );
         }
-        cache.put(key(0), page());
+        cache.keep(key(0), page());
         assert!(matches!(cache.lookup(&key(0)), Lookup::Fresh(_)));
     }
 
@@ -274,7 +301,7 @@ mod tests {
     fn the_number_of_pages_is_bounded() {
         let cache = PageCache::new(Duration::from_secs(60));
         for n in 0..MAX_ENTRIES + 10 {
-            cache.put(key(n), page());
+            cache.keep(key(n), page());
         }
         assert!(cache.entries.lock().unwrap().len() <= MAX_ENTRIES);
     }

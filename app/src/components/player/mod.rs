@@ -791,7 +791,7 @@ pub fn Player(
                         </Show>
                     </div>
                     <Show when=move || pip_supported.get()>
-                        <button type="button" class="player-button" on:click=move |_| toggle_pip()
+                        <button type="button" class="player-button player-pip-button" on:click=move |_| toggle_pip()
                             aria-label="Picture in picture">
                             {icon_view(icon::PIP)}
                         </button>
