@@ -12,10 +12,12 @@
 //! background; until it lands, everyone keeps getting the copy ("stale while revalidate").
 //! Without it, every concurrent viewer would render at the same instant once a second, and
 //! even one viewer waiting for a render would be the slowest response. A copy more than
-//! `MAX_STALE` past its expiry is never served: that request renders and waits.
+//! `MAX_STALE` past its expiry is never served: that request renders and waits. Requests that
+//! must wait for a render of the same page wait for one render, not one each (a cold page hit
+//! by 50 viewers at once renders once).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes, to_bytes};
@@ -24,6 +26,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use axum::middleware::Next;
 use axum::response::Response;
 use ferrotape_accounts::RequestContext;
+use tokio::sync::OwnedMutexGuard;
 
 use crate::state::AppState;
 
@@ -75,6 +78,8 @@ enum Lookup {
 pub struct PageCache {
     ttl: Duration,
     entries: Mutex<HashMap<Key, Entry>>,
+    /// One lock per page being rendered for waiting viewers.
+    renders: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl PageCache {
@@ -82,6 +87,40 @@ impl PageCache {
         PageCache {
             ttl,
             entries: Mutex::new(HashMap::new()),
+            renders: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn fresh(&self, key: &Key) -> Option<Page> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(key)
+            .filter(|entry| entry.stored.elapsed() < self.ttl)
+            .map(|entry| entry.page.clone())
+    }
+
+    /// Waits until no other request renders `key`; the guard lets this one render it. After
+    /// `RENDER_TIMEOUT` (a database in trouble) it gives up waiting: `None`, render regardless,
+    /// rather than queue every viewer behind renders that keep failing.
+    async fn render_turn(&self, key: &Key) -> Option<OwnedMutexGuard<()>> {
+        let lock = {
+            let mut renders = self.renders.lock().unwrap_or_else(|e| e.into_inner());
+            renders.entry(key.clone()).or_default().clone()
+        };
+        tokio::time::timeout(RENDER_TIMEOUT, lock.lock_owned())
+            .await
+            .ok()
+    }
+
+    /// Ends a render turn; the lock goes once nobody waits for it.
+    fn end_turn(&self, key: &Key, turn: Option<OwnedMutexGuard<()>>) {
+        drop(turn);
+        let mut renders = self.renders.lock().unwrap_or_else(|e| e.into_inner());
+        if renders
+            .get(key)
+            .is_some_and(|lock| Arc::strong_count(lock) == 1)
+        {
+            renders.remove(key);
         }
     }
 
@@ -202,13 +241,23 @@ pub async fn serve(State(state): State<AppState>, request: Request, next: Next) 
             });
             respond(page, "stale")
         }
-        Lookup::Render => match render(next, request).await {
-            Ok(page) => {
-                cache.keep(key, page.clone());
-                respond(page, "miss")
+        Lookup::Render => {
+            let turn = cache.render_turn(&key).await;
+            // The request ahead in the queue may have rendered it meanwhile.
+            if let Some(page) = cache.fresh(&key) {
+                cache.end_turn(&key, turn);
+                return respond(page, "hit");
             }
-            Err(response) => response,
-        },
+            let response = match render(next, request).await {
+                Ok(page) => {
+                    cache.keep(key.clone(), page.clone());
+                    respond(page, "miss")
+                }
+                Err(response) => response,
+            };
+            cache.end_turn(&key, turn);
+            response
+        }
     }
 }
 
@@ -295,6 +344,31 @@ mod tests {
         }
         cache.keep(key(0), page());
         assert!(matches!(cache.lookup(&key(0)), Lookup::Fresh(_)));
+    }
+
+    #[tokio::test]
+    async fn viewers_waiting_for_the_same_page_wait_for_one_render() {
+        let cache = Arc::new(PageCache::new(Duration::from_secs(60)));
+        let first = cache.render_turn(&key(0)).await;
+        let waiter = tokio::spawn({
+            let cache = cache.clone();
+            async move {
+                let turn = cache.render_turn(&key(0)).await;
+                let page = cache.fresh(&key(0));
+                cache.end_turn(&key(0), turn);
+                page.is_some()
+            }
+        });
+        // Another page is not held up by this render.
+        let other = cache.render_turn(&key(1)).await;
+        cache.end_turn(&key(1), other);
+        cache.keep(key(0), page());
+        cache.end_turn(&key(0), first);
+        assert!(waiter.await.unwrap(), "the waiter finds the page rendered");
+        assert!(
+            cache.renders.lock().unwrap().is_empty(),
+            "no locks left behind"
+        );
     }
 
     #[test]
