@@ -30,7 +30,8 @@ use tokio::sync::OwnedMutexGuard;
 
 use crate::state::AppState;
 
-/// Tells whether a response came from the cache (`hit`) or was rendered (`miss`).
+/// Tells how a public page was served: `hit` (a fresh copy), `stale` (an expired copy while a
+/// render refreshes it) or `miss` (rendered for this request).
 pub const CACHE_STATUS: HeaderName = HeaderName::from_static("x-ferrotape-cache");
 /// Pages larger than this are served but not kept.
 const MAX_PAGE_BYTES: usize = 2 * 1024 * 1024;
