@@ -456,7 +456,8 @@ pub(crate) fn probed_source(
     }
 }
 
-async fn wake_workers(pool: &ferrotape_store::PgPool) {
+/// Tells idle workers a transcode is queued (they poll anyway, so failing only costs latency).
+pub(crate) async fn wake_workers(pool: &ferrotape_store::PgPool) {
     if let Err(err) = jobs::notify_enqueued(pool, &[uploads::TRANSCODE_JOB]).await {
         tracing::warn!(%err, "cannot wake workers; they will find the job by polling");
     }

@@ -10,7 +10,7 @@ use ferrotape_model::TenantId;
 use ferrotape_model::upload::{clean_file_name, extension_of};
 use ferrotape_store::media::MediaStore;
 use ferrotape_store::uploads;
-use ferrotape_store::{PgPool, StoreError, jobs, talks};
+use ferrotape_store::{PgPool, StoreError, talks};
 use ferrotape_worker::config::MediaTools;
 use ferrotape_worker::probe::{self, ProbeError};
 use uuid::Uuid;
@@ -87,9 +87,7 @@ pub async fn import_video(
     let job = uploads::finish_import(pool, tenant, video, &source)
         .await
         .map_err(|e| e.to_string())?;
-    if let Err(err) = jobs::notify_enqueued(pool, &[uploads::TRANSCODE_JOB]).await {
-        tracing::warn!(%err, "cannot wake workers; they will find the job by polling");
-    }
+    crate::api_uploads::wake_workers(pool).await;
     Ok(Imported {
         video,
         job,

@@ -121,13 +121,8 @@ impl PublishedTalkRow {
                 id: self.id,
                 slug: self.slug,
                 title: self.title,
-                speakers: self
-                    .speaker_slugs
-                    .into_iter()
-                    .zip(self.speaker_names)
-                    .map(|(slug, name)| SpeakerRef { slug, name })
-                    .collect(),
-                duration_seconds: self.duration_ms.map(|ms| (ms.max(0) as u64).div_ceil(1000)),
+                speakers: speaker_refs(self.speaker_slugs, self.speaker_names),
+                duration_seconds: duration_seconds(self.duration_ms),
                 recorded_on: self.recorded_on,
                 // The query only returns published talks.
                 published_at: self.published_at.unwrap_or(OffsetDateTime::UNIX_EPOCH),
@@ -139,6 +134,20 @@ impl PublishedTalkRow {
             updated_at: self.updated_at,
         }
     }
+}
+
+/// Speakers from the two parallel arrays the queries select (slugs and names, in order).
+fn speaker_refs(slugs: Vec<String>, names: Vec<String>) -> Vec<SpeakerRef> {
+    slugs
+        .into_iter()
+        .zip(names)
+        .map(|(slug, name)| SpeakerRef { slug, name })
+        .collect()
+}
+
+/// Whole seconds, rounded up: a 0.4 s clip is "0:01", not "0:00".
+fn duration_seconds(duration_ms: Option<i64>) -> Option<u64> {
+    duration_ms.map(|ms| (ms.max(0) as u64).div_ceil(1000))
 }
 
 /// One row of the catalog query.
@@ -172,7 +181,50 @@ pub async fn catalog(
 ) -> Result<CatalogResults, StoreError> {
     let page_size = i64::from(page_size).clamp(1, MAX_PAGE_SIZE);
     let offset = i64::from(query.page.max(1) - 1).saturating_mul(page_size);
-    let rows = sqlx::query_as!(
+    let rows = catalog_page(pool, tenant, query, page_size, offset).await?;
+    let mut total = rows.first().map_or(0, |row| row.total.max(0) as u64);
+    if rows.is_empty() && query.page > 1 {
+        // Past the last page the window count has no row to ride on; the first match has it.
+        let first = catalog_page(pool, tenant, query, 1, 0).await?;
+        total = first.first().map_or(0, |row| row.total.max(0) as u64);
+    }
+    let hits = rows
+        .into_iter()
+        .map(|row| CatalogHit {
+            talk: TalkSummary {
+                id: row.id,
+                slug: row.slug,
+                title: row.title,
+                speakers: speaker_refs(row.speaker_slugs, row.speaker_names),
+                duration_seconds: duration_seconds(row.duration_ms),
+                recorded_on: row.recorded_on,
+                published_at: row.published_at.unwrap_or(OffsetDateTime::UNIX_EPOCH),
+                poster_url: row.poster_key.as_deref().map(media_path),
+            },
+            marked_title: row.marked_title,
+            marked_excerpt: row.marked_excerpt,
+        })
+        .collect();
+    let (tags, speakers) = filters(pool, tenant).await?;
+    Ok(CatalogResults {
+        query: query.clone(),
+        hits,
+        total,
+        page_size: page_size as u32,
+        tags,
+        speakers,
+    })
+}
+
+/// `page_size` matching talks from `offset`, each row carrying the count of all matches.
+async fn catalog_page(
+    pool: &PgPool,
+    tenant: TenantId,
+    query: &CatalogQuery,
+    page_size: i64,
+    offset: i64,
+) -> Result<Vec<CatalogRow>, StoreError> {
+    Ok(sqlx::query_as!(
         CatalogRow,
         r#"
         WITH search AS (
@@ -238,47 +290,7 @@ pub async fn catalog(
         EXCERPT_HEADLINE,
     )
     .fetch_all(pool)
-    .await?;
-    let mut total = rows.first().map_or(0, |row| row.total.max(0) as u64);
-    if rows.is_empty() && query.page > 1 {
-        // Past the last page the window count has no row to ride on; page 1 knows the total.
-        let first = CatalogQuery {
-            page: 1,
-            ..query.clone()
-        };
-        total = Box::pin(catalog(pool, tenant, &first, 1)).await?.total;
-    }
-    let hits = rows
-        .into_iter()
-        .map(|row| CatalogHit {
-            talk: TalkSummary {
-                id: row.id,
-                slug: row.slug,
-                title: row.title,
-                speakers: row
-                    .speaker_slugs
-                    .into_iter()
-                    .zip(row.speaker_names)
-                    .map(|(slug, name)| SpeakerRef { slug, name })
-                    .collect(),
-                duration_seconds: row.duration_ms.map(|ms| (ms.max(0) as u64).div_ceil(1000)),
-                recorded_on: row.recorded_on,
-                published_at: row.published_at.unwrap_or(OffsetDateTime::UNIX_EPOCH),
-                poster_url: row.poster_key.as_deref().map(media_path),
-            },
-            marked_title: row.marked_title,
-            marked_excerpt: row.marked_excerpt,
-        })
-        .collect();
-    let (tags, speakers) = filters(pool, tenant).await?;
-    Ok(CatalogResults {
-        query: query.clone(),
-        hits,
-        total,
-        page_size: page_size as u32,
-        tags,
-        speakers,
-    })
+    .await?)
 }
 
 /// Tags and speakers that have at least one published talk, by name.

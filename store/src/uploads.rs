@@ -355,23 +355,14 @@ pub async fn finish_import(
     Ok(job)
 }
 
-/// The imported file was not playable (or could not be stored): the video fails with a reason.
+/// The imported file could not be stored: the video fails with `reason`.
 pub async fn fail_import(
     pool: &PgPool,
     tenant: TenantId,
     video: Uuid,
     reason: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query!(
-        "UPDATE videos SET state = 'failed', failure_reason = left($3, 4000)
-         WHERE tenant_id = $1 AND id = $2 AND state = 'uploading'",
-        tenant.0,
-        video,
-        reason,
-    )
-    .execute(pool)
-    .await?;
-    Ok(())
+    fail_uploading(pool, tenant, video, reason).await
 }
 
 /// The video's transcode job (one waiting or running per video); part of the caller's
@@ -451,16 +442,27 @@ pub async fn complete_unplayable(
 ) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
     finish_open(&mut tx, upload).await?;
+    fail_uploading(&mut *tx, upload.tenant, upload.video_id, reason).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A video still `uploading` fails with `reason` (shown in the studio).
+async fn fail_uploading<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    tenant: TenantId,
+    video: Uuid,
+    reason: &str,
+) -> Result<(), StoreError> {
     sqlx::query!(
         "UPDATE videos SET state = 'failed', failure_reason = left($3, 4000)
          WHERE tenant_id = $1 AND id = $2 AND state = 'uploading'",
-        upload.tenant.0,
-        upload.video_id,
+        tenant.0,
+        video,
         reason,
     )
-    .execute(&mut *tx)
+    .execute(db)
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
