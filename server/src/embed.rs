@@ -8,11 +8,11 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use ferrotape_accounts::RequestContext;
 use ferrotape_model::seo::{self, OEmbedVideo};
 use ferrotape_store::talks;
 use serde::Deserialize;
 
+use crate::auth::request_context;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -70,11 +70,7 @@ async fn oembed(
     Query(query): Query<OEmbedQuery>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let context = request
-        .extensions()
-        .get::<RequestContext>()
-        .cloned()
-        .ok_or(ApiError::Unavailable("request context"))?;
+    let context = request_context(request.extensions())?;
     if let Some(format) = query.format.as_deref()
         && format != "json"
     {

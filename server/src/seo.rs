@@ -7,10 +7,10 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use ferrotape_accounts::RequestContext;
 use ferrotape_model::seo;
 use ferrotape_store::talks;
 
+use crate::auth::request_context;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -18,14 +18,6 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/robots.txt", get(robots))
         .route("/sitemap.xml", get(sitemap))
-}
-
-fn context(request: &Request) -> Result<RequestContext, ApiError> {
-    request
-        .extensions()
-        .get::<RequestContext>()
-        .cloned()
-        .ok_or(ApiError::Unavailable("request context"))
 }
 
 fn text(content_type: &'static str, body: String) -> Response {
@@ -40,7 +32,7 @@ fn text(content_type: &'static str, body: String) -> Response {
 }
 
 async fn robots(request: Request) -> Result<Response, ApiError> {
-    let context = context(&request)?;
+    let context = request_context(request.extensions())?;
     Ok(text(
         "text/plain; charset=utf-8",
         seo::robots_txt(&context.client.origin),
@@ -48,7 +40,7 @@ async fn robots(request: Request) -> Result<Response, ApiError> {
 }
 
 async fn sitemap(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
-    let context = context(&request)?;
+    let context = request_context(request.extensions())?;
     let entries = talks::sitemap(&state.db, context.tenant).await?;
     Ok(text(
         "application/xml; charset=utf-8",

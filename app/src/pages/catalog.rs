@@ -163,6 +163,15 @@ pub fn TalkGrid(page: CatalogResults) -> impl IntoView {
     }
 }
 
+/// The URL of page `page` of a listing at `base` (page 1 is `base` itself).
+pub fn paged_href(base: &str, page: u32) -> String {
+    if page > 1 {
+        format!("{base}?page={page}")
+    } else {
+        base.to_owned()
+    }
+}
+
 /// Previous/next links and the page position; `href` builds each page's stable URL.
 #[component]
 pub fn Pagination(
@@ -172,8 +181,7 @@ pub fn Pagination(
     let pages = page.pages();
     let current = page.query.page.min(pages).max(1);
     let href = move |n: u32| match &base {
-        Some(base) if n > 1 => format!("{base}?page={n}"),
-        Some(base) => base.clone(),
+        Some(base) => paged_href(base, n),
         None => page.query.href(n),
     };
     (pages > 1).then(|| {

@@ -8,7 +8,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::AppError;
 use crate::api::speaker_page;
 use crate::origin::site_origin;
-use crate::pages::catalog::{Pagination, TalkGrid};
+use crate::pages::catalog::{Pagination, TalkGrid, paged_href};
 use crate::pages::not_found::NotFound;
 
 #[component]
@@ -30,10 +30,8 @@ pub fn SpeakerPage() -> impl IntoView {
                 match data.await {
                     Ok((profile, talks)) => {
                         let base = format!("/speakers/{}", profile.slug);
-                        let canonical = match talks.query.page {
-                            page if page > 1 => format!("{}{base}?page={page}", site_origin()),
-                            _ => format!("{}{base}", site_origin()),
-                        };
+                        let canonical =
+                            format!("{}{}", site_origin(), paged_href(&base, talks.query.page));
                         let count = match talks.total {
                             1 => "1 talk".to_owned(),
                             n => format!("{n} talks"),
