@@ -27,6 +27,16 @@ pub struct SitemapVideo {
     pub duration_secs: u64,
 }
 
+/// Where a talk is watched, on `origin`.
+pub fn watch_url(origin: &str, slug: &str) -> String {
+    format!("{origin}/talks/{slug}")
+}
+
+/// Where a talk's embeddable player lives, on `origin` (by id: embeds outlive a renamed slug).
+pub fn embed_url(origin: &str, talk_id: uuid::Uuid) -> String {
+    format!("{origin}/embed/{talk_id}")
+}
+
 /// `robots.txt`: everything public may be crawled; accounts, the studio, admin pages and the
 /// API may not.
 pub fn robots_txt(origin: &str) -> String {
@@ -39,6 +49,7 @@ pub fn robots_txt(origin: &str) -> String {
 /// `sitemap.xml` of the catalog and every published talk, with `<video:video>` for talks that
 /// can be watched.
 pub fn sitemap_xml(origin: &str, talks: &[SitemapTalk]) -> String {
+    let page_of = |talk: &SitemapTalk| escape(&watch_url(origin, &talk.slug));
     let origin = escape(origin);
     let mut xml = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
@@ -49,8 +60,8 @@ pub fn sitemap_xml(origin: &str, talks: &[SitemapTalk]) -> String {
     for talk in talks {
         xml.push_str("  <url>\n");
         xml.push_str(&format!(
-            "    <loc>{origin}/talks/{}</loc>\n    <lastmod>{}</lastmod>\n",
-            escape(&talk.slug),
+            "    <loc>{}</loc>\n    <lastmod>{}</lastmod>\n",
+            page_of(talk),
             escape(&talk.updated_at)
         ));
         if let Some(video) = &talk.video {

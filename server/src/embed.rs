@@ -101,7 +101,7 @@ async fn oembed(
         title: talk.summary.title.clone(),
         author_name: talk.summary.speaker_names(),
         origin: origin.clone(),
-        embed_url: format!("{origin}/embed/{}", talk.summary.id),
+        embed_url: seo::embed_url(origin, talk.summary.id),
         thumbnail_url: video.poster_url.as_ref().map(|p| format!("{origin}{p}")),
         thumbnail_size: video.width.zip(video.height),
     };

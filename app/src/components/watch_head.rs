@@ -2,25 +2,15 @@
 //! discovery and schema.org JSON-LD, all with absolute URLs on the request's trusted origin.
 
 use ferrotape_model::TalkDetail;
-use ferrotape_model::seo::{self, VideoObject};
+use ferrotape_model::seo::{self, VideoObject, embed_url, watch_url};
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, Script};
 use time::format_description::well_known::Rfc3339;
 
-/// Where a talk is watched, on `origin`.
-pub fn watch_url(origin: &str, slug: &str) -> String {
-    format!("{origin}/talks/{slug}")
-}
-
-/// Where a talk's embeddable player lives, on `origin`.
-pub fn embed_url(origin: &str, talk: &TalkDetail) -> String {
-    format!("{origin}/embed/{}", talk.summary.id)
-}
-
 #[component]
 pub fn WatchHead(talk: TalkDetail, origin: String) -> impl IntoView {
     let page = watch_url(&origin, &talk.summary.slug);
-    let embed = embed_url(&origin, &talk);
+    let embed = embed_url(&origin, talk.summary.id);
     let description: String = talk.description.chars().take(200).collect();
     let description = if description.trim().is_empty() {
         format!(

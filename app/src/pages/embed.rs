@@ -2,6 +2,7 @@
 //! this path). Query options: `t` (start time), `autoplay=1` (starts muted, as browsers
 //! require). The postMessage API is in `components::player` and docs/EMBEDDING.md.
 
+use ferrotape_model::seo::watch_url;
 use ferrotape_model::{WatchData, time_format};
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, Title};
@@ -10,7 +11,6 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::AppError;
 use crate::api::talks::get_embed;
 use crate::components::player::Player;
-use crate::components::watch_head::watch_url;
 
 #[component]
 pub fn EmbedPage() -> impl IntoView {

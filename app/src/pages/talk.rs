@@ -2,6 +2,7 @@
 //! crawlers and link previews read; the player starts once hydrated. `?t=1m23s` (or `#t=83`)
 //! starts at that time.
 
+use ferrotape_model::seo::{embed_url, watch_url};
 use ferrotape_model::{TalkDetail, VideoState, WatchData, time_format};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -12,7 +13,7 @@ use crate::api::get_talk;
 use crate::components::player::Player;
 use crate::components::share::ShareButton;
 use crate::components::speaker_links::SpeakerLinks;
-use crate::components::watch_head::{WatchHead, embed_url, watch_url};
+use crate::components::watch_head::WatchHead;
 use crate::pages::not_found::NotFound;
 
 #[component]
@@ -67,7 +68,7 @@ fn WatchView(data: WatchData) -> impl IntoView {
     } = talk.clone();
     let date = summary.recorded_on.unwrap_or(summary.published_at.date());
     let page_url = watch_url(&origin, &summary.slug);
-    let embed = embed_url(&origin, &talk);
+    let embed = embed_url(&origin, talk.summary.id);
     let player = match video {
         Some(video) => view! {
             <Player
