@@ -8,6 +8,7 @@
 pub mod api;
 pub mod components;
 pub mod error;
+pub mod islands;
 pub mod origin;
 pub mod pages;
 #[cfg(feature = "ssr")]
@@ -41,6 +42,11 @@ pub const SITE_NAME: &str = "Ferrotape";
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // Public viewer pages load the small islands bundle; the rest the whole app.
+    let mut options = options;
+    if let Some(bundle) = request_path().as_deref().and_then(islands::bundle_for_path) {
+        options.output_name = bundle.into();
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -57,6 +63,18 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// The path of the request being rendered (server only).
+fn request_path() -> Option<String> {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<http::request::Parts>().map(|parts| parts.uri.path().to_owned())
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        None
     }
 }
 

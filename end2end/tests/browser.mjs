@@ -44,3 +44,14 @@ export async function settled(read, expected, timeoutMs = 10000) {
   }
   return value;
 }
+
+/// The wasm bundles (`viewer`, `ferrotape`) a page fetches from /pkg/, each named once, in
+/// order. The public pages load the viewer bundle; the rest of the site the app's.
+export function wasmBundles(page) {
+  const bundles = [];
+  page.on('request', (request) => {
+    const name = new URL(request.url()).pathname.match(/^\/pkg\/([\w-]+)\.wasm$/)?.[1];
+    if (name && !bundles.includes(name)) bundles.push(name);
+  });
+  return bundles;
+}

@@ -1,7 +1,7 @@
 // The site in a real browser: server rendering with JavaScript off, hydration with it on.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE_URL, ARTIFACTS_DIR, launch, collectErrors, settled } from './browser.mjs';
+import { BASE_URL, ARTIFACTS_DIR, launch, collectErrors, settled, wasmBundles } from './browser.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -40,12 +40,13 @@ test('SSR: an unknown page answers 404 with a way back', async () => {
   await context.close();
 });
 
-test('hydration: the mobile menu button works once the wasm has loaded', async () => {
+test('hydration: the mobile menu button works once the viewer bundle has loaded', async () => {
   const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
   const page = await context.newPage();
   const errors = collectErrors(page);
+  const bundles = wasmBundles(page);
   await page.goto(`${BASE_URL}/`);
-  // Set by the app's first effect, which only runs in the browser after hydration.
+  // Set once the page's wasm has hydrated it.
   await page.waitForSelector('body[data-hydrated="true"]', { timeout: 15000 });
 
   const toggle = page.getByRole('button', { name: 'Menu' });
@@ -62,13 +63,37 @@ test('hydration: the mobile menu button works once the wasm has loaded', async (
   assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
   assert.ok(!(await nav.isVisible()), 'and closes again');
 
-  // Client-side navigation after hydration keeps the page alive (no full reload).
+  // The public pages are plain documents around islands: a talk link loads the next page.
+  await page.locator('.talk-card-link', { hasText: 'Accessible video players' }).click();
+  await page.waitForURL('**/talks/accessible-video-players');
+  await page.locator('h1', { hasText: 'Accessible video players' }).waitFor();
+  assert.equal(await page.title(), 'Accessible video players · Ferrotape');
+  assert.deepEqual(bundles, ['viewer'], 'only the viewer bundle, fetched once');
+
+  assert.deepEqual(errors, [], 'no console errors or hydration warnings');
+  await context.close();
+});
+
+test('hydration: the app pages route in the browser, on to the public pages', async () => {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const page = await context.newPage();
+  const errors = collectErrors(page);
+  const bundles = wasmBundles(page);
+  await page.goto(`${BASE_URL}/login`);
+  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 15000 });
   await page.evaluate(() => { window.__sameDocument = true; });
+
+  const toggle = page.getByRole('button', { name: 'Menu' });
+  await toggle.click();
+  assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
+  await page.getByRole('link', { name: 'Talks', exact: true }).click();
+  await page.waitForURL(`${BASE_URL}/`);
   await page.locator('.talk-card-link', { hasText: 'Accessible video players' }).click();
   await page.waitForURL('**/talks/accessible-video-players');
   await page.locator('h1', { hasText: 'Accessible video players' }).waitFor();
   assert.equal(await page.evaluate(() => window.__sameDocument), true, 'routed in the browser');
   assert.equal(await page.title(), 'Accessible video players · Ferrotape');
+  assert.deepEqual(bundles, ['ferrotape']);
 
   assert.deepEqual(errors, [], 'no console errors or hydration warnings');
   await context.close();

@@ -9,7 +9,7 @@ import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
-import { BASE_URL, ARTIFACTS_DIR, launch, collectErrors } from './browser.mjs';
+import { BASE_URL, ARTIFACTS_DIR, launch, collectErrors, wasmBundles } from './browser.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE_PATH = require.resolve('axe-core/axe.min.js');
@@ -47,13 +47,15 @@ afterEach(async () => {
   for (const context of contexts.splice(0)) await context.close().catch(() => {});
 }, { timeout: 30000 });
 
+// Opens a watch page; `bundles` lists the wasm bundles it fetched (`viewer`, `ferrotape`).
 async function openWatch(context, url = WATCH) {
   const page = await context.newPage();
   const errors = collectErrors(page);
+  const bundles = wasmBundles(page);
   const response = await page.goto(url);
   assert.equal(response.status(), 200);
   await page.waitForSelector('body[data-hydrated="true"]', { timeout: 20000 });
-  return { page, errors };
+  return { page, errors, bundles };
 }
 
 const videoState = (page) => page.evaluate(() => {
@@ -81,7 +83,9 @@ async function axeSerious(page) {
 
 test('watch: the player plays, lists the rungs, pins one, seeks and previews', async () => {
   const context = await newContext({ viewport: { width: 1280, height: 800 } });
-  const { page, errors } = await openWatch(context);
+  const { page, errors, bundles } = await openWatch(context);
+  // A directly opened watch page loads the small viewer bundle, not the whole app.
+  assert.deepEqual(bundles, ['viewer']);
 
   // The quality menu lists Auto and both rungs of the ladder once the manifest is parsed.
   const qualityButton = page.locator('.player-quality-button');
@@ -129,6 +133,29 @@ test('watch: the player plays, lists the rungs, pins one, seeks and previews', a
 
   assert.deepEqual(errors, [], 'no console errors');
   await context.close();
+});
+
+test('watch: reached by client-side navigation inside the app, the page plays through the app bundle', async () => {
+  const context = await newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const errors = collectErrors(page);
+  const bundles = wasmBundles(page);
+  await page.goto(`${BASE_URL}/login`);
+  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 20000 });
+  await page.evaluate(() => { window.__sameDocument = true; });
+
+  await page.getByRole('link', { name: 'Talks', exact: true }).click();
+  await page.waitForURL(`${BASE_URL}/`);
+  await page.locator('.talk-card-link', { hasText: 'Adaptive streaming from first principles' }).click();
+  await page.waitForURL(`**/talks/${SLUG}`);
+  await page.locator('.player-big-play').click();
+  await waitFor(page, (s) => !s.paused && s.time > 1, 'playback advances');
+  await page.getByRole('button', { name: 'Share' }).click();
+  assert.equal(await page.getByRole('dialog', { name: 'Share this talk' }).locator('.share-link').inputValue(), WATCH);
+
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, 'routed in the browser');
+  assert.deepEqual(bundles, ['ferrotape'], 'the app bundle alone did all of it');
+  assert.deepEqual(errors, []);
 });
 
 test('watch: ?t=30 and #t= start there; the share dialog writes ?t= links', async () => {

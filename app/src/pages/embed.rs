@@ -10,7 +10,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::AppError;
 use crate::api::talks::get_embed;
-use crate::components::player::Player;
+use crate::islands::{PlayerIsland, PlayerProps};
 
 #[component]
 pub fn EmbedPage() -> impl IntoView {
@@ -56,16 +56,18 @@ fn EmbeddedPlayer(data: WatchData) -> impl IntoView {
         <Link rel="canonical" href=page.clone()/>
         <div class="embed">
             {match talk.video {
-                Some(video) => view! {
-                    <Player
-                        video
-                        title=title.clone()
-                        duration_hint=talk.summary.duration_seconds
-                        start_at=start_at.unwrap_or(0)
-                        embedded=true
-                        autoplay_muted=autoplay
-                    />
-                }.into_any(),
+                Some(video) => {
+                    let props = PlayerProps {
+                        video,
+                        title: title.clone(),
+                        duration_hint: talk.summary.duration_seconds,
+                        start_at: start_at.unwrap_or(0),
+                        embedded: true,
+                        autoplay_muted: autoplay,
+                    };
+                    let position = RwSignal::new(props.start_at as f64);
+                    view! { <PlayerIsland props position/> }.into_any()
+                }
                 None => view! {
                     <p class="embed-message" role="status">"This talk's video is not ready yet."</p>
                 }.into_any(),

@@ -10,10 +10,9 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::AppError;
 use crate::api::get_talk;
-use crate::components::player::Player;
-use crate::components::share::ShareButton;
 use crate::components::speaker_links::SpeakerLinks;
 use crate::components::watch_head::WatchHead;
+use crate::islands::{PlayerIsland, PlayerProps, ShareIsland, ShareProps};
 use crate::pages::not_found::NotFound;
 
 #[component]
@@ -70,16 +69,17 @@ fn WatchView(data: WatchData) -> impl IntoView {
     let page_url = watch_url(&origin, &summary.slug);
     let embed = embed_url(&origin, talk.summary.id);
     let player = match video {
-        Some(video) => view! {
-            <Player
-                video
-                title=summary.title.clone()
-                duration_hint=summary.duration_seconds
-                start_at=start_at.unwrap_or(0)
-                position
-            />
+        Some(video) => {
+            let props = PlayerProps {
+                video,
+                title: summary.title.clone(),
+                duration_hint: summary.duration_seconds,
+                start_at: start_at.unwrap_or(0),
+                embedded: false,
+                autoplay_muted: false,
+            };
+            view! { <PlayerIsland props position/> }.into_any()
         }
-        .into_any(),
         None => view! {
             <div class="player-placeholder" role="status">
                 <p>{unavailable_message(video_state)}</p>
@@ -95,7 +95,10 @@ fn WatchView(data: WatchData) -> impl IntoView {
             <div class="watch-details">
                 <div class="watch-heading">
                     <h1 id="talk-title">{summary.title.clone()}</h1>
-                    <ShareButton page_url embed_url=embed title=summary.title.clone() position/>
+                    <ShareIsland
+                        props=ShareProps { page_url, embed_url: embed, title: summary.title.clone() }
+                        position
+                    />
                 </div>
                 <p class="talk-meta">
                     <span class="talk-speakers">

@@ -1,0 +1,196 @@
+//! Islands: the few interactive parts of the public viewer pages (catalog, speaker, watch and
+//! embed pages), hydrated by the small viewer bundle (`viewer/`) instead of the whole app.
+//!
+//! A viewer landing on a shared link should not download the studio, the account forms and the
+//! router to watch one talk: the app's bundle is ~760 KiB gzipped, the viewer bundle carries
+//! only the player, the share dialog and the menu button. The server picks the bundle per page
+//! (`bundle_for_path`); pages reached by client-side navigation inside the full app render these
+//! same components through the full bundle, so both paths run one implementation.
+//!
+//! Each island is a `<div class="island" data-island=KIND data-props=JSON>` around a component
+//! rendered on the server. The viewer bundle reads the JSON back and hydrates the component in
+//! place; the props are the very values the server rendered with, so the DOM matches.
+
+use ferrotape_model::PlayableVideo;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::components::player::Player;
+use crate::components::share::ShareButton;
+
+/// Output name of the viewer bundle (`/pkg/viewer.js`, `/pkg/viewer.wasm`).
+pub const VIEWER_BUNDLE: &str = "viewer";
+
+/// The bundle a server-rendered page loads: the viewer's for the public pages that need
+/// nothing but islands, the full app's (client-side routing, forms, studio) for the rest.
+pub fn bundle_for_path(path: &str) -> Option<&'static str> {
+    let viewer = path == "/"
+        || ["/talks/", "/embed/", "/speakers/"]
+            .iter()
+            .any(|prefix| path.starts_with(prefix));
+    viewer.then_some(VIEWER_BUNDLE)
+}
+
+/// What the player island is rendered with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlayerProps {
+    pub video: PlayableVideo,
+    pub title: String,
+    pub duration_hint: Option<u64>,
+    pub start_at: u64,
+    #[serde(default)]
+    pub embedded: bool,
+    #[serde(default)]
+    pub autoplay_muted: bool,
+}
+
+/// What the share island is rendered with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShareProps {
+    pub page_url: String,
+    pub embed_url: String,
+    pub title: String,
+}
+
+/// The player, as an island. `position` follows playback (the share dialog reads it).
+#[component]
+pub fn PlayerIsland(props: PlayerProps, position: RwSignal<f64>) -> impl IntoView {
+    let json = serde_json::to_string(&props).unwrap_or_default();
+    view! {
+        <div class="island" data-island="player" data-props=json>
+            {player(props, position)}
+        </div>
+    }
+}
+
+/// The share button and dialog, as an island.
+#[component]
+pub fn ShareIsland(props: ShareProps, position: RwSignal<f64>) -> impl IntoView {
+    let json = serde_json::to_string(&props).unwrap_or_default();
+    view! {
+        <div class="island" data-island="share" data-props=json>
+            {share(props, position)}
+        </div>
+    }
+}
+
+/// The inside of the player island: what the server renders and the browser hydrates.
+fn player(props: PlayerProps, position: RwSignal<f64>) -> impl IntoView {
+    let PlayerProps {
+        video,
+        title,
+        duration_hint,
+        start_at,
+        embedded,
+        autoplay_muted,
+    } = props;
+    view! { <Player video title duration_hint start_at position embedded autoplay_muted/> }
+}
+
+/// The inside of the share island.
+fn share(props: ShareProps, position: RwSignal<f64>) -> impl IntoView {
+    let ShareProps {
+        page_url,
+        embed_url,
+        title,
+    } = props;
+    view! { <ShareButton page_url embed_url title position/> }
+}
+
+#[cfg(feature = "hydrate")]
+pub use browser::hydrate_viewer_page;
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use super::*;
+    use leptos::mount::hydrate_from;
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+    use web_sys::HtmlElement;
+
+    /// The island of `kind` on this page and its props, if it is there and its props parse.
+    fn island<P: for<'de> Deserialize<'de>>(kind: &str) -> Option<(HtmlElement, P)> {
+        let element = document()
+            .query_selector(&format!(".island[data-island=\"{kind}\"]"))
+            .ok()??
+            .dyn_into::<HtmlElement>()
+            .ok()?;
+        let json = element.get_attribute("data-props")?;
+        match serde_json::from_str(&json) {
+            Ok(props) => Some((element, props)),
+            Err(err) => {
+                leptos::logging::error!("island {kind}: unreadable props: {err}");
+                None
+            }
+        }
+    }
+
+    /// Hydrates every island on the page, wires the menu button and marks the page
+    /// interactive (`body[data-hydrated]`, as the full app does).
+    pub fn hydrate_viewer_page() {
+        let player_island = island::<PlayerProps>("player");
+        let start = player_island
+            .as_ref()
+            .map_or(0, |(_, props)| props.start_at);
+        // Shared by the player (writes) and the share dialog (reads), which hydrate as
+        // separate roots; created outside both so neither owns it.
+        let position = RwSignal::new(start as f64);
+        if let Some((root, props)) = player_island {
+            hydrate_from(root, move || player(props, position)).forget();
+        }
+        if let Some((root, props)) = island::<ShareProps>("share") {
+            hydrate_from(root, move || share(props, position)).forget();
+        }
+        wire_menu_toggle();
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    }
+
+    /// The header's menu button on narrow screens. The header itself is not an island (it
+    /// is links and a log-out form that work as plain HTML), so the button is wired directly.
+    fn wire_menu_toggle() {
+        let document = document();
+        let (Some(toggle), Some(nav)) = (
+            document.query_selector(".menu-toggle").ok().flatten(),
+            document.get_element_by_id("site-nav"),
+        ) else {
+            return;
+        };
+        let button = toggle.clone();
+        let on_click = Closure::<dyn Fn()>::new(move || {
+            let open = button.get_attribute("aria-expanded").as_deref() != Some("true");
+            let _ = button.set_attribute("aria-expanded", if open { "true" } else { "false" });
+            let _ = nav.class_list().toggle_with_force("open", open);
+        });
+        let _ = toggle.add_event_listener_with_callback("click", on_click.as_ref().unchecked_ref());
+        on_click.forget();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_viewer_pages_take_the_viewer_bundle() {
+        for path in ["/", "/talks/a-talk", "/embed/0b6c", "/speakers/ada"] {
+            assert_eq!(bundle_for_path(path), Some(VIEWER_BUNDLE), "{path}");
+        }
+    }
+
+    #[test]
+    fn app_pages_and_lookalikes_take_the_app_bundle() {
+        for path in [
+            "/login",
+            "/studio",
+            "/admin/jobs",
+            "/talks",
+            "/talksx/a",
+            "/embed",
+            "//talks/x",
+        ] {
+            assert_eq!(bundle_for_path(path), None, "{path}");
+        }
+    }
+}
