@@ -83,6 +83,10 @@ async function axeSerious(page) {
 
 test('watch: the player plays, lists the rungs, pins one, seeks and previews', async () => {
   const context = await newContext({ viewport: { width: 1280, height: 800 } });
+  const engineFetches = [];
+  context.on('request', (request) => {
+    if (request.url().endsWith('/vendor/hls.light.min.js')) engineFetches.push(request.url());
+  });
   const { page, errors, bundles } = await openWatch(context);
   // A directly opened watch page loads the small viewer bundle, not the whole app.
   assert.deepEqual(bundles, ['viewer']);
@@ -130,6 +134,9 @@ test('watch: the player plays, lists the rungs, pins one, seeks and previews', a
   // The captions menu says plainly there are none yet.
   await page.getByRole('button', { name: /^Captions/ }).click();
   assert.ok(await page.getByText('This talk has no captions yet.').isVisible());
+
+  // hls.js was preloaded by the page's head and that one download served the player.
+  assert.equal(engineFetches.length, 1, `hls.js fetched ${engineFetches.length} times`);
 
   assert.deepEqual(errors, [], 'no console errors');
   await context.close();

@@ -89,6 +89,24 @@ async fn public_pages_load_the_viewer_bundle_and_the_rest_the_app() {
 }
 
 #[tokio::test]
+async fn pages_with_a_player_preload_its_engine() {
+    let app = TestApp::spawn().await;
+    let id = watchable_talk(&app, "watch-me", "Watch me").await;
+    let preload = r#"<link rel="preload" as="script" href="/vendor/hls.light.min.js""#;
+    for path in ["/talks/watch-me".to_owned(), format!("/embed/{id}")] {
+        let page = app.get(&path).await;
+        assert_eq!(page.body.matches(preload).count(), 1, "{path}: {}", page.body);
+    }
+    // Nothing to play, nothing to preload.
+    sqlx::query("DELETE FROM videos").execute(&app.pool).await.unwrap();
+    for path in ["/talks/watch-me".to_owned(), format!("/embed/{id}"), "/".to_owned()] {
+        let page = app.get(&path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        assert!(!page.body.contains("hls.light.min.js"), "{path}");
+    }
+}
+
+#[tokio::test]
 async fn island_props_carry_hostile_titles_intact_and_inert() {
     let app = TestApp::spawn().await;
     let id = watchable_talk(&app, "hostile", HOSTILE).await;

@@ -5,6 +5,8 @@ use ferrotape_model::TalkDetail;
 use ferrotape_model::seo::{self, VideoObject, embed_url, watch_url};
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, Script};
+
+use crate::components::player::PreloadPlayerEngine;
 use time::format_description::well_known::Rfc3339;
 
 #[component]
@@ -70,6 +72,7 @@ pub fn WatchHead(talk: TalkDetail, origin: String) -> impl IntoView {
             <Meta property="video:duration" content=secs.to_string()/>
         })}
         {has_video.then(|| view! {
+            <PreloadPlayerEngine/>
             <Meta property="og:video" content=embed.clone()/>
             <Meta property="og:video:secure_url" content=embed.clone()/>
             <Meta property="og:video:type" content="text/html"/>

@@ -10,6 +10,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::AppError;
 use crate::api::talks::get_embed;
+use crate::components::player::PreloadPlayerEngine;
 use crate::islands::{PlayerIsland, PlayerProps};
 
 #[component]
@@ -66,7 +67,7 @@ fn EmbeddedPlayer(data: WatchData) -> impl IntoView {
                         autoplay_muted: autoplay,
                     };
                     let position = RwSignal::new(props.start_at as f64);
-                    view! { <PlayerIsland props position/> }.into_any()
+                    view! { <PreloadPlayerEngine/> <PlayerIsland props position/> }.into_any()
                 }
                 None => view! {
                     <p class="embed-message" role="status">"This talk's video is not ready yet."</p>

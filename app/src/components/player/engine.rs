@@ -8,10 +8,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::HtmlVideoElement;
 
 use super::hls::{self, Hls};
-use super::{QualityLevel, Streams};
-
-/// Where the build puts hls.js, light build (scripts/build-site.sh copies it from node_modules).
-const HLS_SCRIPT: &str = "/vendor/hls.light.min.js";
+use super::{HLS_SCRIPT, QualityLevel, Streams};
 
 /// A running engine; dropping it detaches hls.js.
 pub struct Engine {

@@ -33,6 +33,17 @@ impl Engine {
     fn pin_level(&self, _level: Option<usize>) {}
 }
 
+/// Where the build puts hls.js, light build (scripts/build-site.sh copies it from node_modules).
+pub const HLS_SCRIPT: &str = "/vendor/hls.light.min.js";
+
+/// For the `<head>` of a page with a player: fetches hls.js alongside the wasm instead of after
+/// hydration, so playback can start one download sooner. Low priority, so it never delays the
+/// page's own assets (Apple browsers play HLS natively and never run it).
+#[component]
+pub fn PreloadPlayerEngine() -> impl IntoView {
+    view! { <leptos_meta::Link rel="preload" as_="script" href=HLS_SCRIPT fetchpriority="low"/> }
+}
+
 /// What the engine needs to start a stream.
 #[derive(Debug, Clone)]
 pub struct Streams {
