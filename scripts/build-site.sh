@@ -16,13 +16,23 @@ cargo leptos build --release
 export LEPTOS_OUTPUT_NAME=ferrotape LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg \
   LEPTOS_SITE_ADDR=127.0.0.1:3000 LEPTOS_RELOAD_PORT=3001 LEPTOS_LIB_DIR=frontend \
   LEPTOS_BIN_DIR=server LEPTOS_JS_MINIFY=true LEPTOS_HASH_FILES=false
-cargo build --package=ferrotape-viewer --lib --target-dir=target/front \
+cargo build --package=ferrotape-viewer --lib --target-dir="$TARGET_DIR/front" \
   --target=wasm32-unknown-unknown --no-default-features --profile=wasm-release
-wasm-bindgen --target=web --out-name=viewer --out-dir=target/site/pkg \
-  target/front/wasm32-unknown-unknown/wasm-release/ferrotape_viewer.wasm
-mv target/site/pkg/viewer_bg.wasm target/site/pkg/viewer.wasm
-wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-  target/site/pkg/viewer.wasm -o target/site/pkg/viewer.wasm
+viewer_wasm="$TARGET_DIR/front/wasm32-unknown-unknown/wasm-release/ferrotape_viewer.wasm"
+# Binding and optimising take a while: done into a folder of their own (cargo-leptos empties
+# the site's pkg/ on every build) and skipped while that output is newer than what cargo built.
+# Written under temporary names and renamed last, so an interrupted run leaves no half bundle.
+bundle="$TARGET_DIR/front/viewer-bundle"
+if [ ! "$bundle/viewer.wasm" -nt "$viewer_wasm" ] || [ ! -f "$bundle/viewer.js" ]; then
+  rm -rf "$bundle.tmp"
+  wasm-bindgen --target=web --out-name=viewer --out-dir="$bundle.tmp" "$viewer_wasm"
+  wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+    "$bundle.tmp/viewer_bg.wasm" -o "$bundle.tmp/viewer.wasm"
+  rm -rf "$bundle"
+  mv "$bundle.tmp" "$bundle"
+fi
+install -D -m 644 "$bundle/viewer.js" target/site/pkg/viewer.js
+install -D -m 644 "$bundle/viewer.wasm" target/site/pkg/viewer.wasm
 
 hls_js="node_modules/hls.js/dist/hls.light.min.js"
 [ -f "$hls_js" ] || { echo "build-site: $hls_js is missing; run scripts/setup.sh" >&2; exit 1; }

@@ -23,7 +23,15 @@ done
 work="$(mktemp -d "${TMPDIR:-/tmp}/ferrotape-sqlx.XXXXXX")"
 chmod 755 "$work"
 pg_pid=""
-cleanup() { [ -z "$pg_pid" ] || { kill -TERM "$pg_pid" 2>/dev/null; wait "$pg_pid" 2>/dev/null || true; }; rm -rf "$work"; }
+touched=()
+cleanup() {
+  [ -z "$pg_pid" ] || { kill -TERM "$pg_pid" 2>/dev/null; wait "$pg_pid" 2>/dev/null || true; }
+  # Give the touched files their times back: otherwise the next release build (make run right
+  # after make test) would rebuild these crates and everything above them for nothing.
+  local i
+  for i in "${!touched[@]}"; do touch -r "$work/mtime.$i" "${touched[$i]}"; done
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 env -u DATABASE_URL "$bin" --data-dir "$work/pg" --log warn embedded-postgres --url-file "$work/url" > "$work/pg.log" 2>&1 &
@@ -43,7 +51,10 @@ mkdir -p "$out"
 # that hold queries, online, writing one JSON file per query into $out.
 crates=(ferrotape-store)
 for crate in "${crates[@]}"; do
-  touch "$(dirname "$(cargo metadata --format-version 1 --no-deps | python3 -c "import json,sys; print(next(p['manifest_path'] for p in json.load(sys.stdin)['packages'] if p['name']=='$crate'))")")/src/lib.rs"
+  lib="$(dirname "$(cargo metadata --format-version 1 --no-deps | python3 -c "import json,sys; print(next(p['manifest_path'] for p in json.load(sys.stdin)['packages'] if p['name']=='$crate'))")")/src/lib.rs"
+  touch -r "$lib" "$work/mtime.${#touched[@]}"
+  touched+=("$lib")
+  touch "$lib"
 done
 SQLX_OFFLINE=false DATABASE_URL="$url" SQLX_OFFLINE_DIR="$out" \
   cargo check --quiet $(printf -- '-p %s ' "${crates[@]}")

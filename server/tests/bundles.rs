@@ -95,11 +95,23 @@ async fn pages_with_a_player_preload_its_engine() {
     let preload = r#"<link rel="preload" as="script" href="/vendor/hls.light.min.js""#;
     for path in ["/talks/watch-me".to_owned(), format!("/embed/{id}")] {
         let page = app.get(&path).await;
-        assert_eq!(page.body.matches(preload).count(), 1, "{path}: {}", page.body);
+        assert_eq!(
+            page.body.matches(preload).count(),
+            1,
+            "{path}: {}",
+            page.body
+        );
     }
     // Nothing to play, nothing to preload.
-    sqlx::query("DELETE FROM videos").execute(&app.pool).await.unwrap();
-    for path in ["/talks/watch-me".to_owned(), format!("/embed/{id}"), "/".to_owned()] {
+    sqlx::query("DELETE FROM videos")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    for path in [
+        "/talks/watch-me".to_owned(),
+        format!("/embed/{id}"),
+        "/".to_owned(),
+    ] {
         let page = app.get(&path).await;
         assert_eq!(page.status, StatusCode::OK, "{path}");
         assert!(!page.body.contains("hls.light.min.js"), "{path}");
