@@ -37,3 +37,10 @@ install -D -m 644 "$bundle/viewer.wasm" target/site/pkg/viewer.wasm
 hls_js="node_modules/hls.js/dist/hls.light.min.js"
 [ -f "$hls_js" ] || { echo "build-site: $hls_js is missing; run scripts/setup.sh" >&2; exit 1; }
 install -D -m 644 "$hls_js" target/site/vendor/hls.light.min.js
+
+# Precompressed twins, served by server/src/assets.rs by Accept-Encoding (brotli and gzip at
+# their highest levels, once per build, instead of compressing on every request).
+for file in target/site/pkg/*.js target/site/pkg/*.wasm target/site/pkg/*.css target/site/vendor/*.js; do
+  gzip -9 -k -f "$file"
+  brotli -q 11 -k -f "$file"
+done

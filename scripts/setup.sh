@@ -17,7 +17,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # --- Debian packages -------------------------------------------------------------------------
-apt_packages=(postgresql ffmpeg)
+apt_packages=(postgresql ffmpeg brotli)
 [ "$mode" = "test" ] && apt_packages+=(chromium curl python3 python3-venv)
 command -v node >/dev/null || apt_packages+=(nodejs)
 command -v npm >/dev/null || apt_packages+=(npm)

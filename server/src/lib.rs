@@ -10,6 +10,7 @@ pub mod admin;
 pub mod api_accounts;
 pub mod api_studio;
 pub mod api_uploads;
+pub mod assets;
 pub mod auth;
 pub mod cli;
 pub mod csrf;

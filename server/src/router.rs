@@ -1,6 +1,8 @@
 //! The one place the HTTP surface is assembled: health, SSR pages and server functions, static
 //! files, and the layers every request passes through.
 
+use std::path::Path;
+
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Request, header};
 use axum::middleware;
@@ -15,7 +17,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
 use crate::{
-    api_accounts, api_studio, api_uploads, csrf, embed, health, media, metrics, page_cache,
+    api_accounts, api_studio, api_uploads, assets, csrf, embed, health, media, metrics, page_cache,
     request_context, seo, session,
 };
 
@@ -62,11 +64,13 @@ pub fn build(state: AppState) -> Router {
             request_context::resolve,
         ));
 
-    // Health checks and metrics stay outside the request context (no tenant, no session).
+    // Health checks, metrics, media and the built assets stay outside the request context (no
+    // tenant, no session).
     Router::new()
         .merge(health::routes())
         .merge(metrics::routes())
         .merge(media::routes())
+        .merge(assets::routes(Path::new(&*state.leptos_options.site_root)))
         .merge(site)
         // Defaults for every response; a route that needs otherwise (the embeddable player)
         // sets its own header and these leave it alone.

@@ -24,7 +24,7 @@ pub fn leptos_options(args: &ServerArgs) -> LeptosOptions {
         tracing::warn!(
             missing = %bundle.display(),
             "the browser bundle is missing: pages render but stay static. Build it with \
-             `cargo leptos build --release` (make run does) or set FERROTAPE_SITE_ROOT"
+             scripts/build-site.sh (make run does) or set FERROTAPE_SITE_ROOT"
         );
     }
     LeptosOptions::builder()

@@ -92,7 +92,8 @@ async fn public_pages_load_the_viewer_bundle_and_the_rest_the_app() {
 async fn pages_with_a_player_preload_its_engine() {
     let app = TestApp::spawn().await;
     let id = watchable_talk(&app, "watch-me", "Watch me").await;
-    let preload = r#"<link rel="preload" as="script" href="/vendor/hls.light.min.js""#;
+    let preload =
+        r#"<link as="script" fetchpriority="low" href="/vendor/hls.light.min.js" rel="preload">"#;
     for path in ["/talks/watch-me".to_owned(), format!("/embed/{id}")] {
         let page = app.get(&path).await;
         assert_eq!(

@@ -32,6 +32,8 @@ pub struct TestApp {
     database: TestDatabase,
     /// The media directory (local storage) and the store over it, for workers and checks.
     pub media_dir: tempfile::TempDir,
+    /// The site root (built assets): empty unless a test puts files there.
+    pub site_dir: tempfile::TempDir,
     pub media: Arc<dyn ferrotape_store::media::MediaStore>,
     _stop_background: tokio::sync::watch::Sender<bool>,
 }
@@ -104,6 +106,7 @@ impl TestApp {
         let database = TestDatabase::create().await;
         let pool = database.pool.clone();
         let media_dir = tempfile::tempdir().unwrap();
+        let site_dir = tempfile::tempdir().unwrap();
         let accounts = Accounts::new(pool.clone(), config).await.unwrap();
         // Mail delivery runs as in the server; it stops when the TestApp is dropped.
         let (stop_background, stopped) = tokio::sync::watch::channel(false);
@@ -121,7 +124,7 @@ impl TestApp {
         let state = AppState {
             leptos_options: LeptosOptions::builder()
                 .output_name("ferrotape")
-                .site_root("target/site")
+                .site_root(site_dir.path().to_string_lossy())
                 .build(),
             db: pool.clone(),
             media: media.clone(),
@@ -144,6 +147,7 @@ impl TestApp {
             accounts,
             database,
             media_dir,
+            site_dir,
             media,
             _stop_background: stop_background,
         }
