@@ -16,16 +16,15 @@ use crate::state::AppState;
 pub const OUTPUT_NAME: &str = "ferrotape";
 
 pub fn leptos_options(args: &ServerArgs) -> LeptosOptions {
-    let bundle = args
-        .site_root
-        .join("pkg")
-        .join(format!("{OUTPUT_NAME}.wasm"));
-    if !bundle.exists() {
-        tracing::warn!(
-            missing = %bundle.display(),
-            "the browser bundle is missing: pages render but stay static. Build it with \
-             scripts/build-site.sh (make run does) or set FERROTAPE_SITE_ROOT"
-        );
+    for name in [OUTPUT_NAME, ferrotape_app::islands::VIEWER_BUNDLE] {
+        let bundle = args.site_root.join("pkg").join(format!("{name}.wasm"));
+        if !bundle.exists() {
+            tracing::warn!(
+                missing = %bundle.display(),
+                "a browser bundle is missing: pages render but stay static. Build it with \
+                 scripts/build-site.sh (make run does) or set FERROTAPE_SITE_ROOT"
+            );
+        }
     }
     LeptosOptions::builder()
         .output_name(OUTPUT_NAME)
