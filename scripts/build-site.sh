@@ -28,6 +28,10 @@ if [ ! "$bundle/viewer.wasm" -nt "$viewer_wasm" ] || [ ! -f "$bundle/viewer.js" 
   wasm-bindgen --target=web --out-name=viewer --out-dir="$bundle.tmp" "$viewer_wasm"
   wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
     "$bundle.tmp/viewer_bg.wasm" -o "$bundle.tmp/viewer.wasm"
+  # Minified like cargo-leptos minifies the app's glue (esbuild from npm, package.json).
+  esbuild "$bundle.tmp/viewer.js" --minify --format=esm --log-level=warning \
+    --outfile="$bundle.tmp/viewer.min.js"
+  mv "$bundle.tmp/viewer.min.js" "$bundle.tmp/viewer.js"
   rm -rf "$bundle"
   mv "$bundle.tmp" "$bundle"
 fi
