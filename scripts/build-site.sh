@@ -20,10 +20,12 @@ cargo build --package=ferrotape-viewer --lib --target-dir="$TARGET_DIR/front" \
   --target=wasm32-unknown-unknown --no-default-features --profile=wasm-release
 viewer_wasm="$TARGET_DIR/front/wasm32-unknown-unknown/wasm-release/ferrotape_viewer.wasm"
 # Binding and optimising take a while: done into a folder of their own (cargo-leptos empties
-# the site's pkg/ on every build) and skipped while that output is newer than what cargo built.
-# Written under temporary names and renamed last, so an interrupted run leaves no half bundle.
+# the site's pkg/ on every build) and skipped while that output is newer than what cargo built
+# and than this script (which says how it is made). Written under temporary names and renamed
+# last, so an interrupted run leaves no half bundle.
 bundle="$TARGET_DIR/front/viewer-bundle"
-if [ ! "$bundle/viewer.wasm" -nt "$viewer_wasm" ] || [ ! -f "$bundle/viewer.js" ]; then
+if [ ! "$bundle/viewer.wasm" -nt "$viewer_wasm" ] || [ ! "$bundle/viewer.wasm" -nt scripts/build-site.sh ] \
+  || [ ! -f "$bundle/viewer.js" ]; then
   rm -rf "$bundle.tmp"
   wasm-bindgen --target=web --out-name=viewer --out-dir="$bundle.tmp" "$viewer_wasm"
   wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
