@@ -21,14 +21,20 @@ use crate::components::share::ShareButton;
 /// Output name of the viewer bundle (`/pkg/viewer.js`, `/pkg/viewer.wasm`).
 pub const VIEWER_BUNDLE: &str = "viewer";
 
-/// The bundle a server-rendered page loads: the viewer's for the public pages that need
-/// nothing but islands, the full app's (client-side routing, forms, studio) for the rest.
-pub fn bundle_for_path(path: &str) -> Option<&'static str> {
-    let viewer = path == "/"
+/// Whether `path` is a public viewer page (catalog, watch, speaker, embed): the same HTML for
+/// every anonymous viewer (the server's page cache keeps it) and nothing interactive but
+/// islands (it loads the viewer bundle).
+pub fn is_public_page(path: &str) -> bool {
+    path == "/"
         || ["/talks/", "/embed/", "/speakers/"]
             .iter()
-            .any(|prefix| path.starts_with(prefix));
-    viewer.then_some(VIEWER_BUNDLE)
+            .any(|prefix| path.starts_with(prefix))
+}
+
+/// The bundle a server-rendered page loads: the viewer's for the public pages, the full app's
+/// (client-side routing, forms, studio) for the rest.
+pub fn bundle_for_path(path: &str) -> Option<&'static str> {
+    is_public_page(path).then_some(VIEWER_BUNDLE)
 }
 
 /// What the player island is rendered with.
@@ -52,26 +58,31 @@ pub struct ShareProps {
     pub title: String,
 }
 
+/// The `data-island` names the server writes and the viewer bundle looks up.
+const PLAYER: &str = "player";
+const SHARE: &str = "share";
+
 /// The player, as an island. `position` follows playback (the share dialog reads it).
 #[component]
 pub fn PlayerIsland(props: PlayerProps, position: RwSignal<f64>) -> impl IntoView {
-    let json = serde_json::to_string(&props).unwrap_or_default();
-    view! {
-        <div class="island" data-island="player" data-props=json>
-            {player(props, position)}
-        </div>
-    }
+    island(PLAYER, props, move |props| player(props, position))
 }
 
 /// The share button and dialog, as an island.
 #[component]
 pub fn ShareIsland(props: ShareProps, position: RwSignal<f64>) -> impl IntoView {
+    island(SHARE, props, move |props| share(props, position))
+}
+
+/// The one island markup: what `inside` renders from `props` (the part the viewer bundle
+/// hydrates), wrapped in an element that names the island and carries those props.
+fn island<P: Serialize, V: IntoView>(
+    kind: &'static str,
+    props: P,
+    inside: impl FnOnce(P) -> V,
+) -> impl IntoView {
     let json = serde_json::to_string(&props).unwrap_or_default();
-    view! {
-        <div class="island" data-island="share" data-props=json>
-            {share(props, position)}
-        </div>
-    }
+    view! { <div class="island" data-island=kind data-props=json>{inside(props)}</div> }
 }
 
 /// The inside of the player island: what the server renders and the browser hydrates.
@@ -109,7 +120,7 @@ mod browser {
     use web_sys::HtmlElement;
 
     /// The island of `kind` on this page and its props, if it is there and its props parse.
-    fn island<P: for<'de> Deserialize<'de>>(kind: &str) -> Option<(HtmlElement, P)> {
+    fn find_island<P: for<'de> Deserialize<'de>>(kind: &str) -> Option<(HtmlElement, P)> {
         let element = document()
             .query_selector(&format!(".island[data-island=\"{kind}\"]"))
             .ok()??
@@ -128,7 +139,7 @@ mod browser {
     /// Hydrates every island on the page, wires the menu button and marks the page
     /// interactive (`body[data-hydrated]`, as the full app does).
     pub fn hydrate_viewer_page() {
-        let player_island = island::<PlayerProps>("player");
+        let player_island = find_island::<PlayerProps>(PLAYER);
         let start = player_island
             .as_ref()
             .map_or(0, |(_, props)| props.start_at);
@@ -138,7 +149,7 @@ mod browser {
         if let Some((root, props)) = player_island {
             hydrate_from(root, move || player(props, position)).forget();
         }
-        if let Some((root, props)) = island::<ShareProps>("share") {
+        if let Some((root, props)) = find_island::<ShareProps>(SHARE) {
             hydrate_from(root, move || share(props, position)).forget();
         }
         wire_menu_toggle();

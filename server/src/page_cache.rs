@@ -26,6 +26,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use axum::middleware::Next;
 use axum::response::Response;
 use ferrotape_accounts::RequestContext;
+use ferrotape_app::islands::is_public_page;
 use tokio::sync::OwnedMutexGuard;
 
 use crate::state::AppState;
@@ -167,14 +168,6 @@ impl PageCache {
         };
         entries.insert(key, entry);
     }
-}
-
-/// Whether `path` is a public page whose HTML is the same for every anonymous viewer.
-fn is_public_page(path: &str) -> bool {
-    path == "/"
-        || ["/talks/", "/speakers/", "/embed/"]
-            .iter()
-            .any(|prefix| path.starts_with(prefix))
 }
 
 /// The cache key of an anonymous GET of a public page; `None` when the request must be rendered.
