@@ -5,9 +5,9 @@ use ferrotape_model::TalkDetail;
 use ferrotape_model::seo::{self, VideoObject, embed_url, watch_url};
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, Script};
+use time::format_description::well_known::Rfc3339;
 
 use crate::components::player::PreloadPlayerEngine;
-use time::format_description::well_known::Rfc3339;
 
 #[component]
 pub fn WatchHead(talk: TalkDetail, origin: String) -> impl IntoView {
