@@ -4,40 +4,17 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::TestApp;
+use common::{TestApp, insert_ready_video, insert_talk};
 use ferrotape_app::islands::{PlayerProps, ShareProps};
 use ferrotape_model::TenantId;
-use ferrotape_store::talks::{self, NewTalk};
 use time::OffsetDateTime;
 
 const HOSTILE: &str = r#"</div><script>alert("x")</script> & 'quotes' <b>"#;
 
 async fn watchable_talk(app: &TestApp, slug: &str, title: &str) -> uuid::Uuid {
-    let mut tx = app.pool.begin().await.unwrap();
-    let id = talks::create_talk(
-        &mut tx,
-        TenantId::DEFAULT,
-        &NewTalk {
-            slug: slug.into(),
-            title: title.into(),
-            description: "About it.".into(),
-            recorded_on: None,
-            published_at: Some(OffsetDateTime::now_utc() - time::Duration::hours(1)),
-            speakers: vec![],
-        },
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    sqlx::query(
-        "INSERT INTO videos (tenant_id, talk_id, state, duration_ms, master_key, poster_key, processed_at)
-         VALUES ($1, $2, 'ready', 61500, 't/v/hls/master.m3u8', 't/v/thumbs/poster.jpg', now())",
-    )
-    .bind(TenantId::DEFAULT.0)
-    .bind(id)
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    let published = Some(OffsetDateTime::now_utc() - time::Duration::hours(1));
+    let id = insert_talk(&app.pool, TenantId::DEFAULT, slug, title, published, &[]).await;
+    insert_ready_video(&app.pool, TenantId::DEFAULT, id, 61500).await;
     id
 }
 

@@ -5,29 +5,13 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{SITE, TestApp};
+use common::{SITE, TestApp, insert_ready_video, insert_talk};
 use ferrotape_model::TenantId;
-use ferrotape_store::talks::{self, NewTalk};
 use time::OffsetDateTime;
 
 async fn talk(app: &TestApp, slug: &str, title: &str, published: bool) -> uuid::Uuid {
-    let mut tx = app.pool.begin().await.unwrap();
-    let id = talks::create_talk(
-        &mut tx,
-        TenantId::DEFAULT,
-        &NewTalk {
-            slug: slug.into(),
-            title: title.into(),
-            description: format!("About {title}."),
-            recorded_on: None,
-            published_at: published.then(|| OffsetDateTime::now_utc() - time::Duration::hours(1)),
-            speakers: vec![],
-        },
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    id
+    let published_at = published.then(|| OffsetDateTime::now_utc() - time::Duration::hours(1));
+    insert_talk(&app.pool, TenantId::DEFAULT, slug, title, published_at, &[]).await
 }
 
 async fn get(app: &TestApp, path: &str, host: &str) -> common::TestResponse {
@@ -46,15 +30,7 @@ async fn the_sitemap_lists_published_talks_with_their_videos() {
     let watchable = talk(&app, "watchable", "Rust <at> scale & more", true).await;
     talk(&app, "no-video-yet", "Coming soon", true).await;
     talk(&app, "draft", "A draft", false).await;
-    sqlx::query(
-        "INSERT INTO videos (tenant_id, talk_id, state, duration_ms, master_key, poster_key, processed_at)
-         VALUES ($1, $2, 'ready', 1834500, 't/v/hls/master.m3u8', 't/v/thumbs/poster.jpg', now())",
-    )
-    .bind(TenantId::DEFAULT.0)
-    .bind(watchable)
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    insert_ready_video(&app.pool, TenantId::DEFAULT, watchable, 1834500).await;
 
     let sitemap = get(&app, "/sitemap.xml", SITE).await;
     assert_eq!(sitemap.status, StatusCode::OK);

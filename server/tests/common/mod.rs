@@ -251,6 +251,26 @@ pub async fn insert_talk(
     id
 }
 
+/// Gives `talk` a ready video of `duration_ms` (master playlist and poster keys under `t/v/`,
+/// the files themselves absent): what the watch page, embed, oEmbed and sitemap read.
+pub async fn insert_ready_video(
+    pool: &PgPool,
+    tenant: ferrotape_model::TenantId,
+    talk: uuid::Uuid,
+    duration_ms: i64,
+) {
+    sqlx::query(
+        "INSERT INTO videos (tenant_id, talk_id, state, duration_ms, master_key, poster_key, processed_at)
+         VALUES ($1, $2, 'ready', $3, 't/v/hls/master.m3u8', 't/v/thumbs/poster.jpg', now())",
+    )
+    .bind(tenant.0)
+    .bind(talk)
+    .bind(duration_ms)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
 /// Creates another tenant and returns its id.
 pub async fn insert_tenant(pool: &PgPool, slug: &str) -> ferrotape_model::TenantId {
     let id: uuid::Uuid =
