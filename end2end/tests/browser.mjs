@@ -55,3 +55,14 @@ export function wasmBundles(page) {
   });
   return bundles;
 }
+
+/// Opens `url` in a new page of `context` and waits until the page's wasm has hydrated it.
+/// `errors` collects console errors, `bundles` the wasm bundles fetched, from the first request.
+export async function openHydrated(context, url, timeout = 20000) {
+  const page = await context.newPage();
+  const errors = collectErrors(page);
+  const bundles = wasmBundles(page);
+  const response = await page.goto(url);
+  await page.waitForSelector('body[data-hydrated="true"]', { timeout });
+  return { page, errors, bundles, response };
+}

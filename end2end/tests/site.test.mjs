@@ -1,7 +1,7 @@
 // The site in a real browser: server rendering with JavaScript off, hydration with it on.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE_URL, ARTIFACTS_DIR, launch, collectErrors, settled, wasmBundles } from './browser.mjs';
+import { BASE_URL, ARTIFACTS_DIR, launch, collectErrors, settled, openHydrated } from './browser.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -42,12 +42,7 @@ test('SSR: an unknown page answers 404 with a way back', async () => {
 
 test('hydration: the mobile menu button works once the viewer bundle has loaded', async () => {
   const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
-  const page = await context.newPage();
-  const errors = collectErrors(page);
-  const bundles = wasmBundles(page);
-  await page.goto(`${BASE_URL}/`);
-  // Set once the page's wasm has hydrated it.
-  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 15000 });
+  const { page, errors, bundles } = await openHydrated(context, `${BASE_URL}/`, 15000);
 
   const toggle = page.getByRole('button', { name: 'Menu' });
   const nav = page.locator('#site-nav');
@@ -76,11 +71,7 @@ test('hydration: the mobile menu button works once the viewer bundle has loaded'
 
 test('hydration: the app pages route in the browser, on to the public pages', async () => {
   const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
-  const page = await context.newPage();
-  const errors = collectErrors(page);
-  const bundles = wasmBundles(page);
-  await page.goto(`${BASE_URL}/login`);
-  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 15000 });
+  const { page, errors, bundles } = await openHydrated(context, `${BASE_URL}/login`, 15000);
   await page.evaluate(() => { window.__sameDocument = true; });
 
   const toggle = page.getByRole('button', { name: 'Menu' });

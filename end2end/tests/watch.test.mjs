@@ -9,7 +9,7 @@ import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
-import { BASE_URL, ARTIFACTS_DIR, launch, collectErrors, wasmBundles } from './browser.mjs';
+import { BASE_URL, ARTIFACTS_DIR, launch, collectErrors, openHydrated } from './browser.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE_PATH = require.resolve('axe-core/axe.min.js');
@@ -49,12 +49,8 @@ afterEach(async () => {
 
 // Opens a watch page; `bundles` lists the wasm bundles it fetched (`viewer`, `ferrotape`).
 async function openWatch(context, url = WATCH) {
-  const page = await context.newPage();
-  const errors = collectErrors(page);
-  const bundles = wasmBundles(page);
-  const response = await page.goto(url);
+  const { page, errors, bundles, response } = await openHydrated(context, url);
   assert.equal(response.status(), 200);
-  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 20000 });
   return { page, errors, bundles };
 }
 
@@ -144,11 +140,7 @@ test('watch: the player plays, lists the rungs, pins one, seeks and previews', a
 
 test('watch: reached by client-side navigation inside the app, the page plays through the app bundle', async () => {
   const context = await newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  const errors = collectErrors(page);
-  const bundles = wasmBundles(page);
-  await page.goto(`${BASE_URL}/login`);
-  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 20000 });
+  const { page, errors, bundles } = await openHydrated(context, `${BASE_URL}/login`);
   await page.evaluate(() => { window.__sameDocument = true; });
 
   await page.getByRole('link', { name: 'Talks', exact: true }).click();
