@@ -33,6 +33,10 @@ pub struct AccountsConfig {
     /// Overrides the key stored in the database (all replicas must then share it).
     pub jwt_secret: Option<String>,
     pub site_name: String,
+    /// Whether mail held for want of SMTP is written to the log with its body (links and
+    /// all). Only the embedded default does, where the log is the newcomer's only inbox; a
+    /// shared log must never carry reset links.
+    pub log_held_mail: bool,
 }
 
 impl Default for AccountsConfig {
@@ -45,6 +49,7 @@ impl Default for AccountsConfig {
             mail_from: "Ferrotape <no-reply@localhost>".into(),
             jwt_secret: None,
             site_name: "Ferrotape".into(),
+            log_held_mail: false,
         }
     }
 }
@@ -83,6 +88,9 @@ pub enum RefreshOutcome {
     /// Rotated moments ago by a concurrent request of the same browser; the request is
     /// authenticated but keeps the cookies the other response sets.
     RecentlyRotated(AccessClaims),
+    /// A further request racing the rotation after the grace was spent: served anonymously,
+    /// with the cookies left alone (the rotating response sets them).
+    RaceLost,
 }
 
 #[derive(Clone)]
@@ -188,7 +196,18 @@ impl Accounts {
         let first =
             tenant == TenantId::DEFAULT && repo::lock_and_check_first_user(&mut tx, tenant).await?;
         let role = if first { Role::Admin } else { Role::Viewer };
-        let user = account.insert(&mut tx, tenant, role, false).await?;
+        let user = match account.insert(&mut tx, tenant, role, false).await {
+            Ok(user) => user,
+            Err(AccountError::Failure(AuthFailure::EmailTaken)) => {
+                // The answer must not tell a stranger the address has an account: the same
+                // answer as a new sign-up, and the owner learns of the attempt by mail.
+                drop(tx);
+                self.mail_existing_owner(tenant, client, &account.email)
+                    .await?;
+                return Ok(Role::Viewer);
+            }
+            Err(err) => return Err(err),
+        };
         self.inner.limits.may_mail(&user.email);
         self.queue_verification_mail(&mut tx, &user, &client.origin)
             .await?;
@@ -196,6 +215,43 @@ impl Accounts {
         self.inner.mailer.wake();
         tracing::info!(user = %user.id, %tenant, %role, "account created");
         Ok(role)
+    }
+
+    /// Tells the owner of an address that someone tried to sign up with it, and how to get
+    /// back in (at most as often as any other mail to that address).
+    async fn mail_existing_owner(
+        &self,
+        tenant: TenantId,
+        client: &ClientContext,
+        email: &str,
+    ) -> Result<(), AccountError> {
+        let Some(user) = repo::find_user_by_email(&self.inner.pool, tenant, email).await? else {
+            return Ok(());
+        };
+        if !self.inner.limits.may_mail(&user.email) {
+            return Ok(());
+        }
+        let site = &self.inner.config.site_name;
+        let body = format!(
+            "Hello {name},\n\n\
+             someone tried to create a {site} account with this address, which already has one.\n\
+             If it was you, log in at {origin}/login, or choose a new password at\n\
+             {origin}/forgot-password. If it was not you, ignore this mail: nothing changed.\n",
+            name = user.display_name,
+            origin = client.origin,
+        );
+        let mut tx = self.inner.pool.begin().await?;
+        self.queue_mail(
+            &mut tx,
+            &user,
+            &format!("You already have a {site} account"),
+            &body,
+        )
+        .await?;
+        tx.commit().await?;
+        self.inner.mailer.wake();
+        tracing::info!(user = %user.id, "sign-up with a registered address; the owner was mailed");
+        Ok(())
     }
 
     async fn queue_verification_mail(
@@ -253,8 +309,12 @@ impl Accounts {
     ) -> Result<(), AccountError> {
         let id = mail::enqueue(&mut **tx, user.tenant, &user.email, subject, body).await?;
         if self.holds_mail() {
-            // Without SMTP the log and /admin/outbox are how a newcomer gets the link.
-            tracing::info!(mail = %id, to = %user.email, subject, "no SMTP server configured; mail kept in the outbox:\n{body}");
+            if self.inner.config.log_held_mail {
+                // Embedded default: the log and /admin/outbox are how a newcomer gets the link.
+                tracing::info!(mail = %id, to = %user.email, subject, "no SMTP server configured; mail kept in the outbox:\n{body}");
+            } else {
+                tracing::info!(mail = %id, subject, "no SMTP server configured; mail kept in the outbox (read it at /admin/outbox)");
+            }
         }
         Ok(())
     }
@@ -282,15 +342,27 @@ impl Accounts {
         password: &str,
     ) -> Result<IssuedSession, AccountError> {
         let email = normalize_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
-        self.rate_limit(Attempt::LogIn, client.ip, Some(&email))?;
+        self.rate_limit(Attempt::LogIn, client.ip, None)?;
+        let limits = &self.inner.limits;
+        let account = format!("{tenant}/{email}");
+        limits
+            .login_backoff(&account, client.ip)
+            .map_err(|retry_after| {
+                tracing::warn!(ip = %client.ip, "login delayed after failed attempts");
+                AccountError::RateLimited { retry_after }
+            })?;
         let user = repo::find_user_by_email(&self.inner.pool, tenant, &email).await?;
         let stored = user.as_ref().map(|u| u.password_hash.clone());
         let password_ok = password.len() <= ferrotape_model::account::MAX_PASSWORD_BYTES
             && password::verify(password.to_owned(), stored).await;
         let user = match user {
             Some(user) if password_ok => user,
-            _ => return Err(AuthFailure::InvalidCredentials.into()),
+            _ => {
+                limits.login_failed(&account, client.ip);
+                return Err(AuthFailure::InvalidCredentials.into());
+            }
         };
+        limits.login_succeeded(&account, client.ip);
         if user.disabled_at.is_some() {
             return Err(AuthFailure::AccountDisabled.into());
         }
@@ -304,19 +376,22 @@ impl Accounts {
             }
             return Err(AuthFailure::EmailNotVerified.into());
         }
-        let session = self.issue_session(&user, Uuid::new_v4()).await?;
+        let session = self
+            .issue_session(&self.inner.pool, &user, Uuid::new_v4())
+            .await?;
         tracing::info!(user = %user.id, session = %session.claims.sid, "logged in");
         Ok(session)
     }
 
-    async fn issue_session(
+    async fn issue_session<'e>(
         &self,
+        db: impl sqlx::PgExecutor<'e>,
         user: &UserRecord,
         family: Uuid,
     ) -> Result<IssuedSession, AccountError> {
         let refresh_token = tokens::random_token();
         repo::insert_refresh_token(
-            &self.inner.pool,
+            db,
             user.tenant,
             user.id,
             family,
@@ -348,16 +423,32 @@ impl Accounts {
         }
     }
 
-    /// The claims of a valid access token issued for this tenant.
-    pub fn authenticate(&self, tenant: TenantId, access_token: &str) -> Option<AccessClaims> {
-        self.inner
+    /// The claims of a valid access token issued for this tenant, checked against the login
+    /// it belongs to: a logged-out or revoked login, a disabled user or a changed role end the
+    /// token at once, not when it expires. (One indexed query per authenticated request; a
+    /// changed role answers `None`, so the caller's refresh issues claims with the new role.)
+    pub async fn authenticate(
+        &self,
+        tenant: TenantId,
+        access_token: &str,
+    ) -> Result<Option<AccessClaims>, AccountError> {
+        let Some(claims) = self
+            .inner
             .keys
             .verify(access_token)
             .filter(|claims| claims.tenant() == tenant)
+        else {
+            return Ok(None);
+        };
+        let state = repo::login_state(&self.inner.pool, tenant, claims.sub, claims.sid).await?;
+        Ok(state
+            .filter(|state| state.live && state.role == claims.role)
+            .map(|_| claims))
     }
 
-    /// Exchanges a refresh token for a new pair (rotation). A token used again after the
-    /// grace window means it was copied: the whole login is revoked.
+    /// Exchanges a refresh token for a new pair (rotation): the successor is stored in the
+    /// transaction that retires the token. Within the grace window a rotated token serves one
+    /// racing request of the same browser; used again after it, the whole login is revoked.
     pub async fn refresh(
         &self,
         tenant: TenantId,
@@ -383,9 +474,13 @@ impl Accounts {
         }
         if let Some(rotated_at) = token.rotated_at {
             if now() - rotated_at < ROTATION_GRACE {
-                return Ok(RefreshOutcome::RecentlyRotated(
-                    self.claims_for(&user, token.family_id),
-                ));
+                let served = repo::use_rotation_grace(&mut tx, token.id).await?;
+                tx.commit().await?;
+                return Ok(if served {
+                    RefreshOutcome::RecentlyRotated(self.claims_for(&user, token.family_id))
+                } else {
+                    RefreshOutcome::RaceLost
+                });
             }
             let revoked = repo::revoke_refresh_family(&mut *tx, tenant, token.family_id).await?;
             tx.commit().await?;
@@ -393,10 +488,9 @@ impl Accounts {
             return Err(AccountError::Unauthenticated);
         }
         repo::mark_refresh_token_rotated(&mut tx, token.id).await?;
+        let session = self.issue_session(&mut *tx, &user, token.family_id).await?;
         tx.commit().await?;
-        Ok(RefreshOutcome::Rotated(
-            self.issue_session(&user, token.family_id).await?,
-        ))
+        Ok(RefreshOutcome::Rotated(session))
     }
 
     /// Ends the login the refresh token belongs to (all its rotations).

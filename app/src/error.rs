@@ -67,6 +67,19 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        // Arguments that do not decode are the caller's fault: on the server, the response
+        // says 400, not server_fn's default 500 (the server-fn handler applies this status).
+        #[cfg(feature = "ssr")]
+        if matches!(
+            value,
+            ServerFnErrorErr::Args(_)
+                | ServerFnErrorErr::MissingArg(_)
+                | ServerFnErrorErr::Deserialization(_)
+                | ServerFnErrorErr::UnsupportedRequestMethod(_)
+        ) && let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
+        {
+            response.set_status(http::StatusCode::BAD_REQUEST);
+        }
         AppError::ServerFn(value.to_string())
     }
 }

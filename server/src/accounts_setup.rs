@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use ferrotape_accounts::AccountsConfig;
 
+use crate::authority::Authority;
 use crate::cli::AccountArgs;
 use crate::request_context::HttpSettings;
 
@@ -26,8 +27,7 @@ pub fn http_settings(args: &AccountArgs, bind: SocketAddr) -> Result<HttpSetting
             let authority = url
                 .strip_prefix("https://")
                 .or_else(|| url.strip_prefix("http://"));
-            let valid =
-                authority.is_some_and(|a| !a.is_empty() && !a.contains(['/', '?', '#', '@', ' ']));
+            let valid = authority.is_some_and(|a| Authority::parse(a).is_ok());
             if !valid {
                 return Err(format!(
                     "FERROTAPE_PUBLIC_URL `{url}` is not an origin like https://talks.example.org"

@@ -13,9 +13,26 @@
 use std::path::Path;
 
 use axum::Router;
-use axum::http::{HeaderValue, header};
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
+
+/// No file name is longer than this (Linux's NAME_MAX); the file system would answer a longer
+/// one with an error that reads as a server fault.
+const MAX_NAME_BYTES: usize = 255;
+const MAX_PATH_BYTES: usize = 1024;
+
+/// A path no built asset can have is simply not found (not a 500 from the file system).
+async fn refuse_impossible_names(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if path.len() > MAX_PATH_BYTES || path.split('/').any(|name| name.len() > MAX_NAME_BYTES) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    next.run(request).await
+}
 
 /// The folders of the site root served here.
 const FOLDERS: [&str; 2] = ["pkg", "vendor"];
@@ -29,6 +46,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(site_root: &Path) -> Router<S> {
         router = router.nest_service(&format!("/{folder}"), files);
     }
     router
+        .layer(middleware::from_fn(refuse_impossible_names))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-cache"),

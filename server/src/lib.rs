@@ -12,6 +12,7 @@ pub mod api_studio;
 pub mod api_uploads;
 pub mod assets;
 pub mod auth;
+pub mod authority;
 pub mod cli;
 pub mod csrf;
 pub mod database;

@@ -133,14 +133,15 @@ fn serve_site(cli: Cli) -> Result<(), String> {
     })?;
     listener.set_nonblocking(true).map_err(|e| e.to_string())?;
     let leptos_options = serve::leptos_options(&cli.server);
+    let embedded = cli
+        .common
+        .database_url
+        .as_deref()
+        .is_none_or(|url| url.trim().is_empty());
     let in_process_worker = match cli.server.in_process_worker {
         WorkerMode::On => true,
         WorkerMode::Off => false,
-        WorkerMode::Auto => cli
-            .common
-            .database_url
-            .as_deref()
-            .is_none_or(|url| url.trim().is_empty()),
+        WorkerMode::Auto => embedded,
     };
     let grace = Duration::from_secs(cli.server.shutdown_grace_secs);
     let page_cache_ttl = Duration::from_millis(cli.server.page_cache_ms);
@@ -148,7 +149,12 @@ fn serve_site(cli: Cli) -> Result<(), String> {
         shutdown_grace: grace,
         ..ferrotape_worker::WorkerConfig::from(&cli.worker)
     });
-    let accounts_config = accounts_setup::accounts_config(&cli.accounts);
+    let accounts_config = ferrotape_accounts::AccountsConfig {
+        // Only the embedded default logs held mail with its links: there the log is the
+        // newcomer's inbox; anywhere else logs are shared.
+        log_held_mail: embedded,
+        ..accounts_setup::accounts_config(&cli.accounts)
+    };
     let http = accounts_setup::http_settings(&cli.accounts, cli.server.bind)?;
     let tools = ferrotape_worker::WorkerConfig::from(&cli.worker).tools;
     let common = cli.common.clone();
@@ -162,7 +168,7 @@ fn serve_site(cli: Cli) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         if accounts.holds_mail() {
             tracing::info!(
-                "no SMTP server configured (FERROTAPE_SMTP_URL): account mail is kept at /admin/outbox and in this log"
+                "no SMTP server configured (FERROTAPE_SMTP_URL): account mail is kept at /admin/outbox"
             );
         }
         let state = AppState {

@@ -13,6 +13,7 @@ use ferrotape_model::TenantId;
 use ferrotape_store::tenants;
 use ipnet::IpNet;
 
+use crate::authority::{Authority, Malformed};
 use crate::cli::CookieSecure;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -31,6 +32,21 @@ impl HttpSettings {
     fn trusts(&self, peer: IpAddr) -> bool {
         self.trusted_proxies.iter().any(|net| net.contains(&peer))
     }
+
+    /// The origin of a host name found in `tenant_hosts`: the configured public origin when it
+    /// names that host (it carries the right scheme and port), else `https://{host}` (plain
+    /// `http` for a loopback name).
+    fn origin_of_stored_host(&self, host: &str, loopback: bool) -> String {
+        let configured = self
+            .default_origin
+            .split_once("://")
+            .and_then(|(_, authority)| Authority::parse(authority).ok());
+        if configured.is_some_and(|a| a.host_text() == host) {
+            return self.default_origin.clone();
+        }
+        let scheme = if loopback { "http" } else { "https" };
+        format!("{scheme}://{host}")
+    }
 }
 
 pub async fn resolve(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
@@ -47,29 +63,29 @@ pub async fn resolve(State(state): State<AppState>, mut request: Request, next: 
     } else {
         peer
     };
-    let authority = request_authority(&request, trusted);
-    let host = host_of(&authority);
+    let authority = match request_authority(&request, trusted) {
+        Ok(authority) => authority,
+        Err(Malformed(reason)) => {
+            tracing::debug!(reason, "malformed request authority");
+            return bad_request_with("malformed_host", reason);
+        }
+    };
     let forwarded_https = trusted
         && header_str(headers, "x-forwarded-proto")
             .is_some_and(|p| p.eq_ignore_ascii_case("https"));
 
-    let (tenant, mapped) = match resolve_tenant(&state, headers, trusted, &host).await {
+    let host = authority.as_ref().map(Authority::host_text);
+    let (tenant, mapped) = match resolve_tenant(&state, headers, trusted, host.as_deref()).await {
         Ok(found) => found,
         Err(response) => return response,
     };
 
-    let loopback = is_loopback(&host);
-    let scheme = if forwarded_https || !loopback {
-        "https"
-    } else {
-        "http"
-    };
-    // Only a host we know (mapped to the tenant, or loopback) may appear in mailed links; any
-    // other Host header could be an attacker's ("password reset poisoning").
-    let origin = if mapped || loopback {
-        format!("{scheme}://{authority}")
-    } else {
-        settings.default_origin.clone()
+    let loopback = authority.as_ref().is_some_and(Authority::is_loopback);
+    // Links that leave the server (mail, canonical, sitemap, oEmbed) name a stored host name
+    // or the configured origin, never header text ("password reset poisoning").
+    let origin = match &host {
+        Some(host) if mapped => settings.origin_of_stored_host(host, loopback),
+        _ => settings.default_origin.clone(),
     };
     let secure_cookies = match settings.cookie_secure {
         CookieSecure::Always => true,
@@ -83,7 +99,7 @@ pub async fn resolve(State(state): State<AppState>, mut request: Request, next: 
             ip: client_ip,
             origin,
         },
-        authority,
+        authority: authority.map(|a| a.to_string()).unwrap_or_default(),
         secure_cookies,
     };
     request.extensions_mut().insert(tenant);
@@ -95,7 +111,7 @@ async fn resolve_tenant(
     state: &AppState,
     headers: &HeaderMap,
     trusted: bool,
-    host: &str,
+    host: Option<&str>,
 ) -> Result<(TenantId, bool), Response> {
     if let Some(value) = header_str(headers, "x-tenant-id") {
         if trusted {
@@ -111,6 +127,9 @@ async fn resolve_tenant(
         }
         tracing::debug!("ignoring X-Tenant-ID from an untrusted peer");
     }
+    let Some(host) = host else {
+        return Ok((TenantId::DEFAULT, false));
+    };
     match tenants::tenant_for_host(&state.db, host).await {
         Ok(Some(tenant)) => Ok((tenant, true)),
         Ok(None) => Ok((TenantId::DEFAULT, false)),
@@ -125,9 +144,13 @@ fn database_down(err: ferrotape_store::StoreError) -> Response {
 }
 
 fn bad_request(message: &'static str) -> Response {
+    bad_request_with("bad_tenant", message)
+}
+
+fn bad_request_with(code: &'static str, message: &'static str) -> Response {
     (
         StatusCode::BAD_REQUEST,
-        axum::Json(serde_json::json!({ "error": message })),
+        axum::Json(serde_json::json!({ "error": message, "code": code })),
     )
         .into_response()
 }
@@ -158,46 +181,46 @@ fn forwarded_client(headers: &HeaderMap, settings: &HttpSettings) -> Option<IpAd
         .copied()
 }
 
-/// `host[:port]` as the browser addressed it, lower case.
-fn request_authority(request: &Request, trusted: bool) -> String {
+/// The authority the request names, strictly parsed: a trusted proxy's `X-Forwarded-Host`,
+/// else the `Host` header, else the request target's (HTTP/2 `:authority`). Two `Host` headers,
+/// or an absolute-form target naming another authority than `Host`, are refused: proxies and
+/// the server could otherwise disagree on which site a request is for. `None`: the request
+/// names no authority at all (HTTP/1.0), which gets the default tenant and origin.
+fn request_authority(request: &Request, trusted: bool) -> Result<Option<Authority>, Malformed> {
     let headers = request.headers();
-    let forwarded = trusted
-        .then(|| header_str(headers, "x-forwarded-host"))
-        .flatten();
-    forwarded
-        .or_else(|| header_str(headers, header::HOST.as_str()))
-        .map(str::to_owned)
-        .or_else(|| request.uri().authority().map(|a| a.to_string()))
-        .unwrap_or_default()
-        .to_ascii_lowercase()
-}
-
-/// The host of an authority, without port or IPv6 brackets.
-fn host_of(authority: &str) -> String {
-    if let Some(rest) = authority.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or_default().to_owned();
+    let single = |name: &str| -> Result<Option<Authority>, Malformed> {
+        let mut values = headers.get_all(name).iter();
+        let Some(value) = values.next() else {
+            return Ok(None);
+        };
+        if values.next().is_some() {
+            return Err(Malformed("the request names its host twice"));
+        }
+        let text = value
+            .to_str()
+            .map_err(|_| Malformed("the host is not ASCII"))?;
+        Authority::parse(text).map(Some)
+    };
+    if trusted && let Some(forwarded) = single("x-forwarded-host")? {
+        return Ok(Some(forwarded));
     }
-    authority.split(':').next().unwrap_or_default().to_owned()
-}
-
-fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host.ends_with(".localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    let host = single(header::HOST.as_str())?;
+    let target = request
+        .uri()
+        .authority()
+        .map(|a| Authority::parse(a.as_str()))
+        .transpose()?;
+    match (host, target) {
+        (Some(host), Some(target)) if host != target => Err(Malformed(
+            "the request target names another host than the Host header",
+        )),
+        (host, target) => Ok(host.or(target)),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hosts_lose_port_and_brackets() {
-        assert_eq!(host_of("talks.example.org:8443"), "talks.example.org");
-        assert_eq!(host_of("[::1]:3000"), "::1");
-        assert_eq!(host_of("127.0.0.1"), "127.0.0.1");
-        assert!(is_loopback("::1") && is_loopback("127.0.0.1") && is_loopback("localhost"));
-        assert!(!is_loopback("talks.example.org") && !is_loopback("10.0.0.1"));
-    }
 
     #[test]
     fn the_client_is_the_last_untrusted_forwarded_address() {

@@ -30,12 +30,19 @@ pub async fn authenticate(
     let access = read_cookie(headers, ACCESS_COOKIE).map(str::to_owned);
     let refresh = read_cookie(headers, REFRESH_COOKIE).map(str::to_owned);
 
-    if let Some(claims) = access
-        .as_deref()
-        .and_then(|token| state.accounts.authenticate(context.tenant, token))
-    {
-        request.extensions_mut().insert(claims);
-        return next.run(request).await;
+    if let Some(token) = access.as_deref() {
+        match state.accounts.authenticate(context.tenant, token).await {
+            Ok(Some(claims)) => {
+                request.extensions_mut().insert(claims);
+                return next.run(request).await;
+            }
+            Ok(None) => {}
+            Err(err) => {
+                // Without the database nobody's login can be checked: anonymous, not trusted.
+                tracing::error!(%err, "cannot check a session; treating the request as anonymous");
+                return next.run(request).await;
+            }
+        }
     }
     let Some(refresh) = refresh else {
         return next.run(request).await;
@@ -50,6 +57,7 @@ pub async fn authenticate(
         Ok(RefreshOutcome::RecentlyRotated(claims)) => {
             request.extensions_mut().insert(claims);
         }
+        Ok(RefreshOutcome::RaceLost) => {}
         Err(AccountError::Unauthenticated | AccountError::NotFound) => {
             new_cookies = Some(cleared_cookies(context.secure_cookies));
         }

@@ -134,9 +134,9 @@ async fn assets_load_while_the_database_is_down() {
     let css = get(&app, "/pkg/ferrotape.css", &[]).await;
     assert_eq!(css.status, StatusCode::OK);
     assert_eq!(css.body, "body { color: white; }");
-    // Pages need the database and say so.
+    // Pages need the database (to place the host in a tenant) and say so.
     assert_eq!(
-        get(&app, "/", &[]).await.status,
+        get(&app, "/", &[(header::HOST, common::SITE)]).await.status,
         StatusCode::SERVICE_UNAVAILABLE
     );
 }

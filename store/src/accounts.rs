@@ -344,6 +344,57 @@ pub async fn mark_refresh_token_rotated(
     Ok(())
 }
 
+/// Spends the one racing request a rotated token may serve within the grace window; false
+/// when another request already spent it.
+pub async fn use_rotation_grace(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+) -> Result<bool, StoreError> {
+    Ok(sqlx::query!(
+        "UPDATE refresh_tokens SET grace_used_at = now() WHERE id = $1 AND grace_used_at IS NULL",
+        id
+    )
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// What an access token's claims are checked against on every request: the user's current
+/// role, and whether the login (token family) is still live and the user enabled. `None`
+/// when the user is gone.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginState {
+    pub role: Role,
+    pub live: bool,
+}
+
+pub async fn login_state<'e>(
+    db: impl PgExecutor<'e>,
+    tenant: TenantId,
+    user_id: Uuid,
+    family_id: Uuid,
+) -> Result<Option<LoginState>, StoreError> {
+    let row = sqlx::query!(
+        r#"SELECT u.role::text AS "role!",
+                  (u.disabled_at IS NULL AND EXISTS (
+                      SELECT 1 FROM refresh_tokens t
+                      WHERE t.family_id = $3 AND t.revoked_at IS NULL
+                        AND t.tenant_id = u.tenant_id AND t.user_id = u.id
+                        AND t.expires_at > now())) AS "live!"
+           FROM users u WHERE u.tenant_id = $1 AND u.id = $2"#,
+        tenant.0,
+        user_id,
+        family_id,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|row| LoginState {
+        role: Role::parse(&row.role).unwrap_or(Role::Viewer),
+        live: row.live,
+    }))
+}
+
 /// Revokes every token of a login (logout, or a stolen token replayed after rotation).
 pub async fn revoke_refresh_family<'e>(
     db: impl PgExecutor<'e>,

@@ -66,7 +66,7 @@ pub async fn set_user_disabled(user_id: String, disabled: bool) -> Result<(), Ap
 #[server(endpoint = "admin/outbox")]
 pub async fn list_outbox() -> Result<Outbox, AppError> {
     use crate::server_context::{accounts, pool, require_role, with_status};
-    use ferrotape_model::admin::OutboxMail;
+    use ferrotape_model::admin::{OutboxMail, mask_link_tokens};
     with_status(
         async {
             let admin = require_role(Role::Admin).await?;
@@ -77,9 +77,14 @@ pub async fn list_outbox() -> Result<Outbox, AppError> {
                     .into_iter()
                     .map(|m| OutboxMail {
                         id: m.id,
+                        // Links in mail to others are their secret (a reset link is a login).
+                        body: if m.recipient == admin.email {
+                            m.body
+                        } else {
+                            mask_link_tokens(&m.body)
+                        },
                         recipient: m.recipient,
                         subject: m.subject,
-                        body: m.body,
                         created_at: m.created_at,
                         sent_at: m.sent_at,
                         attempts: m.attempts,
