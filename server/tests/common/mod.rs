@@ -181,11 +181,13 @@ impl TestApp {
             .id
     }
 
+    /// A GET as a browser on `SITE` sends it (with its Host header), without cookies.
     pub async fn get(&self, path: &str) -> TestResponse {
         self.request(
             Request::builder()
                 .method(Method::GET)
                 .uri(path)
+                .header("host", SITE)
                 .body(Body::empty())
                 .unwrap(),
         )
