@@ -36,7 +36,7 @@ impl HttpSettings {
     /// The origin of a host name found in `tenant_hosts`: the configured public origin when it
     /// names that host (it carries the right scheme and port), else `https://{host}` (plain
     /// `http` for a loopback name).
-    fn origin_of_stored_host(&self, host: &str, loopback: bool) -> String {
+    fn origin_of_stored_host(&self, host: &str) -> String {
         let configured = self
             .default_origin
             .split_once("://")
@@ -44,6 +44,7 @@ impl HttpSettings {
         if configured.is_some_and(|a| a.host_text() == host) {
             return self.default_origin.clone();
         }
+        let loopback = Authority::parse(host).is_ok_and(|a| a.is_loopback());
         let scheme = if loopback { "http" } else { "https" };
         format!("{scheme}://{host}")
     }
@@ -75,17 +76,18 @@ pub async fn resolve(State(state): State<AppState>, mut request: Request, next: 
             .is_some_and(|p| p.eq_ignore_ascii_case("https"));
 
     let host = authority.as_ref().map(Authority::host_text);
-    let (tenant, mapped) = match resolve_tenant(&state, headers, trusted, host.as_deref()).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let (tenant, stored_host) =
+        match resolve_tenant(&state, headers, trusted, host.as_deref()).await {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
 
     let loopback = authority.as_ref().is_some_and(Authority::is_loopback);
     // Links that leave the server (mail, canonical, sitemap, oEmbed) name a stored host name
     // or the configured origin, never header text ("password reset poisoning").
-    let origin = match &host {
-        Some(host) if mapped => settings.origin_of_stored_host(host, loopback),
-        _ => settings.default_origin.clone(),
+    let origin = match &stored_host {
+        Some(stored) => settings.origin_of_stored_host(stored),
+        None => settings.default_origin.clone(),
     };
     let secure_cookies = match settings.cookie_secure {
         CookieSecure::Always => true,
@@ -112,27 +114,28 @@ async fn resolve_tenant(
     headers: &HeaderMap,
     trusted: bool,
     host: Option<&str>,
-) -> Result<(TenantId, bool), Response> {
+) -> Result<(TenantId, Option<String>), Response> {
     if let Some(value) = header_str(headers, "x-tenant-id") {
         if trusted {
             let tenant = value
                 .parse::<uuid::Uuid>()
                 .map(TenantId)
                 .map_err(|_| bad_request("X-Tenant-ID is not a tenant id"))?;
-            return match tenants::exists(&state.db, tenant).await {
-                Ok(true) => Ok((tenant, true)),
-                Ok(false) => Err(bad_request("X-Tenant-ID names no tenant")),
+            return match tenants::find_with_host(&state.db, tenant).await {
+                Ok(Some(stored_host)) => Ok((tenant, stored_host)),
+                Ok(None) => Err(bad_request("X-Tenant-ID names no tenant")),
                 Err(err) => Err(database_down(err)),
             };
         }
         tracing::debug!("ignoring X-Tenant-ID from an untrusted peer");
     }
     let Some(host) = host else {
-        return Ok((TenantId::DEFAULT, false));
+        return Ok((TenantId::DEFAULT, None));
     };
     match tenants::tenant_for_host(&state.db, host).await {
-        Ok(Some(tenant)) => Ok((tenant, true)),
-        Ok(None) => Ok((TenantId::DEFAULT, false)),
+        // The stored name equals the parsed host (both lower case, no port).
+        Ok(Some(tenant)) => Ok((tenant, Some(host.to_owned()))),
+        Ok(None) => Ok((TenantId::DEFAULT, None)),
         Err(err) => Err(database_down(err)),
     }
 }

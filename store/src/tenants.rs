@@ -24,12 +24,18 @@ pub async fn find_by_slug(pool: &PgPool, slug: &str) -> Result<TenantId, StoreEr
 }
 
 /// Whether a tenant with this id exists (an `X-Tenant-ID` from a trusted proxy must name one).
-pub async fn exists(pool: &PgPool, tenant: TenantId) -> Result<bool, StoreError> {
+/// A tenant named by id (a trusted proxy's `X-Tenant-ID`) and the host name its links use
+/// (the first of its stored names); `None` when there is no such tenant.
+pub async fn find_with_host(
+    pool: &PgPool,
+    tenant: TenantId,
+) -> Result<Option<Option<String>>, StoreError> {
     Ok(sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM tenants WHERE id = $1) AS "exists!""#,
+        "SELECT (SELECT host FROM tenant_hosts h WHERE h.tenant_id = t.id ORDER BY host LIMIT 1)
+         FROM tenants t WHERE t.id = $1",
         tenant.0
     )
-    .fetch_one(pool)
+    .fetch_optional(pool)
     .await?)
 }
 
