@@ -15,6 +15,16 @@ fn unique_email(name: &str) -> String {
     format!("{name}-{}@example.com", uuid::Uuid::new_v4().simple())
 }
 
+/// Refresh tokens that could still be exchanged (neither revoked nor rotated).
+async fn live_refresh_tokens(app: &TestApp) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NULL AND rotated_at IS NULL",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap()
+}
+
 async fn sign_up(
     client: &mut common::Client<'_>,
     email: &str,
@@ -519,12 +529,7 @@ async fn a_refresh_racing_another_within_the_grace_window_still_works() {
     }
     assert_eq!(tab_one.get("/api/v1/auth/me").await.status, StatusCode::OK);
     // Rotation stored exactly one successor.
-    let live: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NULL AND rotated_at IS NULL",
-    )
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let live = live_refresh_tokens(&app).await;
     assert_eq!(live, 1);
 }
 
@@ -571,12 +576,7 @@ async fn logout_ends_one_login_and_logout_everywhere_ends_all() {
         tablet.get("/api/v1/auth/me").await.status,
         StatusCode::UNAUTHORIZED
     );
-    let active: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NULL AND rotated_at IS NULL",
-    )
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let active = live_refresh_tokens(&app).await;
     assert_eq!(active, 0);
 }
 
