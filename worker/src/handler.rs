@@ -18,6 +18,9 @@ pub type JobFuture = Pin<Box<dyn Future<Output = JobResult> + Send>>;
 pub struct JobContext {
     pub job: ClaimedJob,
     pub pool: PgPool,
+    /// This worker's id as `jobs.attempted_by` records it: with the job id and attempt, what
+    /// a handler checks to prove its attempt still owns the job.
+    pub worker: String,
 }
 
 pub trait JobHandler: Send + Sync + 'static {
