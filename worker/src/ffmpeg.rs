@@ -61,7 +61,14 @@ where
         .map_err(|e| format!("cannot run ffmpeg ({e}); install ffmpeg"))?;
     // Nothing is written to stdout; left unread it would only confuse the iterator.
     drop(child.take_stdout());
-    let events = child.iter().map_err(|e| e.to_string())?;
+    let events = match child.iter() {
+        Ok(events) => events,
+        Err(err) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("cannot read ffmpeg's output: {err}"));
+        }
+    };
     let pid = nix::unistd::Pid::from_raw(child.as_inner().id() as i32);
     let child = Arc::new(Mutex::new(child));
     let guard = KillOnDrop(child.clone());

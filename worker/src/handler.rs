@@ -37,7 +37,7 @@ pub trait JobHandler: Send + Sync + 'static {
     }
 
     /// Runs one attempt. Dropping the future cancels it (on cancellation or a lost lease), so
-    /// child processes should be spawned with `kill_on_drop`. Jobs must be idempotent: a
+    /// child processes should die with it (`kill_on_drop`, or `crate::ffmpeg::run`). Jobs must be idempotent: a
     /// retried attempt may follow a crashed one.
     fn run(&self, ctx: JobContext) -> JobFuture;
 }
