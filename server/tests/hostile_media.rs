@@ -418,3 +418,92 @@ fn avi_with_gab2(embedded: &[u8]) -> Vec<u8> {
     file.extend(body);
     file
 }
+
+/// Defence in depth on the transcode side: even with a forged probe (one saying MPEG-TS) in
+/// front of a playlist, ffmpeg reads the source only as the probed container through the file
+/// protocol, so the attempt fails instead of transcoding the outside video.
+#[tokio::test]
+async fn the_transcode_reads_its_source_only_as_the_probed_container() {
+    use ferrotape_model::jobs::ResourceClass;
+    use ferrotape_store::jobs::{self, NewJob};
+    use ferrotape_store::uploads::{self, TRANSCODE_JOB};
+    use ferrotape_worker::JobHandler;
+
+    let (outside, listener) = (Outside::new(), Listener::start().await);
+    let app = TestApp::spawn().await;
+    let tenant = TenantId::DEFAULT;
+    let video = uuid::Uuid::new_v4();
+    let key = uploads::source_key(tenant, video, "mp4");
+    let source = app.media_dir.path().join(&key);
+    std::fs::create_dir_all(source.parent().unwrap()).unwrap();
+    let playlist = format!(
+        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\n{}\n#EXTINF:2.0,\n{}\n#EXT-X-ENDLIST\n",
+        outside.url(),
+        listener.url("f.ts")
+    );
+    std::fs::write(&source, playlist).unwrap();
+    // The outside clip's own probe: a playable MPEG-TS, as a forged record would claim.
+    let forged = ferrotape_worker::probe::probe(Path::new("ffprobe"), &outside.clip)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO videos (tenant_id, id, original_name, state, source_key, probe, duration_ms)
+         VALUES ($1, $2, 'talk.mp4', 'processing', $3, $4, 2000)",
+    )
+    .bind(tenant.0)
+    .bind(video)
+    .bind(&key)
+    .bind(&forged.raw)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    jobs::enqueue(
+        &app.pool,
+        tenant,
+        &NewJob::new(TRANSCODE_JOB, json!({ "video_id": video })),
+    )
+    .await
+    .unwrap();
+    let kinds = [TRANSCODE_JOB.to_owned()];
+    let job = jobs::claim(
+        &app.pool,
+        &kinds,
+        ResourceClass::Gpu,
+        1,
+        "worker-a",
+        std::time::Duration::from_secs(600),
+        16,
+    )
+    .await
+    .unwrap()
+    .remove(0);
+    let handler = ferrotape_worker::transcode::Transcode {
+        media: app.media.clone(),
+        tools: ferrotape_worker::MediaTools::default(),
+        encoders: Arc::new(ferrotape_worker::encoder::EncoderCache::new(
+            "ffmpeg".into(),
+        )),
+        concurrency: 1,
+    };
+    let result = handler
+        .run(ferrotape_worker::JobContext {
+            job,
+            pool: app.pool.clone(),
+            worker: "worker-a".to_owned(),
+        })
+        .await;
+    assert!(result.is_err(), "the attempt fails: {result:?}");
+    let state: String = sqlx::query_scalar("SELECT state::text FROM videos WHERE id = $1")
+        .bind(video)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(state, "processing", "not ready with someone else's video");
+    let video_dir = app
+        .media_dir
+        .path()
+        .join(uploads::video_prefix(tenant, video));
+    let stored: Vec<PathBuf> = files_under(&video_dir);
+    assert_eq!(stored, [source.clone()], "no outputs were stored");
+    assert_eq!(listener.connections.load(Ordering::SeqCst), 0);
+}
