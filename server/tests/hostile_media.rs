@@ -504,6 +504,6 @@ async fn the_transcode_reads_its_source_only_as_the_probed_container() {
         .path()
         .join(uploads::video_prefix(tenant, video));
     let stored: Vec<PathBuf> = files_under(&video_dir);
-    assert_eq!(stored, [source.clone()], "no outputs were stored");
+    assert_eq!(stored, [source], "no outputs were stored");
     assert_eq!(listener.connections.load(Ordering::SeqCst), 0);
 }
