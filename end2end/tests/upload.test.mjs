@@ -99,7 +99,8 @@ test(`an editor uploads a 1080p clip in the studio and it becomes an aligned HLS
   const chunkTarget = DIRECT ? `${DIRECT}/` : `${BASE_URL}/api/v1/uploads/`;
   for (const url of chunkPuts) assert.ok(url.startsWith(chunkTarget), `chunk sent to ${url}, expected ${chunkTarget}…`);
 
-  const base = `/media/${DEFAULT_TENANT}/${video}`;
+  // Every transcode attempt has a prefix of its own; this upload's first (and only) is v1.
+  const base = `/media/${DEFAULT_TENANT}/${video}/v1`;
   const master = await (await fetchOk(`${base}/hls/master.m3u8`)).text();
   const resolutions = [...master.matchAll(/RESOLUTION=(\d+x\d+)/g)].map((m) => m[1]).sort();
   assert.deepEqual(resolutions, ['1280x720', '1920x1080', '640x360', '854x480'], master);

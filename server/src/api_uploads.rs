@@ -391,6 +391,13 @@ async fn complete(
         Err(ferrotape_worker::probe::ProbeError::NotPlayable(reason)) => {
             uploads::complete_unplayable(&state.db, &record, &reason).await?;
             tracing::info!(upload = %record.id, %reason, "upload is not playable");
+            // Nothing can use it (retrying needs a playable source), so it is not kept.
+            // Deleted after the video failed: a failed delete leaves an orphan, not a lie.
+            if let Some((folder, _)) = source_key.rsplit_once('/')
+                && let Err(err) = state.media.delete_prefix(folder).await
+            {
+                tracing::warn!(%err, upload = %record.id, "cannot delete an unplayable source");
+            }
             Err(ApiError::Coded(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "not_playable",

@@ -1,4 +1,4 @@
-//! `/media/{tenant}/{video}/{hls|thumbs|subs}/…`: transcode outputs for players, served from
+//! `/media/{tenant}/{video}/v{n}/{hls|thumbs|subs}/…`: transcode outputs for players, served from
 //! local files or streamed from the S3 bucket (so players and embeds need no access to the
 //! bucket). No cookies are read or set, so a CDN can cache every response:
 //! - segments, init files and images are immutable (`max-age` one year);
@@ -48,18 +48,29 @@ fn kind_of(key: &str) -> Option<(&'static str, &'static str)> {
     Some((content_type, cache))
 }
 
-/// Whether `key` names a player-facing output: `{tenant uuid}/{video uuid}/{folder}/…`.
+/// Whether `key` names a player-facing output: `{tenant uuid}/{video uuid}/v{n}/{folder}/…`
+/// (each transcode attempt's own prefix), or `{tenant uuid}/{video uuid}/{folder}/…` as
+/// written before attempts had one.
 fn servable(key: &str) -> bool {
-    let mut parts = key.splitn(4, '/');
-    let (Some(tenant), Some(video), Some(folder), Some(rest)) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
+    let mut parts = key.splitn(3, '/');
+    let (Some(tenant), Some(video), Some(mut rest)) = (parts.next(), parts.next(), parts.next())
     else {
+        return false;
+    };
+    if let Some((generation, after)) = rest.split_once('/')
+        && generation
+            .strip_prefix('v')
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    {
+        rest = after;
+    }
+    let Some((folder, file)) = rest.split_once('/') else {
         return false;
     };
     tenant.parse::<Uuid>().is_ok()
         && video.parse::<Uuid>().is_ok()
         && SERVED_FOLDERS.contains(&folder)
-        && !rest.is_empty()
+        && !file.is_empty()
         && check_key(key).is_ok()
 }
 
@@ -243,8 +254,13 @@ mod tests {
     #[test]
     fn only_player_outputs_are_servable() {
         let t = Uuid::nil();
-        let ok = format!("{t}/{t}/hls/720p/seg_0.m4s");
-        assert!(servable(&ok) && kind_of(&ok).is_some());
+        for ok in [
+            format!("{t}/{t}/hls/720p/seg_0.m4s"),
+            format!("{t}/{t}/v3/hls/720p/seg_0.m4s"),
+            format!("{t}/{t}/v12/thumbs/poster.jpg"),
+        ] {
+            assert!(servable(&ok) && kind_of(&ok).is_some(), "{ok}");
+        }
         for bad in [
             format!("{t}/{t}/source/original.mp4"),
             format!("{t}/{t}/upload/part_00000"),
@@ -252,6 +268,10 @@ mod tests {
             format!("{t}/{t}/hls/"),
             format!("x/{t}/hls/a.m4s"),
             format!("{t}/{t}/hls//a.m4s"),
+            format!("{t}/{t}/v3/source/original.mp4"),
+            format!("{t}/{t}/v/hls/a.m4s"),
+            format!("{t}/{t}/v3/"),
+            format!("{t}/{t}/v3/hls/"),
         ] {
             assert!(!servable(&bad), "{bad}");
         }

@@ -244,8 +244,17 @@ async fn a_direct_upload_to_s3_is_transcoded_and_served_from_the_bucket() {
     let _ = stop.send(true);
     worker.await.unwrap();
     assert_eq!(state, "ready", "{reason:?}");
+    let master_key: String =
+        sqlx::query_scalar("SELECT master_key FROM videos WHERE id = $1::uuid")
+            .bind(&video)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    // This transcode's own prefix, `{prefix}/v{n}`.
+    let outputs = master_key.trim_end_matches("/hls/master.m3u8");
+    assert!(outputs.starts_with(&format!("{prefix}/v")), "{master_key}");
 
-    let master = app.get(&format!("/media/{prefix}/hls/master.m3u8")).await;
+    let master = app.get(&format!("/media/{outputs}/hls/master.m3u8")).await;
     assert_eq!(master.status, StatusCode::OK);
     assert_eq!(
         master.headers["content-type"],
@@ -263,7 +272,7 @@ async fn a_direct_upload_to_s3_is_transcoded_and_served_from_the_bucket() {
         .find(|l| l.ends_with("index.m3u8"))
         .unwrap()
         .to_owned();
-    let playlist = app.get(&format!("/media/{prefix}/hls/{rung}")).await;
+    let playlist = app.get(&format!("/media/{outputs}/hls/{rung}")).await;
     let rung_dir = rung.trim_end_matches("index.m3u8");
     let segment = playlist
         .body
@@ -271,7 +280,7 @@ async fn a_direct_upload_to_s3_is_transcoded_and_served_from_the_bucket() {
         .find(|l| l.ends_with(".m4s"))
         .unwrap()
         .to_owned();
-    let segment_url = format!("/media/{prefix}/hls/{rung_dir}{segment}");
+    let segment_url = format!("/media/{outputs}/hls/{rung_dir}{segment}");
 
     let whole = app.get(&segment_url).await;
     assert_eq!(whole.status, StatusCode::OK);
@@ -312,7 +321,9 @@ async fn a_direct_upload_to_s3_is_transcoded_and_served_from_the_bucket() {
         .await;
     assert_eq!(cached.status, StatusCode::NOT_MODIFIED);
 
-    let poster = app.get(&format!("/media/{prefix}/thumbs/poster.jpg")).await;
+    let poster = app
+        .get(&format!("/media/{outputs}/thumbs/poster.jpg"))
+        .await;
     assert_eq!(poster.status, StatusCode::OK);
     assert_eq!(poster.headers["content-type"], "image/jpeg");
     // The source is in the bucket but never served.
@@ -320,7 +331,7 @@ async fn a_direct_upload_to_s3_is_transcoded_and_served_from_the_bucket() {
         .get(&format!("/media/{prefix}/source/original.mp4"))
         .await;
     assert_eq!(source.status, StatusCode::NOT_FOUND);
-    let missing = app.get(&format!("/media/{prefix}/hls/none.m4s")).await;
+    let missing = app.get(&format!("/media/{outputs}/hls/none.m4s")).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
 

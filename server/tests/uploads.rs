@@ -420,7 +420,17 @@ async fn an_uploaded_720p_clip_is_transcoded_to_an_hls_ladder() {
         .path()
         .join(TenantId::DEFAULT.0.to_string())
         .join(&video_id);
-    let master = std::fs::read_to_string(root.join("hls/master.m3u8")).unwrap();
+    let master_key: String =
+        sqlx::query_scalar("SELECT master_key FROM videos WHERE id = $1::uuid")
+            .bind(&video_id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    // The transcode's outputs sit under a prefix of its own: the first attempt's is `v1`.
+    let prefix = format!("{}/{video_id}", TenantId::DEFAULT.0);
+    assert_eq!(master_key, format!("{prefix}/v1/hls/master.m3u8"));
+    let outputs = root.join("v1");
+    let master = std::fs::read_to_string(outputs.join("hls/master.m3u8")).unwrap();
     for (rung, resolution) in [
         ("720p", "1280x720"),
         ("480p", "854x480"),
@@ -432,7 +442,7 @@ async fn an_uploaded_720p_clip_is_transcoded_to_an_hls_ladder() {
         );
         assert!(master.contains(&format!("{rung}/index.m3u8")), "{master}");
         let playlist =
-            std::fs::read_to_string(root.join(format!("hls/{rung}/index.m3u8"))).unwrap();
+            std::fs::read_to_string(outputs.join(format!("hls/{rung}/index.m3u8"))).unwrap();
         let durations: Vec<f64> = playlist
             .lines()
             .filter_map(|l| l.strip_prefix("#EXTINF:"))
@@ -443,9 +453,9 @@ async fn an_uploaded_720p_clip_is_transcoded_to_an_hls_ladder() {
     }
     assert!(!master.contains("1080"), "never upscaled: {master}");
     assert!(master.contains("AVERAGE-BANDWIDTH=") && master.contains("CODECS=\"avc1."));
-    assert!(root.join("thumbs/poster.jpg").exists());
-    assert!(root.join("thumbs/sprite_0.jpg").exists());
-    let vtt = std::fs::read_to_string(root.join("thumbs/thumbs.vtt")).unwrap();
+    assert!(outputs.join("thumbs/poster.jpg").exists());
+    assert!(outputs.join("thumbs/sprite_0.jpg").exists());
+    let vtt = std::fs::read_to_string(outputs.join("thumbs/thumbs.vtt")).unwrap();
     assert!(
         vtt.starts_with("WEBVTT") && vtt.contains("sprite_0.jpg#xywh="),
         "{vtt}"

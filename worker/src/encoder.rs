@@ -430,12 +430,10 @@ pub async fn list_encoders(ffmpeg: &Path) -> Result<HashSet<String>, EncoderErro
 
 /// The ffmpeg arguments of a validation encode: 10 frames of `testsrc2` through the encoder's
 /// device setup, upload filter and output arguments (as output stream 0 of a filter graph, the
-/// way the ladder uses them) into the null muxer.
+/// way the ladder uses them) into the null muxer. [`crate::ffmpeg::command`] adds the banner
+/// and log settings.
 fn validation_args(encoder: VideoEncoder) -> Vec<String> {
-    let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "error"]
-        .map(String::from)
-        .to_vec();
-    args.extend(encoder.input_args());
+    let mut args = encoder.input_args();
     let chain = encoder.upload_filter().unwrap_or("null");
     args.extend(
         [
@@ -457,22 +455,15 @@ fn validation_args(encoder: VideoEncoder) -> Vec<String> {
     args
 }
 
-/// Encodes 10 test frames with `encoder`; `Err` holds a one-line reason (the end of ffmpeg's
-/// error output). Killed and rejected after [`VALIDATE_TIMEOUT`].
+/// Encodes 10 test frames with `encoder`; `Err` holds a one-line reason (ffmpeg's last error
+/// line). Killed and rejected after [`VALIDATE_TIMEOUT`].
 pub async fn validate(ffmpeg: &Path, encoder: VideoEncoder) -> Result<(), String> {
-    let mut command = Command::new(ffmpeg);
+    let mut command = crate::ffmpeg::command(ffmpeg);
     command.args(validation_args(encoder));
-    let output = run_with_timeout(command, VALIDATE_TIMEOUT)
-        .await
-        .map_err(|err| err.to_string())?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{}: {}",
-            output.status,
-            stderr_summary(&output.stderr)
-        ))
+    match tokio::time::timeout(VALIDATE_TIMEOUT, crate::ffmpeg::run(command, |_| async {})).await {
+        Ok(result) => result,
+        // Dropping the run killed ffmpeg.
+        Err(_elapsed) => Err(RunError::TimedOut(VALIDATE_TIMEOUT).to_string()),
     }
 }
 

@@ -18,6 +18,9 @@ pub type JobFuture = Pin<Box<dyn Future<Output = JobResult> + Send>>;
 pub struct JobContext {
     pub job: ClaimedJob,
     pub pool: PgPool,
+    /// This worker's id as `jobs.attempted_by` records it: with the job id and attempt, what
+    /// a handler checks to prove its attempt still owns the job.
+    pub worker: String,
 }
 
 pub trait JobHandler: Send + Sync + 'static {
@@ -34,7 +37,7 @@ pub trait JobHandler: Send + Sync + 'static {
     }
 
     /// Runs one attempt. Dropping the future cancels it (on cancellation or a lost lease), so
-    /// child processes should be spawned with `kill_on_drop`. Jobs must be idempotent: a
+    /// child processes should die with it (`kill_on_drop`, or `crate::ffmpeg::run`). Jobs must be idempotent: a
     /// retried attempt may follow a crashed one.
     fn run(&self, ctx: JobContext) -> JobFuture;
 }

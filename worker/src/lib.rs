@@ -9,12 +9,14 @@
 //! - `retry`: back-off with jitter.
 //! - `config`: settings (`WorkerArgs` for clap, `WorkerConfig`).
 //! - `diagnostic`: built-in `diagnostic.*` kinds for checking a fleet.
-//! - `transcode`: the HLS ladder job; `encoder`: encoder detection; `probe`: typed ffprobe.
+//! - `transcode`: the HLS ladder job; `encoder`: encoder detection; `probe`: typed ffprobe
+//!   (and the input confinement every ffmpeg run uses); `ffmpeg`: running ffmpeg via sidecar.
 
 pub mod cleanup;
 pub mod config;
 pub mod diagnostic;
 pub mod encoder;
+pub mod ffmpeg;
 pub mod handler;
 pub mod probe;
 pub mod retry;

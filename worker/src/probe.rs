@@ -11,9 +11,39 @@ use serde_json::Value;
 /// ffprobe reads headers only; a minute is far beyond any healthy file.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The containers accepted as sources, each by the first name of its ffmpeg demuxer (the one
+/// `-f` takes). Everything else is refused, above all the demuxers that open further files or
+/// URLs named inside the upload: playlists (`hls`), manifests (`dash`, `webm_dash_manifest`),
+/// concat lists, image sequences (`image2`, `*_pipe`) and subtitle or text formats.
+pub const SOURCE_DEMUXERS: [&str; 15] = [
+    "mov", "matroska", "avi", "mpegts", "mpeg", "flv", "asf", "mxf", "ogg", "wav", "mp3", "aac",
+    "flac", "aiff", "dv",
+];
+
+/// Input options that keep ffprobe or ffmpeg on the one local file named after them: only the
+/// `file` protocol, and only the `demuxers` given. ffmpeg hands both lists down to every nested
+/// open (a demuxer opening a segment, AVI handing an embedded subtitle file to another
+/// demuxer), so a reference inside the file can name neither a URL nor another format.
+pub fn confined_input_args(demuxers: &str) -> Vec<String> {
+    vec![
+        "-protocol_whitelist".into(),
+        "file".into(),
+        "-format_whitelist".into(),
+        demuxers.into(),
+    ]
+}
+
+/// A local path as an ffmpeg input or output that can never be read as a URL or protocol
+/// prefix (`concat:`, `subfile,,…`), whatever characters it holds.
+pub fn file_url(path: &Path) -> String {
+    format!("file:{}", path.display())
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Probe {
     pub format_name: String,
+    /// The demuxer to pin with `-f` when reading the source: one of [`SOURCE_DEMUXERS`].
+    pub demuxer: &'static str,
     pub duration_secs: f64,
     pub video: Option<VideoStream>,
     pub audio: Option<AudioStream>,
@@ -90,15 +120,10 @@ struct RawFormat {
 pub async fn probe(ffprobe: &Path, file: &Path) -> Result<Probe, ProbeError> {
     let mut command = tokio::process::Command::new(ffprobe);
     command
-        .args([
-            "-v",
-            "error",
-            "-print_format",
-            "json",
-            "-show_format",
-            "-show_streams",
-        ])
-        .arg(file)
+        .args(["-v", "error"])
+        .args(confined_input_args(&SOURCE_DEMUXERS.join(",")))
+        .args(["-print_format", "json", "-show_format", "-show_streams"])
+        .arg(file_url(file))
         .stdin(Stdio::null())
         .kill_on_drop(true);
     let output = tokio::time::timeout(PROBE_TIMEOUT, command.output())
@@ -107,6 +132,9 @@ pub async fn probe(ffprobe: &Path, file: &Path) -> Result<Probe, ProbeError> {
         .map_err(ProbeError::Spawn)?;
     if !output.status.success() {
         let said = String::from_utf8_lossy(&output.stderr);
+        if let Some(refused) = refused_demuxer(&said) {
+            return Err(ProbeError::NotPlayable(refused_format_message(refused)));
+        }
         let detail = said
             .lines()
             .rev()
@@ -123,6 +151,33 @@ pub async fn probe(ffprobe: &Path, file: &Path) -> Result<Probe, ProbeError> {
     parse(&output.stdout)
 }
 
+/// The demuxer ffprobe detected but the format allow-list refused (`[hls @ 0x…] Format not on
+/// whitelist …`).
+fn refused_demuxer(stderr: &str) -> Option<&str> {
+    stderr
+        .lines()
+        .find(|line| line.contains("Format not on whitelist"))
+        .and_then(|line| line.strip_prefix('['))
+        .and_then(|rest| rest.split_once(" @"))
+        .map(|(name, _)| name)
+}
+
+fn refused_format_message(demuxer: &str) -> String {
+    let what = match demuxer.split(',').next().unwrap_or(demuxer) {
+        "hls" => "an HLS playlist".to_owned(),
+        "dash" | "webm_dash_manifest" => "a DASH manifest".to_owned(),
+        "concat" => "a concat list".to_owned(),
+        name if name.starts_with("image2") || name.ends_with("_pipe") => {
+            "an image or image sequence".to_owned()
+        }
+        name => format!("in the {name} format"),
+    };
+    format!(
+        "this file is {what}, not a video file: playlists, manifests, lists of other files, \
+         images and subtitle files are not accepted; upload the recording itself"
+    )
+}
+
 /// Interprets ffprobe's JSON (separate from running it, for tests).
 pub fn parse(json: &[u8]) -> Result<Probe, ProbeError> {
     let raw: Value = serde_json::from_slice(json)
@@ -133,6 +188,26 @@ pub fn parse(json: &[u8]) -> Result<Probe, ProbeError> {
         ProbeError::NotPlayable("this file has no recognisable container".to_owned())
     })?;
     let format_name = format.format_name.unwrap_or_default();
+    let demuxer = format_name.split(',').next().unwrap_or_default();
+    let Some(demuxer) = SOURCE_DEMUXERS.into_iter().find(|known| *known == demuxer) else {
+        return Err(ProbeError::NotPlayable(refused_format_message(
+            &format_name,
+        )));
+    };
+    // AVI's GAB2 subtitle tracks are whole files handed to another demuxer; the confined probe
+    // cannot open them and leaves their codec unknown. Nothing else yields an unnamed subtitle.
+    if output.streams.iter().any(|s| {
+        s.codec_type.as_deref() == Some("subtitle")
+            && s.codec_name
+                .as_deref()
+                .is_none_or(|c| c.is_empty() || c == "none")
+    }) {
+        return Err(ProbeError::NotPlayable(
+            "this file embeds a subtitle file of its own, which is not accepted: remove that \
+             track and upload again"
+                .to_owned(),
+        ));
+    }
     let video = output
         .streams
         .iter()
@@ -165,12 +240,10 @@ pub fn parse(json: &[u8]) -> Result<Probe, ProbeError> {
                 .reduce(f64::max)
         })
         .unwrap_or(0.0);
-    let still_image = format_name.contains("image2")
-        || format_name.ends_with("_pipe")
-        || matches!(
-            video.as_ref().map(|v| v.codec.as_str()),
-            Some("png" | "mjpeg" | "bmp" | "gif" | "webp" | "tiff")
-        ) && audio.is_none();
+    let still_image = matches!(
+        video.as_ref().map(|v| v.codec.as_str()),
+        Some("png" | "mjpeg" | "bmp" | "gif" | "webp" | "tiff")
+    ) && audio.is_none();
     if still_image {
         return Err(ProbeError::NotPlayable(
             "this is a still image, not a video".to_owned(),
@@ -188,6 +261,7 @@ pub fn parse(json: &[u8]) -> Result<Probe, ProbeError> {
     }
     Ok(Probe {
         format_name,
+        demuxer,
         duration_secs,
         video,
         audio,
@@ -279,8 +353,12 @@ mod tests {
         let image =
             br#"{"streams":[{"codec_type":"video","codec_name":"png","width":10,"height":10}],
             "format":{"format_name":"png_pipe"}}"#;
+        assert!(parse(image).unwrap_err().to_string().contains("an image"));
+        let cover =
+            br#"{"streams":[{"codec_type":"video","codec_name":"mjpeg","width":10,"height":10}],
+            "format":{"format_name":"avi","duration":"1.0"}}"#;
         assert!(
-            parse(image)
+            parse(cover)
                 .unwrap_err()
                 .to_string()
                 .contains("still image")
@@ -294,5 +372,50 @@ mod tests {
                 .to_string()
                 .contains("no duration")
         );
+    }
+
+    #[test]
+    fn only_allowed_containers_are_sources_and_pin_their_demuxer() {
+        let mkv = br#"{"streams":[{"codec_type":"audio","codec_name":"opus"}],
+            "format":{"format_name":"matroska,webm","duration":"3.0"}}"#;
+        assert_eq!(parse(mkv).unwrap().demuxer, "matroska");
+        for (format, says) in [
+            ("hls", "HLS playlist"),
+            ("dash", "DASH manifest"),
+            ("concat", "concat list"),
+            ("image2", "image"),
+            ("srt", "srt format"),
+        ] {
+            let json = format!(
+                r#"{{"streams":[{{"codec_type":"audio","codec_name":"aac"}}],
+                "format":{{"format_name":"{format}","duration":"3.0"}}}}"#
+            );
+            let err = parse(json.as_bytes()).unwrap_err().to_string();
+            assert!(err.contains(says), "{format}: {err}");
+        }
+    }
+
+    #[test]
+    fn an_embedded_subtitle_file_is_refused() {
+        let json =
+            br#"{"streams":[{"codec_type":"video","codec_name":"rawvideo","width":16,"height":16},
+            {"codec_type":"subtitle"}],"format":{"format_name":"avi","duration":"2.0"}}"#;
+        assert!(
+            parse(json)
+                .unwrap_err()
+                .to_string()
+                .contains("subtitle file")
+        );
+        let named = br#"{"streams":[{"codec_type":"video","codec_name":"h264","width":16,"height":16},
+            {"codec_type":"subtitle","codec_name":"subrip"}],"format":{"format_name":"matroska,webm","duration":"2.0"}}"#;
+        assert!(parse(named).is_ok());
+    }
+
+    #[test]
+    fn the_refused_demuxer_is_read_from_ffprobe_errors() {
+        let said =
+            "[hls @ 0x55dca3df2280] Format not on whitelist 'mov,avi'\nx: Invalid argument\n";
+        assert_eq!(refused_demuxer(said), Some("hls"));
+        assert_eq!(refused_demuxer("x.mp4: Invalid data found"), None);
     }
 }

@@ -233,6 +233,7 @@ async fn run_one(
         let mut task = tokio::spawn(handler.run(JobContext {
             job: job.clone(),
             pool: shared.pool.clone(),
+            worker: shared.worker_id.clone(),
         }));
         let mut heartbeat = tokio::time::interval(shared.config.lease / 3);
         heartbeat.tick().await;

@@ -4,12 +4,16 @@
 //! playlist (with measured bandwidths) and the thumbnails track, stores everything, and marks
 //! the video ready. Progress goes to `videos.progress` as ffmpeg reports it.
 //!
-//! ffmpeg runs as a `tokio::process` child rather than through ffmpeg-sidecar's blocking event
-//! iterator: a cancelled or lease-lost job drops its future, and `kill_on_drop` then stops
-//! ffmpeg at once instead of leaving a thread and an encoder running.
+//! ffmpeg reads the source confined to it (`probe::confined_input_args`, the demuxer pinned
+//! with `-f` from the stored probe), so nothing named inside a hostile file is ever opened.
+//!
+//! Every attempt writes under a prefix of its own, `{tenant}/{video}/v{n}/`, and the video
+//! switches to it in one UPDATE that also proves the attempt still owns its job: a stale
+//! attempt (lease lost, job cancelled) can never switch, a player never sees a mix of two
+//! transcodes, and an `immutable` URL never changes content. What the switch replaced is
+//! deleted after it.
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,7 +26,6 @@ use ferrotape_store::media::MediaStore;
 use ferrotape_store::uploads::{TRANSCODE_JOB, video_prefix};
 use serde_json::json;
 use time::OffsetDateTime;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use uuid::Uuid;
 
 use crate::config::MediaTools;
@@ -32,6 +35,9 @@ use crate::probe::{self, Probe};
 
 /// Audio of an audio-only source.
 const AUDIO_ONLY_KBPS: u32 = 128;
+
+/// The output folders of one transcode, under its prefix.
+const OUTPUT_FOLDERS: [&str; 2] = ["hls", "thumbs"];
 
 pub struct Transcode {
     pub media: Arc<dyn MediaStore>,
@@ -66,33 +72,49 @@ impl JobHandler for Transcode {
                 .and_then(|v| v.as_str())
                 .and_then(|v| v.parse().ok())
                 .ok_or("the job has no video_id")?;
-            let tenant = ctx.job.tenant;
-            let last_attempt = ctx.job.attempt >= ctx.job.max_attempts;
-            let result = transcode(&ctx.pool, &*media, &tools, &encoders, tenant, video).await;
-            if let Err(message) = &result
-                && last_attempt
-            {
-                mark_failed(&ctx.pool, tenant, video, message).await;
-            }
-            result
+            let attempt = Attempt {
+                pool: &ctx.pool,
+                tenant: ctx.job.tenant,
+                video,
+                job: ctx.job.id,
+                attempt: ctx.job.attempt,
+                worker: &ctx.worker,
+            };
+            // A last attempt that fails is discarded, and the database trigger on jobs marks
+            // the video failed (migrations/20261201000002_transcode_outcomes.sql).
+            transcode(&attempt, &*media, &tools, &encoders).await
         })
     }
 }
 
-struct VideoRow {
-    state: String,
-    source_key: Option<String>,
-    probe: Option<serde_json::Value>,
+/// One attempt at one video's transcode, and what proves it still owns the job.
+struct Attempt<'a> {
+    pool: &'a PgPool,
+    tenant: TenantId,
+    video: Uuid,
+    job: i64,
+    attempt: i32,
+    worker: &'a str,
+}
+
+/// Where attempt number `generation` of a video writes its outputs.
+pub fn output_prefix(tenant: TenantId, video: Uuid, generation: i32) -> String {
+    format!("{}/v{generation}", video_prefix(tenant, video))
+}
+
+/// The prefix holding the outputs a master playlist key belongs to (`…/v3` for
+/// `…/v3/hls/master.m3u8`; the video's own prefix for the layout before generations).
+fn outputs_of(master_key: &str) -> Option<&str> {
+    master_key.strip_suffix("/hls/master.m3u8")
 }
 
 async fn transcode(
-    pool: &PgPool,
+    attempt: &Attempt<'_>,
     media: &dyn MediaStore,
     tools: &MediaTools,
     encoders: &EncoderCache,
-    tenant: TenantId,
-    video: Uuid,
 ) -> Result<(), String> {
+    let (pool, tenant, video) = (attempt.pool, attempt.tenant, attempt.video);
     let row: Option<(String, Option<String>, Option<serde_json::Value>)> = sqlx::query_as(
         "SELECT state::text, source_key, probe FROM videos WHERE tenant_id = $1 AND id = $2",
     )
@@ -105,30 +127,70 @@ async fn transcode(
         tracing::info!(%video, "the video was deleted; nothing to transcode");
         return Ok(());
     };
-    let row = VideoRow {
-        state,
-        source_key,
-        probe: probe_json,
-    };
-    if row.state != "processing" {
-        tracing::info!(%video, state = row.state, "the video is not waiting for a transcode");
+    if state != "processing" {
+        tracing::info!(%video, state, "the video is not waiting for a transcode");
         return Ok(());
     }
-    let source_key = row.source_key.ok_or("the video has no source")?;
+    let source_key = source_key.ok_or("the video has no source")?;
+    // Parsing again applies today's checks (the container allow-list among them) to a probe
+    // stored before they existed.
     let probe =
-        probe::parse(&serde_json::to_vec(&row.probe.unwrap_or_default()).unwrap_or_default())
+        probe::parse(&serde_json::to_vec(&probe_json.unwrap_or_default()).unwrap_or_default())
             .map_err(|e| format!("the stored probe is unusable: {e}"))?;
+    let generation: Option<i32> = sqlx::query_scalar(
+        "UPDATE videos SET output_generation = output_generation + 1
+         WHERE tenant_id = $1 AND id = $2 AND state = 'processing'
+         RETURNING output_generation",
+    )
+    .bind(tenant.0)
+    .bind(video)
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| format!("cannot number this transcode: {e}"))?;
+    let Some(generation) = generation else {
+        return Ok(());
+    };
+    let prefix = output_prefix(tenant, video, generation);
+    let result = encode_and_switch(
+        attempt,
+        media,
+        tools,
+        encoders,
+        &probe,
+        &source_key,
+        generation,
+    )
+    .await;
+    if !matches!(result, Ok(true)) {
+        // Failed or superseded: nothing will ever point at this attempt's outputs.
+        delete_outputs(media, &prefix).await;
+    }
+    result.map(|_| ())
+}
 
+/// Encodes, stores under `prefix` and switches the video to it; `Ok(false)` when the attempt
+/// no longer owned its job (or the video changed) and the switch did not happen.
+async fn encode_and_switch(
+    attempt: &Attempt<'_>,
+    media: &dyn MediaStore,
+    tools: &MediaTools,
+    encoders: &EncoderCache,
+    probe: &Probe,
+    source_key: &str,
+    generation: i32,
+) -> Result<bool, String> {
+    let (pool, tenant, video) = (attempt.pool, attempt.tenant, attempt.video);
+    let prefix = &output_prefix(tenant, video, generation);
     let scratch = tempfile::Builder::new()
         .prefix("ferrotape-transcode-")
         .tempdir()
         .map_err(|e| format!("no scratch space: {e}"))?;
     let source = media
-        .readable_path(&source_key, scratch.path())
+        .readable_path(source_key, scratch.path())
         .await
         .map_err(|e| e.to_string())?;
     let out = scratch.path().join("out");
-    let plan = Plan::new(&probe);
+    let plan = Plan::new(probe);
 
     let mut encoder = if plan.rungs.is_empty() {
         VideoEncoder::Libx264
@@ -141,17 +203,9 @@ async fn transcode(
         tokio::fs::create_dir_all(out.join("thumbs"))
             .await
             .map_err(|e| format!("no scratch space: {e}"))?;
-        let args = plan.ffmpeg_args(encoder, &source, &out);
-        match run_ffmpeg(
-            &tools.ffmpeg,
-            &args,
-            probe.duration_secs,
-            pool,
-            tenant,
-            video,
-        )
-        .await
-        {
+        let mut command = crate::ffmpeg::command(&tools.ffmpeg);
+        command.args(plan.ffmpeg_args(encoder, &source, &out));
+        match run_ffmpeg(command, probe.duration_secs, pool, tenant, video).await {
             Ok(()) => break,
             Err(message) if encoder.is_hardware() => {
                 tracing::warn!(encoder = encoder.ffmpeg_name(), %message, "the GPU encode failed; falling back");
@@ -168,56 +222,82 @@ async fn transcode(
     let variants = plan
         .write_master_and_thumbnails(&out, probe.duration_secs)
         .await?;
-    let prefix = video_prefix(tenant, video);
-    // A retried attempt replaces whatever an earlier one stored.
-    for part in ["hls", "thumbs"] {
-        media
-            .delete_prefix(&format!("{prefix}/{part}"))
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    store_tree(media, &out, &prefix).await?;
+    store_tree(media, &out, prefix).await?;
     let has_thumbs = !plan.rungs.is_empty();
-    let master_key = format!("{prefix}/hls/master.m3u8");
-    let updated = sqlx::query(
-        "UPDATE videos SET state = 'ready', progress = 1, eta_at = NULL, master_key = $3,
+    // The switch: only while this attempt is the job's running one (the job row is locked, so
+    // the rescuer or a cancel cannot take it over mid-statement) and the video still waits.
+    let replaced: Option<(Option<String>,)> = sqlx::query_as(
+        "WITH owner AS (
+             SELECT id FROM jobs
+             WHERE id = $8 AND attempt = $9 AND state = 'running'
+               AND attempted_by[cardinality(attempted_by)] = $10
+             FOR UPDATE
+         ), previous AS (
+             SELECT master_key FROM videos WHERE tenant_id = $1 AND id = $2
+         )
+         UPDATE videos SET state = 'ready', progress = 1, eta_at = NULL, master_key = $3,
                 poster_key = $4, thumbnails_key = $5, renditions = $6, encoder = $7,
                 processed_at = now()
-         WHERE tenant_id = $1 AND id = $2 AND state = 'processing'",
+         WHERE tenant_id = $1 AND id = $2 AND state = 'processing' AND EXISTS (SELECT 1 FROM owner)
+         RETURNING (SELECT master_key FROM previous)",
     )
     .bind(tenant.0)
     .bind(video)
-    .bind(&master_key)
+    .bind(format!("{prefix}/hls/master.m3u8"))
     .bind(has_thumbs.then(|| format!("{prefix}/thumbs/poster.jpg")))
     .bind(has_thumbs.then(|| format!("{prefix}/thumbs/thumbs.vtt")))
     .bind(json!(variants))
     .bind(encoder.ffmpeg_name())
-    .execute(pool)
+    .bind(attempt.job)
+    .bind(attempt.attempt)
+    .bind(attempt.worker)
+    .fetch_optional(pool)
     .await
     .map_err(|e| format!("cannot mark the video ready: {e}"))?;
-    if updated.rows_affected() == 0 {
-        tracing::info!(%video, "the video changed while transcoding; outputs kept, state untouched");
+    let Some((previous,)) = replaced else {
+        tracing::info!(%video, "this attempt no longer owns the job or the video changed; its outputs are dropped");
+        return Ok(false);
+    };
+    // Everything older is superseded for good: the outputs the switch replaced, and those of
+    // earlier attempts that crashed or lost their job before cleaning up (none of them can
+    // ever switch: they no longer own the job).
+    if let Some(old) = previous.as_deref().and_then(outputs_of)
+        && old != prefix
+    {
+        delete_outputs(media, old).await;
     }
-    Ok(())
+    for earlier in 1..generation {
+        delete_outputs(media, &output_prefix(tenant, video, earlier)).await;
+    }
+    Ok(true)
 }
 
-async fn mark_failed(pool: &PgPool, tenant: TenantId, video: Uuid, reason: &str) {
-    let result = sqlx::query(
-        "UPDATE videos SET state = 'failed', failure_reason = left($3, 4000), eta_at = NULL
-         WHERE tenant_id = $1 AND id = $2 AND state = 'processing'",
-    )
-    .bind(tenant.0)
-    .bind(video)
-    .bind(format!("transcoding failed: {reason}"))
-    .execute(pool)
-    .await;
-    if let Err(err) = result {
-        tracing::error!(%err, %video, "cannot mark the video failed");
+/// Removes the outputs under `prefix`: a whole generation (`…/v{n}`), or the output folders of
+/// the layout before generations (never the source beside them). Failures are only logged:
+/// nothing points at these outputs any more.
+async fn delete_outputs(media: &dyn MediaStore, prefix: &str) {
+    let generation = prefix
+        .rsplit_once("/v")
+        .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    let targets: Vec<String> = if generation {
+        vec![prefix.to_owned()]
+    } else {
+        OUTPUT_FOLDERS
+            .iter()
+            .map(|f| format!("{prefix}/{f}"))
+            .collect()
+    };
+    for target in targets {
+        if let Err(err) = media.delete_prefix(&target).await {
+            tracing::warn!(%err, %target, "cannot delete superseded transcode outputs");
+        }
     }
 }
 
 /// What one transcode produces, decided from the probe.
 struct Plan {
+    /// The source's demuxer, pinned with `-f`.
+    demuxer: &'static str,
     rungs: Vec<Rung>,
     has_audio: bool,
     sprite: hls::SpritePlan,
@@ -242,6 +322,7 @@ impl Plan {
             .as_ref()
             .map_or((16, 9), |v| (v.width, v.height));
         Plan {
+            demuxer: probe.demuxer,
             rungs,
             has_audio: probe.audio.is_some(),
             sprite: hls::sprite_plan(probe.duration_secs, width, height),
@@ -250,13 +331,12 @@ impl Plan {
     }
 
     fn ffmpeg_args(&self, encoder: VideoEncoder, source: &Path, out: &Path) -> Vec<String> {
-        let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error"]
-            .map(String::from)
-            .into();
-        args.extend(["-progress", "pipe:1", "-nostats"].map(String::from));
+        let mut args: Vec<String> = vec!["-y".into()];
         args.extend(encoder.input_args());
-        args.push("-i".into());
-        args.push(source.display().to_string());
+        // The source is read as the container its probe found, through the file protocol only.
+        args.extend(probe::confined_input_args(self.demuxer));
+        args.extend(["-f".into(), self.demuxer.into(), "-i".into()]);
+        args.push(probe::file_url(source));
         let hls_dir = out.join("hls");
         if self.rungs.is_empty() {
             // Audio only: one AAC rendition, no pictures.
@@ -501,81 +581,42 @@ async fn store_tree(media: &dyn MediaStore, dir: &Path, prefix: &str) -> Result<
     Ok(())
 }
 
-/// Runs ffmpeg, turning its `-progress` lines into `videos.progress` and an ETA (at most once
-/// a second), and its error output into the failure message.
+/// Runs the transcode's ffmpeg, turning its progress into `videos.progress` and an ETA (at
+/// most once a second).
 async fn run_ffmpeg(
-    ffmpeg: &PathBuf,
-    args: &[String],
+    command: ffmpeg_sidecar::command::FfmpegCommand,
     duration: f64,
     pool: &PgPool,
     tenant: TenantId,
     video: Uuid,
 ) -> Result<(), String> {
-    tracing::debug!(?args, "ffmpeg");
-    let mut command = tokio::process::Command::new(ffmpeg);
-    command
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec. A worker
-    // that dies outright (SIGKILL, OOM) takes its ffmpeg with it instead of leaving an orphan
-    // encoding for nobody while the job is redone elsewhere.
-    unsafe {
-        command.pre_exec(|| {
-            nix::sys::prctl::set_pdeathsig(Some(nix::sys::signal::Signal::SIGKILL))
-                .map_err(std::io::Error::from)
-        });
-    }
-    let mut child = command
-        .spawn()
-        .map_err(|e| format!("cannot run ffmpeg ({e}); install ffmpeg"))?;
-    let mut stderr = child.stderr.take().ok_or("no stderr")?;
-    let errors = tokio::spawn(async move {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text).await;
-        text
-    });
     let started = Instant::now();
     let mut last_report = Instant::now() - Duration::from_secs(10);
-    let mut lines = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        let Some(micros) = line.strip_prefix("out_time_us=") else {
-            continue;
-        };
-        let Ok(micros) = micros.trim().parse::<f64>() else {
-            continue;
-        };
-        if last_report.elapsed() < Duration::from_secs(1) || duration <= 0.0 {
-            continue;
+    crate::ffmpeg::run(command, |written| {
+        let due = last_report.elapsed() >= Duration::from_secs(1) && duration > 0.0;
+        if due {
+            last_report = Instant::now();
         }
-        last_report = Instant::now();
-        let done = (micros / 1e6 / duration).clamp(0.0, 0.99);
-        let eta = (done > 0.01).then(|| {
-            let remaining = started.elapsed().as_secs_f64() * (1.0 - done) / done;
-            OffsetDateTime::now_utc() + Duration::from_secs_f64(remaining.min(86_400.0))
-        });
-        let _ = sqlx::query(
-            "UPDATE videos SET progress = $3, eta_at = $4
-             WHERE tenant_id = $1 AND id = $2 AND state = 'processing'",
-        )
-        .bind(tenant.0)
-        .bind(video)
-        .bind(done as f32)
-        .bind(eta)
-        .execute(pool)
-        .await;
-    }
-    let status = child.wait().await.map_err(|e| e.to_string())?;
-    let said = errors.await.unwrap_or_default();
-    if status.success() {
-        return Ok(());
-    }
-    let last = said
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("no message");
-    Err(format!("ffmpeg failed ({status}): {last}"))
+        async move {
+            if !due {
+                return;
+            }
+            let done = (written / duration).clamp(0.0, 0.99);
+            let eta = (done > 0.01).then(|| {
+                let remaining = started.elapsed().as_secs_f64() * (1.0 - done) / done;
+                OffsetDateTime::now_utc() + Duration::from_secs_f64(remaining.min(86_400.0))
+            });
+            let _ = sqlx::query(
+                "UPDATE videos SET progress = $3, eta_at = $4
+                 WHERE tenant_id = $1 AND id = $2 AND state = 'processing'",
+            )
+            .bind(tenant.0)
+            .bind(video)
+            .bind(done as f32)
+            .bind(eta)
+            .execute(pool)
+            .await;
+        }
+    })
+    .await
 }

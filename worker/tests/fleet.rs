@@ -278,11 +278,28 @@ async fn a_transcode_of_a_killed_worker_is_redone_and_the_video_ends_ready() {
     .unwrap();
     assert_eq!(job, (2, 1), "the killed attempt and the one that finished");
 
-    let hls = data
-        .path()
-        .join("media")
-        .join(ferrotape_store::uploads::video_prefix(tenant, video))
-        .join("hls");
+    let master: String = sqlx::query_scalar("SELECT master_key FROM videos WHERE id = $1")
+        .bind(video)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let prefix = ferrotape_store::uploads::video_prefix(tenant, video);
+    assert_eq!(
+        master,
+        format!("{prefix}/v2/hls/master.m3u8"),
+        "the second attempt's own outputs"
+    );
+    let mut stored: Vec<String> = std::fs::read_dir(data.path().join("media").join(&prefix))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    stored.sort();
+    assert_eq!(
+        stored,
+        ["source", "v2"],
+        "the killed attempt's outputs were deleted"
+    );
+    let hls = data.path().join("media").join(&prefix).join("v2/hls");
     let mut entries: Vec<String> = std::fs::read_dir(&hls)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
