@@ -93,7 +93,8 @@ async fn remote_ranges(
     windows: ProbeWindows,
 ) -> Result<Vec<Range<u64>>, MediaError> {
     let covered = head.len() as u64;
-    let mut wanted = vec![size.saturating_sub(windows.tail).max(covered)..size];
+    let tail = size.saturating_sub(windows.tail).max(covered)..size;
+    let mut wanted = Vec::from([tail]);
     if let Some(index) = moov_box(media, key, size, head).await? {
         let end = index
             .end
@@ -136,9 +137,12 @@ async fn moov_box(
             break;
         }
         // A box header is 8 bytes, 16 with a 64-bit size.
-        let header: Bytes = match head.get(offset as usize..(offset as usize).saturating_add(16)) {
-            Some(bytes) if offset < head.len() as u64 => Bytes::copy_from_slice(bytes),
-            _ => media.read_range(key, offset, 16.min(size - offset)).await?,
+        let in_head = usize::try_from(offset)
+            .ok()
+            .and_then(|start| head.get(start..start.checked_add(16)?));
+        let header = match in_head {
+            Some(bytes) => Bytes::copy_from_slice(bytes),
+            None => media.read_range(key, offset, 16.min(size - offset)).await?,
         };
         let Some((kind, length)) = box_header(&header, size - offset) else {
             break;
