@@ -71,6 +71,48 @@ impl UploadRejected {
     }
 }
 
+/// An upload refused because its uploader or tenant has no room left for it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QuotaExceeded {
+    /// The uploader already has `limit` uploads open (started, not completed or cancelled).
+    #[error(
+        "you already have {limit} uploads in progress: finish or cancel one before starting another (an upload nobody touches for a day is cancelled automatically)"
+    )]
+    OpenUploads { limit: u32 },
+    /// The tenant's stored sources (`used` bytes, open uploads included) plus this upload's
+    /// `size` would exceed its `limit`.
+    #[error(
+        "this site's video storage is full: {used} of its {limit} are used and this file needs {size}; delete videos that are no longer needed, or ask an administrator to raise the storage quota",
+        used = human_bytes(*used), limit = human_bytes(*limit), size = human_bytes(*size)
+    )]
+    Storage { limit: u64, used: u64, size: u64 },
+}
+
+impl QuotaExceeded {
+    /// A stable code for API clients.
+    pub fn code(&self) -> &'static str {
+        match self {
+            QuotaExceeded::OpenUploads { .. } => "too_many_open_uploads",
+            QuotaExceeded::Storage { .. } => "storage_quota_exceeded",
+        }
+    }
+}
+
+/// A byte count for people: `512 bytes`, `1.5 MB`, `20.0 GB` (decimal units, as disks are sold).
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
+    if bytes < 1000 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 /// Checks an upload request against the size limit and the accepted types.
 pub fn plan_upload(request: &OpenUpload, max_bytes: u64) -> Result<UploadPlan, UploadRejected> {
     if request.size_bytes == 0 {
@@ -295,6 +337,27 @@ mod tests {
         assert_eq!(plan.content_type, "video/quicktime");
         let plan = plan_upload(&open("a.mp4", 1, "Video/MP4"), 10).unwrap();
         assert_eq!(plan.content_type, "video/mp4");
+    }
+
+    #[test]
+    fn quota_refusals_say_what_to_do_in_human_units() {
+        assert_eq!(human_bytes(999), "999 bytes");
+        assert_eq!(human_bytes(1_500_000), "1.5 MB");
+        assert_eq!(human_bytes(20 * 1024 * 1024 * 1024), "21.5 GB");
+        let full = QuotaExceeded::Storage {
+            limit: 10_000_000_000,
+            used: 9_500_000_000,
+            size: 700_000_000,
+        };
+        assert_eq!(full.code(), "storage_quota_exceeded");
+        let message = full.to_string();
+        assert!(
+            message.contains("9.5 GB of its 10.0 GB") && message.contains("needs 700.0 MB"),
+            "{message}"
+        );
+        let busy = QuotaExceeded::OpenUploads { limit: 3 };
+        assert_eq!(busy.code(), "too_many_open_uploads");
+        assert!(busy.to_string().contains("3 uploads in progress"));
     }
 
     #[test]

@@ -7,12 +7,19 @@
 //!    With S3 storage (`direct: true` in the upload's status) the client may instead
 //!    `POST …/chunks/{n}/url` `{sha256}` and PUT the chunk to the presigned URL it gets: the
 //!    bytes go straight to the bucket, which refuses a body with another SHA-256.
+//!    The URL signs the chunk's exact length too: the bucket refuses any other body.
 //! 3. `GET /api/v1/uploads/{id}`: which chunks arrived (to resume after a dropped connection).
+//!    It keeps answering once storage joined the chunks and once the upload is completed.
 //! 4. `POST /api/v1/uploads/{id}/complete`: joins the chunks, probes the file, and either queues
-//!    the transcode (200) or says why the file cannot be played (422).
+//!    the transcode (200) or says why the file cannot be played (422). Idempotent: completing
+//!    a completed upload gives the same answer, so a client that timed out just asks again.
 //! 5. `DELETE /api/v1/uploads/{id}`: abandons it.
 //!
-//! Editors and admins only; an upload belongs to whoever opened it.
+//! Editors and admins only; an upload belongs to whoever opened it. Opening one is refused
+//! with 429 `too_many_open_uploads` when its uploader has too many open, and with 413
+//! `storage_quota_exceeded` when the tenant's stored sources would exceed its quota.
+//! Every chunk, presign, status and complete request counts as activity: an upload idle for a
+//! day is removed by `worker::cleanup`.
 
 use std::time::Duration;
 
@@ -24,12 +31,14 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use ferrotape_model::Role;
 use ferrotape_model::upload::{
-    self, DEFAULT_MAX_UPLOAD_BYTES, OpenUpload, UploadRejected, UploadStatus,
+    self, DEFAULT_MAX_UPLOAD_BYTES, OpenUpload, QuotaExceeded, UploadRejected, UploadStatus,
 };
 use ferrotape_store::accounts::UserRecord;
 use ferrotape_store::jobs;
 use ferrotape_store::media::{MediaError, StoredPart};
-use ferrotape_store::uploads::{self, ProbedSource, UploadRecord};
+use ferrotape_store::uploads::{
+    self, Aborted, CompletedAs, ProbedSource, UploadQuotas, UploadRecord,
+};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -72,6 +81,16 @@ fn rejected(err: UploadRejected) -> ApiError {
     ApiError::Coded(status, err.code(), err.to_string())
 }
 
+/// No room for another upload: the uploader must finish or cancel one (429), or the tenant must
+/// free storage (413, like a file over the size limit).
+fn over_quota(err: QuotaExceeded) -> ApiError {
+    let status = match err {
+        QuotaExceeded::OpenUploads { .. } => StatusCode::TOO_MANY_REQUESTS,
+        QuotaExceeded::Storage { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+    };
+    ApiError::Coded(status, err.code(), err.to_string())
+}
+
 fn media_failure(err: MediaError) -> ApiError {
     tracing::error!(%err, "media storage failed");
     ApiError::Unavailable("media storage")
@@ -87,7 +106,15 @@ async fn open(
         .await?
         .map_or(state.uploads.max_bytes, |limit| limit as u64);
     let plan = upload::plan_upload(&input, limit).map_err(rejected)?;
-    let mut record = uploads::open(&state.db, user.tenant, user.id, &plan).await?;
+    let mut record = uploads::open(
+        &state.db,
+        user.tenant,
+        user.id,
+        &plan,
+        &state.uploads.quotas,
+    )
+    .await?
+    .map_err(over_quota)?;
     match state.media.start_upload(&record.target().key).await {
         Ok(Some(multipart_id)) => {
             uploads::set_multipart(&state.db, record.id, &multipart_id).await?;
@@ -113,6 +140,29 @@ async fn owned(state: &AppState, user: &UserRecord, id: &str) -> Result<UploadRe
         return Err(ApiError::NotFound);
     }
     Ok(record)
+}
+
+/// The source's size when storage already joined the chunks (a `complete` that could not
+/// finish): S3 has no multipart upload to list any more, and every chunk is in.
+async fn joined_size(state: &AppState, record: &UploadRecord) -> Result<Option<u64>, ApiError> {
+    let size = state
+        .media
+        .object_size(&record.target().key)
+        .await
+        .map_err(media_failure)?;
+    Ok(size.filter(|size| *size == record.size_bytes as u64))
+}
+
+/// Every chunk of the upload, as a joined or completed upload holds them.
+fn all_chunks(record: &UploadRecord) -> Vec<StoredPart> {
+    (0..record.chunk_count as u32)
+        .map(|n| StoredPart {
+            n,
+            size: upload::chunk_len(record.size_bytes as u64, record.chunk_size as u32, n)
+                .unwrap_or(0),
+            etag: None,
+        })
+        .collect()
 }
 
 /// The chunks that arrived, whole: storage's own list for direct uploads, else the database's
@@ -145,10 +195,11 @@ async fn arrived(state: &AppState, record: &UploadRecord) -> Result<Vec<StoredPa
 }
 
 async fn status_of(state: &AppState, record: &UploadRecord) -> Result<UploadStatus, ApiError> {
-    let chunks = if record.state == "open" {
-        arrived(state, record).await?
-    } else {
-        Vec::new()
+    let chunks = match record.state.as_str() {
+        "open" if joined_size(state, record).await?.is_some() => all_chunks(record),
+        "open" => arrived(state, record).await?,
+        "completed" => all_chunks(record),
+        _ => Vec::new(),
     };
     Ok(UploadStatus {
         id: record.id,
@@ -171,6 +222,9 @@ async fn status(
 ) -> Result<Json<UploadStatus>, ApiError> {
     let user = require_role(&state, request.extensions(), Role::Editor).await?;
     let record = owned(&state, &user, &id).await?;
+    if record.state == "open" {
+        uploads::touch_unless_busy(&state.db, record.id).await?;
+    }
     Ok(Json(status_of(&state, &record).await?))
 }
 
@@ -189,6 +243,12 @@ async fn open_chunk(
     let n: u32 = n.parse().map_err(|_| bad_chunk_number(&record))?;
     let length = upload::chunk_len(record.size_bytes as u64, record.chunk_size as u32, n)
         .ok_or_else(|| bad_chunk_number(&record))?;
+    // Waits while a `complete` holds the upload, then finds it closed: nothing is stored for
+    // an upload that was completed or removed meanwhile.
+    if !uploads::touch(&state.db, record.id).await? {
+        let now = uploads::find(&state.db, record.tenant, record.id).await?;
+        return Err(closed(&now));
+    }
     Ok((record, n, length))
 }
 
@@ -240,11 +300,15 @@ async fn put_chunk(
             Err(different_chunk(n))
         };
     }
-    state
+    match state
         .media
         .write_part(&record.target(), n as u32, body.clone(), &actual)
         .await
-        .map_err(media_failure)?;
+    {
+        Ok(()) => {}
+        Err(MediaError::NotFound(_)) => return Err(already_joined()),
+        Err(err) => return Err(media_failure(err)),
+    }
     if !uploads::record_chunk(&state.db, record.id, n, body.len() as i32, &actual).await? {
         return Err(different_chunk(n));
     }
@@ -263,7 +327,7 @@ async fn presign_chunk(
     Path((id, n)): Path<(String, String)>,
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    let (record, n, _) = open_chunk(&state, request.extensions(), &id, &n).await?;
+    let (record, n, length) = open_chunk(&state, request.extensions(), &id, &n).await?;
     let Json(input) = Json::<PresignRequest>::from_request(request, &state).await?;
     let sha256 = upload::parse_sha256(&input.sha256).ok_or_else(|| {
         ApiError::Coded(
@@ -274,7 +338,7 @@ async fn presign_chunk(
     })?;
     let presigned = state
         .media
-        .presign_part(&record.target(), n, &sha256, PRESIGNED_URL_VALIDITY)
+        .presign_part(&record.target(), n, length, &sha256, PRESIGNED_URL_VALIDITY)
         .await
         .map_err(media_failure)?
         .ok_or_else(|| {
@@ -304,6 +368,15 @@ fn closed(record: &UploadRecord) -> ApiError {
         StatusCode::CONFLICT,
         "upload_closed",
         format!("this upload is already {}", record.state),
+    )
+}
+
+/// A chunk for an upload whose chunks storage already joined (a `complete` ran).
+fn already_joined() -> ApiError {
+    ApiError::Coded(
+        StatusCode::CONFLICT,
+        "upload_closed",
+        "every chunk of this upload already arrived and was joined: complete it".to_owned(),
     )
 }
 
@@ -347,18 +420,18 @@ async fn complete(
 ) -> Result<Response, ApiError> {
     let user = require_role(&state, request.extensions(), Role::Editor).await?;
     let record = owned(&state, &user, &id).await?;
-    if record.state != "open" {
-        return Err(closed(&record));
+    // From here until its outcome is recorded the upload is ours alone: the cleanup and a
+    // cancel skip it, a second `complete` waits for this one (see `uploads::Completion`).
+    let mut completion = uploads::begin_completion(&state.db, user.tenant, record.id).await?;
+    let record = completion.upload.clone();
+    match record.state.as_str() {
+        "open" => {}
+        "completed" => return Ok(completed(&record, completion.completed_as().await?)),
+        _ => return Err(closed(&record)),
     }
-    let target = record.target();
-    let source_key = target.key.clone();
+    let source_key = record.target().key;
     // Joined by an earlier attempt whose probe could not run: probe again, nothing else.
-    let joined = state
-        .media
-        .object_size(&source_key)
-        .await
-        .map_err(media_failure)?;
-    let size = match joined {
+    let size = match joined_size(&state, &record).await? {
         Some(size) => size,
         None => match join_chunks(&state, &record).await? {
             Ok(size) => size,
@@ -369,27 +442,27 @@ async fn complete(
         tracing::error!(upload = %record.id, size, expected = record.size_bytes, "assembled size differs");
         return Err(ApiError::Unavailable("media storage"));
     }
+    // With S3 this reads the ranges ffprobe needs, not the whole source (`store::probe_copy`).
     let scratch = tempfile::tempdir().map_err(|_| ApiError::Unavailable("scratch space"))?;
-    let readable = state
+    let probe_path = state
         .media
-        .readable_path(&source_key, scratch.path())
+        .probe_path(&source_key, size, scratch.path())
         .await
         .map_err(media_failure)?;
-    match ferrotape_worker::probe::probe(&state.tools.ffprobe, &readable).await {
+    match ferrotape_worker::probe::probe(&state.tools.ffprobe, &probe_path).await {
         Ok(probe) => {
             let source = probed_source(source_key, probe);
-            let job = uploads::complete_playable(&state.db, &record, &source).await?;
+            let job = completion.playable(&source).await?;
             wake_workers(&state.db).await;
             tracing::info!(upload = %record.id, video = %record.video_id, job, "upload complete; transcode queued");
-            Ok(Json(json!({
-                "video_id": record.video_id,
-                "state": "processing",
-                "duration_ms": source.duration_ms,
-            }))
-            .into_response())
+            let outcome = CompletedAs::Playable {
+                state: "processing".to_owned(),
+                duration_ms: Some(source.duration_ms),
+            };
+            Ok(completed(&record, outcome))
         }
         Err(ferrotape_worker::probe::ProbeError::NotPlayable(reason)) => {
-            uploads::complete_unplayable(&state.db, &record, &reason).await?;
+            completion.unplayable(&reason).await?;
             tracing::info!(upload = %record.id, %reason, "upload is not playable");
             // Nothing can use it (retrying needs a playable source), so it is not kept.
             // Deleted after the video failed: a failed delete leaves an orphan, not a lie.
@@ -398,16 +471,28 @@ async fn complete(
             {
                 tracing::warn!(%err, upload = %record.id, "cannot delete an unplayable source");
             }
-            Err(ApiError::Coded(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "not_playable",
-                reason,
-            ))
+            Ok(completed(&record, CompletedAs::Unplayable { reason }))
         }
         Err(err) => {
             tracing::error!(%err, "probing an upload failed");
             // The chunks are joined and kept; completing again retries the probe.
             Err(ApiError::Unavailable("media probing"))
+        }
+    }
+}
+
+/// The answer of `complete`, the first time and every time after.
+fn completed(record: &UploadRecord, outcome: CompletedAs) -> Response {
+    match outcome {
+        CompletedAs::Playable { state, duration_ms } => Json(json!({
+            "video_id": record.video_id,
+            "state": state,
+            "duration_ms": duration_ms,
+        }))
+        .into_response(),
+        CompletedAs::Unplayable { reason } => {
+            ApiError::Coded(StatusCode::UNPROCESSABLE_ENTITY, "not_playable", reason)
+                .into_response()
         }
     }
 }
@@ -477,11 +562,23 @@ async fn abort(
 ) -> Result<StatusCode, ApiError> {
     let user = require_role(&state, request.extensions(), Role::Editor).await?;
     let record = owned(&state, &user, &id).await?;
-    if !uploads::abort(&state.db, &record).await? {
-        return Err(closed(&record));
+    match uploads::abort(&state.db, &record).await? {
+        Aborted::Removed => {
+            uploads::discard_stored(&*state.media, &record).await;
+            Ok(StatusCode::NO_CONTENT)
+        }
+        Aborted::Busy => Err(ApiError::Coded(
+            StatusCode::CONFLICT,
+            "upload_busy",
+            "this upload is being completed right now and can no longer be cancelled; \
+             delete the video once it appears in the studio"
+                .to_owned(),
+        )),
+        Aborted::NotOpen => {
+            let now = uploads::find(&state.db, record.tenant, record.id).await?;
+            Err(closed(&now))
+        }
     }
-    uploads::discard_stored(&*state.media, &record).await;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Settings of the upload API.
@@ -489,12 +586,20 @@ async fn abort(
 pub struct UploadSettings {
     /// Used when the tenant sets no limit.
     pub max_bytes: u64,
+    pub quotas: UploadQuotas,
 }
+
+/// Uploads one user may have open at once unless configured otherwise.
+pub const DEFAULT_MAX_OPEN_UPLOADS_PER_USER: u32 = 10;
 
 impl Default for UploadSettings {
     fn default() -> Self {
         UploadSettings {
             max_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            quotas: UploadQuotas {
+                open_per_user: Some(DEFAULT_MAX_OPEN_UPLOADS_PER_USER),
+                tenant_storage_bytes: None,
+            },
         }
     }
 }

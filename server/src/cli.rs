@@ -28,6 +28,9 @@ pub struct Cli {
     #[command(flatten)]
     pub accounts: AccountArgs,
 
+    #[command(flatten)]
+    pub uploads: UploadArgs,
+
     /// Settings of the in-process worker (the same as `ferrotape-worker`'s).
     #[command(flatten)]
     pub worker: ferrotape_worker::WorkerArgs,
@@ -149,6 +152,41 @@ pub struct AccountArgs {
     #[arg(long, env = "FERROTAPE_SESSION_DAYS", value_name = "DAYS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=365))]
     pub session_days: u64,
+}
+
+/// Quotas on uploads (server only).
+#[derive(Debug, Clone, clap::Args)]
+pub struct UploadArgs {
+    /// Uploads one user may have open (started, neither completed nor cancelled) at once; one
+    /// more is refused with 429 `too_many_open_uploads`. 0: no limit.
+    #[arg(long, env = "FERROTAPE_MAX_OPEN_UPLOADS_PER_USER", value_name = "N",
+          default_value_t = crate::api_uploads::DEFAULT_MAX_OPEN_UPLOADS_PER_USER)]
+    pub max_open_uploads_per_user: u32,
+
+    /// Storage quota of each tenant in GB (10^9 bytes), counting its uploaded sources and open
+    /// uploads; an upload that would exceed it is refused with 413 `storage_quota_exceeded`.
+    /// 0: no quota.
+    #[arg(
+        long,
+        env = "FERROTAPE_TENANT_STORAGE_QUOTA_GB",
+        value_name = "GB",
+        default_value_t = 0
+    )]
+    pub tenant_storage_quota_gb: u64,
+}
+
+impl UploadArgs {
+    pub fn settings(&self) -> crate::api_uploads::UploadSettings {
+        let limit = |n: u64| (n > 0).then_some(n);
+        crate::api_uploads::UploadSettings {
+            quotas: ferrotape_store::uploads::UploadQuotas {
+                open_per_user: limit(u64::from(self.max_open_uploads_per_user)).map(|n| n as u32),
+                tenant_storage_bytes: limit(self.tenant_storage_quota_gb)
+                    .map(|gb| gb.saturating_mul(1_000_000_000)),
+            },
+            ..crate::api_uploads::UploadSettings::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

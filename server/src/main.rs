@@ -158,6 +158,7 @@ fn serve_site(cli: Cli) -> Result<(), String> {
     let http = accounts_setup::http_settings(&cli.accounts, cli.server.bind)?;
     let tools = ferrotape_worker::WorkerConfig::from(&cli.worker).tools;
     let common = cli.common.clone();
+    let uploads = cli.uploads.settings();
     with_database(&cli, |db, _| async move {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
         let served_media = common.open_media().await.map_err(|e| e.to_string())?;
@@ -177,7 +178,7 @@ fn serve_site(cli: Cli) -> Result<(), String> {
             media,
             served_media,
             tools,
-            uploads: ferrotape_server::api_uploads::UploadSettings::default(),
+            uploads,
             accounts,
             http: std::sync::Arc::new(http),
             job_events: ferrotape_server::job_events::JobEvents::new(),

@@ -39,7 +39,14 @@ fn s3_args() -> S3Args {
 }
 
 async fn s3_app() -> (TestApp, S3Media) {
-    let s3 = S3Media::connect(&s3_args()).await.unwrap();
+    s3_app_with(s3_args(), None).await
+}
+
+async fn s3_app_with(
+    args: S3Args,
+    tools: Option<ferrotape_worker::MediaTools>,
+) -> (TestApp, S3Media) {
+    let s3 = S3Media::connect(&args).await.unwrap();
     // SeaweedFS may answer 500 while it grows storage for a new bucket: the SDK retries, a bare
     // curl request would not, so the first write goes through the SDK.
     let scratch = tempfile::tempdir().unwrap();
@@ -48,10 +55,63 @@ async fn s3_app() -> (TestApp, S3Media) {
     s3.put_file("warm-up/object", &scratch.path().join("warm-up"))
         .await
         .unwrap();
-    (
-        TestApp::spawn_with_storage(OpenedMedia::S3(s3.clone())).await,
-        s3,
-    )
+    let app =
+        TestApp::spawn_with_uploads(Default::default(), Some(OpenedMedia::S3(s3.clone())), tools)
+            .await;
+    (app, s3)
+}
+
+/// A TCP proxy in front of the S3 server that counts the bytes S3 sends back: what the web
+/// server downloads from the bucket.
+struct CountingProxy {
+    endpoint: String,
+    downloaded: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl CountingProxy {
+    async fn start(upstream: &str) -> CountingProxy {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let upstream = upstream.trim_start_matches("http://").to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let downloaded = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = downloaded.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let (upstream, counter) = (upstream.clone(), counter.clone());
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    let (mut from_client, mut to_client) = client.into_split();
+                    let (mut from_server, mut to_server) = server.into_split();
+                    let up = async {
+                        let _ = tokio::io::copy(&mut from_client, &mut to_server).await;
+                        let _ = to_server.shutdown().await;
+                    };
+                    let down = async {
+                        let mut buffer = vec![0u8; 64 * 1024];
+                        while let Ok(n) = from_server.read(&mut buffer).await {
+                            if n == 0 || to_client.write_all(&buffer[..n]).await.is_err() {
+                                break;
+                            }
+                            counter.fetch_add(n as u64, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        let _ = to_client.shutdown().await;
+                    };
+                    tokio::join!(up, down);
+                });
+            }
+        });
+        CountingProxy {
+            endpoint,
+            downloaded,
+        }
+    }
+
+    fn downloaded(&self) -> u64 {
+        self.downloaded.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 /// A 3 s 320x240 clip with sound, made by ffmpeg's test sources.
@@ -416,4 +476,185 @@ async fn local_storage_says_chunks_go_through_the_server() {
             .unwrap()
             .contains(&format!("/api/v1/uploads/{id}/chunks/0"))
     );
+}
+
+/// A 3 s clip of noise encoded losslessly: about 40 MB, with its `moov` index at the end as
+/// cameras write it (no faststart).
+fn big_camera_clip(dir: &Path) -> Vec<u8> {
+    let out = dir.join("big.mp4");
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg("testsrc2=size=640x360:rate=30,noise=alls=60:allf=t")
+        .args(["-f", "lavfi", "-i", "sine=frequency=440", "-t", "3"])
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-qp", "0"])
+        .args(["-c:a", "aac", "-shortest"])
+        .arg(&out)
+        .status()
+        .expect("ffmpeg must be installed (make test installs it)");
+    assert!(status.success());
+    std::fs::read(out).unwrap()
+}
+
+/// With S3, `complete` probes the source from ranged reads (head, tail and the MP4 index
+/// wherever it lies), never downloading the whole file to the web server, and still gets the
+/// probe right for an MP4 whose index sits at its end.
+#[tokio::test]
+async fn complete_with_s3_reads_only_what_the_probe_needs() {
+    let proxy = CountingProxy::start(&s3_args().s3_endpoint.unwrap()).await;
+    let (app, _s3) = s3_app_with(
+        S3Args {
+            s3_endpoint: Some(proxy.endpoint.clone()),
+            ..s3_args()
+        },
+        None,
+    )
+    .await;
+    let mut client = editor(&app).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let file = big_camera_clip(tmp.path());
+    assert!(file.len() > 30_000_000, "{} bytes", file.len());
+    assert_ne!(&file[4..8], b"moov", "the index is not at the start");
+
+    let opened = open(&mut client, file.len()).await;
+    let id = opened["id"].as_str().unwrap().to_owned();
+    const CHUNK: usize = ferrotape_model::upload::CHUNK_SIZE as usize;
+    for (n, chunk) in file.chunks(CHUNK).enumerate() {
+        let request = client
+            .request(Method::PUT, &format!("/api/v1/uploads/{id}/chunks/{n}"))
+            .header("x-chunk-sha256", sha_hex(chunk))
+            .body(Body::from(chunk.to_vec()))
+            .unwrap();
+        let sent = client.send(request).await;
+        assert_eq!(sent.status, StatusCode::OK, "chunk {n}: {}", sent.body);
+    }
+
+    let before = proxy.downloaded();
+    let done = send(
+        &mut client,
+        Method::POST,
+        &format!("/api/v1/uploads/{id}/complete"),
+    )
+    .await;
+    let downloaded = proxy.downloaded() - before;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let duration = done.json()["duration_ms"].as_i64().unwrap();
+    assert!((2900..=3100).contains(&duration), "{duration}");
+    let width: Option<i32> = sqlx::query_scalar("SELECT width FROM videos WHERE id = $1::uuid")
+        .bind(done.json()["video_id"].as_str().unwrap())
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(width, Some(640));
+    let windows = ferrotape_store::probe_copy::ProbeWindows::default();
+    assert!(
+        downloaded < windows.head + windows.tail + 1_000_000,
+        "complete downloaded {downloaded} of the {} bytes",
+        file.len()
+    );
+}
+
+/// A client whose `complete` got no answer (here: the probe could not run after storage had
+/// joined the parts, so S3 has no multipart upload left) asks for the status and resumes:
+/// the status says every chunk is in, a chunk sent again is refused clearly, and completing
+/// again finishes it, then keeps giving the same answer.
+#[tokio::test]
+async fn a_client_that_lost_the_answer_to_complete_resumes_with_s3() {
+    let tools_dir = tempfile::tempdir().unwrap();
+    let ffprobe = tools_dir.path().join("ffprobe");
+    let (app, _s3) = s3_app_with(
+        s3_args(),
+        Some(ferrotape_worker::MediaTools {
+            ffprobe: ffprobe.clone(),
+            ..ferrotape_worker::MediaTools::default()
+        }),
+    )
+    .await;
+    let mut client = editor(&app).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let file = clip(tmp.path());
+    let opened = open(&mut client, file.len()).await;
+    let id = opened["id"].as_str().unwrap().to_owned();
+    let presigned = client
+        .post_json(
+            &format!("/api/v1/uploads/{id}/chunks/0/url"),
+            json!({"sha256": sha_hex(&file)}),
+        )
+        .await
+        .json();
+    assert_eq!(
+        presigned["headers"]["content-length"],
+        file.len().to_string().as_str(),
+        "the URL is for exactly this chunk: {presigned}"
+    );
+    assert_eq!(
+        put_direct(
+            presigned["url"].as_str().unwrap(),
+            &presigned["headers"],
+            &tmp.path().join("clip.mp4")
+        ),
+        200
+    );
+
+    let lost = send(
+        &mut client,
+        Method::POST,
+        &format!("/api/v1/uploads/{id}/complete"),
+    )
+    .await;
+    assert_eq!(
+        lost.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        lost.body
+    );
+
+    let status = client.get(&format!("/api/v1/uploads/{id}")).await;
+    assert_eq!(status.status, StatusCode::OK, "{}", status.body);
+    assert_eq!(status.json()["state"], "open");
+    assert_eq!(status.json()["received"], json!([0]));
+    assert_eq!(status.json()["received_bytes"], file.len());
+    let resent = client
+        .request(Method::PUT, &format!("/api/v1/uploads/{id}/chunks/0"))
+        .header("x-chunk-sha256", sha_hex(&file))
+        .body(Body::from(file.clone()))
+        .unwrap();
+    let resent = client.send(resent).await;
+    assert_eq!(resent.status, StatusCode::CONFLICT, "{}", resent.body);
+    assert_eq!(resent.json()["code"], "upload_closed");
+
+    let system_ffprobe = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v ffprobe"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(system_ffprobe.trim(), &ffprobe).unwrap();
+    let done = send(
+        &mut client,
+        Method::POST,
+        &format!("/api/v1/uploads/{id}/complete"),
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let again = send(
+        &mut client,
+        Method::POST,
+        &format!("/api/v1/uploads/{id}/complete"),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.json()["video_id"], done.json()["video_id"]);
+    assert_eq!(again.json()["duration_ms"], done.json()["duration_ms"]);
+    let status = client.get(&format!("/api/v1/uploads/{id}")).await;
+    assert_eq!(status.status, StatusCode::OK, "{}", status.body);
+    assert_eq!(status.json()["state"], "completed");
+    let (state, _) = video_state(&app, done.json()["video_id"].as_str().unwrap()).await;
+    assert_eq!(state, "processing");
+    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind = 'transcode'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(jobs, 1);
 }

@@ -169,10 +169,26 @@ async fn a_video_uploaded_in_chunks_is_probed_and_queued_for_transcoding() {
     assert_eq!(jobs[0].0, "transcode");
     assert_eq!(jobs[0].1["video_id"], done.json()["video_id"]);
 
-    // Completing twice is refused, and no second job appears.
+    // A client that lost the answer asks again and gets the same one; no second job appears.
     let twice = complete(&mut client, &id).await;
-    assert_eq!(twice.status, StatusCode::CONFLICT);
-    assert_eq!(twice.json()["code"], "upload_closed");
+    assert_eq!(twice.status, StatusCode::OK, "{}", twice.body);
+    assert_eq!(twice.json()["video_id"], done.json()["video_id"]);
+    assert_eq!(twice.json()["duration_ms"], done.json()["duration_ms"]);
+    assert_eq!(twice.json()["state"], "processing");
+    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(jobs, 1);
+    // The status keeps answering: completed, every chunk in.
+    let status = client.get(&format!("/api/v1/uploads/{id}")).await;
+    assert_eq!(status.status, StatusCode::OK);
+    assert_eq!(status.json()["state"], "completed");
+    assert_eq!(status.json()["received"], json!([0]));
+    // Nothing more is taken for it.
+    let late = put_chunk(&mut client, &id, 0, &file, &sha_hex(&file)).await;
+    assert_eq!(late.status, StatusCode::CONFLICT);
+    assert_eq!(late.json()["code"], "upload_closed");
 }
 
 #[tokio::test]
@@ -221,6 +237,11 @@ async fn damaged_missing_and_out_of_order_chunks_are_handled_and_a_renamed_text_
     let (state, reason, _, _) = video(&app, &id).await;
     assert_eq!(state, "failed");
     assert_eq!(reason.as_deref(), Some(message.as_str()));
+    // Asked again, the same refusal.
+    let again = complete(&mut client, &id).await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(again.json()["code"], "not_playable");
+    assert_eq!(again.json()["error"], message.as_str());
     let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs")
         .fetch_one(&app.pool)
         .await
@@ -466,49 +487,358 @@ async fn an_uploaded_720p_clip_is_transcoded_to_an_hls_ladder() {
     );
 }
 
-#[tokio::test]
-async fn uploads_abandoned_for_a_day_are_removed_with_their_chunks() {
-    let app = TestApp::spawn().await;
-    let mut client = editor(&app, "ed@example.com").await;
-    let old = id_of(&open(&mut client, "old.mp4", 10).await);
-    send_all(&mut client, &old, b"0123456789", &[0]).await;
-    let fresh = id_of(&open(&mut client, "fresh.mp4", 10).await);
-    sqlx::query("UPDATE uploads SET created_at = now() - interval '25 hours' WHERE id = $1::uuid")
-        .bind(&old)
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    let tenant_dir = app.media_dir.path().join(TenantId::DEFAULT.0.to_string());
-    assert_eq!(
-        std::fs::read_dir(&tenant_dir).unwrap().count(),
-        1,
-        "one upload stored a chunk"
-    );
+/// Moves an upload's creation and last activity into the past.
+async fn age(app: &TestApp, id: &str, created: &str, active: &str) {
+    sqlx::query(
+        "UPDATE uploads SET created_at = now() - $2::interval,
+                            last_activity_at = now() - $3::interval
+         WHERE id = $1::uuid",
+    )
+    .bind(id)
+    .bind(created)
+    .bind(active)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+}
 
-    let removed = ferrotape_worker::cleanup::remove_abandoned(
+async fn cleanup(app: &TestApp) -> usize {
+    ferrotape_worker::cleanup::remove_abandoned(
         &app.pool,
         &*app.media,
         ferrotape_worker::cleanup::ABANDONED_AFTER,
     )
     .await
-    .unwrap();
-    assert_eq!(removed, 1);
+    .unwrap()
+}
+
+/// "Abandoned" means nobody touched the upload for a day, however long ago it was opened: a
+/// chunk or a status request keeps it alive.
+#[tokio::test]
+async fn uploads_idle_for_a_day_are_removed_with_their_chunks_but_active_old_ones_stay() {
+    let app = TestApp::spawn().await;
+    let mut client = editor(&app, "ed@example.com").await;
+    let idle = id_of(&open(&mut client, "idle.mp4", 20).await);
+    send_all(&mut client, &idle, b"01234567890123456789", &[0]).await;
+    // Opened two days ago, a chunk an hour ago: a slow upload, not an abandoned one.
+    let slow = id_of(&open(&mut client, "slow.mp4", CHUNK + 10).await);
+    sqlx::query("UPDATE uploads SET created_at = now() - interval '2 days' WHERE id = $1::uuid")
+        .bind(&slow)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let first = vec![7u8; CHUNK];
     assert_eq!(
-        client.get(&format!("/api/v1/uploads/{old}")).await.status,
+        put_chunk(&mut client, &slow, 0, &first, &sha_hex(&first))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    sqlx::query(
+        "UPDATE uploads SET last_activity_at = now() - interval '1 hour' WHERE id = $1::uuid",
+    )
+    .bind(&slow)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    // Opened two days ago, its status asked for just now (a client resuming).
+    let resumed = id_of(&open(&mut client, "resumed.mp4", 10).await);
+    age(&app, &resumed, "2 days", "2 days").await;
+    assert_eq!(
+        client
+            .get(&format!("/api/v1/uploads/{resumed}"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    age(&app, &idle, "25 hours", "25 hours").await;
+    let tenant_dir = app.media_dir.path().join(TenantId::DEFAULT.0.to_string());
+    assert_eq!(
+        std::fs::read_dir(&tenant_dir).unwrap().count(),
+        2,
+        "two uploads stored a chunk"
+    );
+
+    assert_eq!(cleanup(&app).await, 1, "only the idle upload is abandoned");
+    assert_eq!(
+        client.get(&format!("/api/v1/uploads/{idle}")).await.status,
         StatusCode::NOT_FOUND
     );
+    for kept in [&slow, &resumed] {
+        assert_eq!(
+            client.get(&format!("/api/v1/uploads/{kept}")).await.json()["state"],
+            "open"
+        );
+    }
     assert_eq!(
-        client.get(&format!("/api/v1/uploads/{fresh}")).await.status,
+        std::fs::read_dir(&tenant_dir).unwrap().count(),
+        1,
+        "the idle upload's chunk is gone, the slow one's kept"
+    );
+    // A late chunk for the removed upload is refused, not stored for nobody.
+    let late = put_chunk(
+        &mut client,
+        &idle,
+        0,
+        b"0123456789",
+        &sha_hex(b"0123456789"),
+    )
+    .await;
+    assert_eq!(late.status, StatusCode::NOT_FOUND);
+    // The slow upload finishes as if nothing happened.
+    let rest = vec![8u8; 10];
+    assert_eq!(
+        put_chunk(&mut client, &slow, 1, &rest, &sha_hex(&rest))
+            .await
+            .status,
         StatusCode::OK
     );
     assert_eq!(
+        client.get(&format!("/api/v1/uploads/{slow}")).await.json()["received"],
+        json!([0, 1])
+    );
+}
+
+/// A stand-in ffprobe that stops before probing until the test lets it go: `started` (a FIFO)
+/// is written when it starts, `go` (a FIFO) read before it runs the real ffprobe. So a test can
+/// act at a precise point inside `complete`, with no timing guesses.
+struct PausedProbe {
+    dir: tempfile::TempDir,
+}
+
+impl PausedProbe {
+    fn new() -> PausedProbe {
+        let dir = tempfile::tempdir().unwrap();
+        for fifo in ["started", "go"] {
+            let status = Command::new("mkfifo")
+                .arg(dir.path().join(fifo))
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        let real = String::from_utf8(
+            Command::new("sh")
+                .args(["-c", "command -v ffprobe"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        let script = dir.path().join("ffprobe");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\necho started > '{dir}/started'\nread go < '{dir}/go'\nexec '{real}' \"$@\"\n",
+                dir = dir.path().display(),
+                real = real.trim()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        PausedProbe { dir }
+    }
+
+    fn tools(&self) -> ferrotape_worker::MediaTools {
+        ferrotape_worker::MediaTools {
+            ffprobe: self.dir.path().join("ffprobe"),
+            ..ferrotape_worker::MediaTools::default()
+        }
+    }
+
+    /// Returns once `complete` has joined the chunks and started probing.
+    async fn wait_started(&self) {
+        let fifo = self.dir.path().join("started");
+        tokio::task::spawn_blocking(move || std::fs::read_to_string(fifo).unwrap())
+            .await
+            .unwrap();
+    }
+
+    /// Lets the probe run.
+    async fn go(&self) {
+        let fifo = self.dir.path().join("go");
+        tokio::task::spawn_blocking(move || std::fs::write(fifo, "go\n").unwrap())
+            .await
+            .unwrap();
+    }
+}
+
+/// The cleanup running while `complete` joins and probes an upload idle for days (its client
+/// went away, came back and completed it) must not remove anything of it: it skips the upload
+/// `complete` holds, and `complete` ends with its source intact. A cancel at that moment is
+/// refused, and the status keeps answering.
+#[tokio::test]
+async fn a_cleanup_racing_a_complete_leaves_the_upload_alone() {
+    let probe = PausedProbe::new();
+    let app = TestApp::spawn_with_tools(probe.tools()).await;
+    let mut client = editor(&app, "ed@example.com").await;
+    let mut other_tab = app.client("10.0.0.1");
+    other_tab.log_in("ed@example.com", common::PASSWORD).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let file = clip(tmp.path());
+    let id = id_of(&open(&mut client, "talk.mp4", file.len()).await);
+    send_all(&mut client, &id, &file, &[0]).await;
+    age(&app, &id, "3 days", "3 days").await;
+
+    let completing = complete(&mut client, &id);
+    let meanwhile = async {
+        probe.wait_started().await;
+        // Even a cleanup that takes every open upload for abandoned skips this one.
+        let removed = ferrotape_worker::cleanup::remove_abandoned(
+            &app.pool,
+            &*app.media,
+            std::time::Duration::ZERO,
+        )
+        .await
+        .unwrap();
+        let status = other_tab.get(&format!("/api/v1/uploads/{id}")).await;
+        let cancel = other_tab
+            .request(Method::DELETE, &format!("/api/v1/uploads/{id}"))
+            .body(Body::empty())
+            .unwrap();
+        let cancelled = other_tab.send(cancel).await;
+        probe.go().await;
+        (removed, status, cancelled)
+    };
+    let (done, (removed, status, cancelled)) = tokio::join!(completing, meanwhile);
+    assert_eq!(removed, 0, "the cleanup removed nothing");
+    assert_eq!(status.status, StatusCode::OK, "{}", status.body);
+    assert_eq!(status.json()["received"], json!([0]));
+    assert_eq!(cancelled.status, StatusCode::CONFLICT, "{}", cancelled.body);
+    assert_eq!(cancelled.json()["code"], "upload_busy");
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let video_id = done.json()["video_id"].as_str().unwrap().to_owned();
+    assert_eq!(video(&app, &id).await.0, "processing");
+    let source = app
+        .media_dir
+        .path()
+        .join(TenantId::DEFAULT.0.to_string())
+        .join(&video_id)
+        .join("source/original.mp4");
+    assert_eq!(
+        std::fs::read(&source).ok().as_deref(),
+        Some(file.as_slice()),
+        "the source survived"
+    );
+    assert_eq!(
+        cleanup(&app).await,
+        0,
+        "a completed upload is never abandoned"
+    );
+}
+
+/// The other order: once the cleanup removed an idle upload, completing it finds nothing (and
+/// stores nothing), instead of joining chunks that are being deleted.
+#[tokio::test]
+async fn completing_an_upload_the_cleanup_removed_is_not_found() {
+    let app = TestApp::spawn().await;
+    let mut client = editor(&app, "ed@example.com").await;
+    let id = id_of(&open(&mut client, "a.mp4", 10).await);
+    send_all(&mut client, &id, b"0123456789", &[0]).await;
+    age(&app, &id, "2 days", "2 days").await;
+    assert_eq!(cleanup(&app).await, 1);
+    assert_eq!(
+        complete(&mut client, &id).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let videos: i64 = sqlx::query_scalar("SELECT count(*) FROM videos")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(videos, 0);
+    let tenant_dir = app.media_dir.path().join(TenantId::DEFAULT.0.to_string());
+    assert_eq!(
         std::fs::read_dir(&tenant_dir).unwrap().count(),
         0,
-        "its chunk is gone"
+        "nothing stored"
     );
-    // A late chunk for the removed upload is refused, not stored for nobody.
-    let late = put_chunk(&mut client, &old, 0, b"0123456789", &sha_hex(b"0123456789")).await;
-    assert_eq!(late.status, StatusCode::NOT_FOUND);
+}
+
+fn quotas(
+    open_per_user: Option<u32>,
+    storage: Option<u64>,
+) -> ferrotape_server::api_uploads::UploadSettings {
+    ferrotape_server::api_uploads::UploadSettings {
+        quotas: ferrotape_store::uploads::UploadQuotas {
+            open_per_user,
+            tenant_storage_bytes: storage,
+        },
+        ..Default::default()
+    }
+}
+
+/// One editor may have only so many uploads open: one more is 429 with a message saying what
+/// to do; finishing or cancelling one makes room, and other editors have their own count.
+#[tokio::test]
+async fn too_many_open_uploads_are_refused_with_429_until_one_is_finished() {
+    let app = TestApp::spawn_with_uploads(quotas(Some(2), None), None, None).await;
+    let mut client = editor(&app, "ed@example.com").await;
+    let first = id_of(&open(&mut client, "a.mp4", 10).await);
+    id_of(&open(&mut client, "b.mp4", 10).await);
+    let third = open(&mut client, "c.mp4", 10).await;
+    assert_eq!(
+        third.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        third.body
+    );
+    assert_eq!(third.json()["code"], "too_many_open_uploads");
+    let message = third.json()["error"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("2 uploads in progress") && message.contains("cancel"),
+        "{message}"
+    );
+    let videos: i64 = sqlx::query_scalar("SELECT count(*) FROM videos")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(videos, 2, "the refused upload left nothing behind");
+
+    let mut colleague = editor(&app, "colleague@example.com").await;
+    id_of(&open(&mut colleague, "d.mp4", 10).await);
+
+    let cancel = client
+        .request(Method::DELETE, &format!("/api/v1/uploads/{first}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(client.send(cancel).await.status, StatusCode::NO_CONTENT);
+    id_of(&open(&mut client, "c.mp4", 10).await);
+}
+
+/// A tenant's stored sources, open uploads included, stay under its quota: an upload that
+/// would pass it is 413 `storage_quota_exceeded`, with the figures; deleting makes room.
+#[tokio::test]
+async fn an_upload_over_the_tenant_storage_quota_is_refused_with_413() {
+    let app = TestApp::spawn_with_uploads(quotas(None, Some(2_000_000)), None, None).await;
+    let mut client = editor(&app, "ed@example.com").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let file = clip(tmp.path());
+    assert!(file.len() < 1_000_000, "the clip is small: {}", file.len());
+    // A stored source counts…
+    upload_clip(&app, &mut client, "talk.mp4", &file).await;
+    // …and so does an open upload, for the size it announced.
+    let pending = id_of(&open(&mut client, "pending.mp4", 1_000_000).await);
+    let over = open(&mut client, "more.mp4", 1_000_000).await;
+    assert_eq!(over.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", over.body);
+    assert_eq!(over.json()["code"], "storage_quota_exceeded");
+    let message = over.json()["error"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("2.0 MB") && message.contains("delete videos"),
+        "{message}"
+    );
+    assert_eq!(
+        ferrotape_store::uploads::stored_bytes(&app.pool, TenantId::DEFAULT)
+            .await
+            .unwrap(),
+        file.len() as u64 + 1_000_000
+    );
+
+    let cancel = client
+        .request(Method::DELETE, &format!("/api/v1/uploads/{pending}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(client.send(cancel).await.status, StatusCode::NO_CONTENT);
+    id_of(&open(&mut client, "more.mp4", 1_000_000).await);
 }
 
 async fn upload_clip(app: &TestApp, client: &mut Client<'_>, name: &str, file: &[u8]) -> String {

@@ -81,7 +81,7 @@ pub trait MediaStore: Send + Sync + std::fmt::Debug {
     async fn start_upload(&self, key: &str) -> Result<Option<String>, MediaError>;
 
     /// Stores chunk `n`, already checked against `sha256`; a resent chunk replaces the
-    /// earlier copy.
+    /// earlier copy. [`MediaError::NotFound`] when the upload's chunks were already joined.
     async fn write_part(
         &self,
         target: &UploadTarget,
@@ -91,12 +91,13 @@ pub trait MediaStore: Send + Sync + std::fmt::Debug {
     ) -> Result<(), MediaError>;
 
     /// A URL the client can PUT chunk `n` to directly, valid for `valid_for`; storage refuses
-    /// a body whose SHA-256 is not `sha256`. `None` when this backend takes chunks only
-    /// through [`MediaStore::write_part`].
+    /// a body that is not exactly `length` bytes or whose SHA-256 is not `sha256` (both are
+    /// signed). `None` when this backend takes chunks only through [`MediaStore::write_part`].
     async fn presign_part(
         &self,
         target: &UploadTarget,
         n: u32,
+        length: u64,
         sha256: &[u8; 32],
         valid_for: Duration,
     ) -> Result<Option<PresignedPart>, MediaError>;
@@ -127,6 +128,15 @@ pub trait MediaStore: Send + Sync + std::fmt::Debug {
     /// A local path to read `key` from: the object itself for local storage, else a copy
     /// downloaded into `scratch`.
     async fn readable_path(&self, key: &str, scratch: &Path) -> Result<PathBuf, MediaError>;
+
+    /// Up to `len` bytes of object `key` from byte `start` (fewer at its end).
+    async fn read_range(&self, key: &str, start: u64, len: u64) -> Result<Bytes, MediaError>;
+
+    /// A local path ffprobe can judge object `key` (`size` bytes) from without a whole copy:
+    /// the object itself for local storage, else a sparse stand-in written into `scratch`
+    /// holding only what a prober reads ([`crate::probe_copy`]).
+    async fn probe_path(&self, key: &str, size: u64, scratch: &Path)
+    -> Result<PathBuf, MediaError>;
 
     /// Removes every object under `prefix/` (a retried transcode clears its earlier outputs).
     async fn delete_prefix(&self, prefix: &str) -> Result<(), MediaError>;
@@ -252,6 +262,7 @@ impl MediaStore for LocalMedia {
         &self,
         _target: &UploadTarget,
         _n: u32,
+        _length: u64,
         _sha256: &[u8; 32],
         _valid_for: Duration,
     ) -> Result<Option<PresignedPart>, MediaError> {
@@ -334,6 +345,36 @@ impl MediaStore for LocalMedia {
             }
             Err(err) => Err(io(&path)(err)),
         }
+    }
+
+    async fn read_range(&self, key: &str, start: u64, len: u64) -> Result<Bytes, MediaError> {
+        let path = self.path_of(key)?;
+        tokio::task::spawn_blocking(move || {
+            use std::os::unix::fs::FileExt;
+            let file = std::fs::File::open(&path).map_err(|err| match err.kind() {
+                std::io::ErrorKind::NotFound => MediaError::NotFound(path.display().to_string()),
+                _ => io(&path)(err),
+            })?;
+            let available = file.metadata().map_err(io(&path))?.len();
+            let len = len.min(available.saturating_sub(start));
+            let mut buffer = vec![0u8; len as usize];
+            file.read_exact_at(&mut buffer, start).map_err(io(&path))?;
+            Ok(Bytes::from(buffer))
+        })
+        .await
+        .map_err(|e| MediaError::Io {
+            path: PathBuf::from(key),
+            source: std::io::Error::other(e.to_string()),
+        })?
+    }
+
+    async fn probe_path(
+        &self,
+        key: &str,
+        _size: u64,
+        scratch: &Path,
+    ) -> Result<PathBuf, MediaError> {
+        self.readable_path(key, scratch).await
     }
 
     async fn delete_prefix(&self, prefix: &str) -> Result<(), MediaError> {

@@ -2,8 +2,9 @@
 //! MinIO, AWS S3) with SigV4 credentials from the configuration.
 //!
 //! Uploads are S3 multipart uploads: chunk `n` is part `n + 1`. Browsers PUT parts to
-//! presigned URLs that sign the part's `x-amz-checksum-sha256`, so storage itself refuses a
-//! damaged chunk and the bytes never pass through the server. The parts S3 lists are the
+//! presigned URLs that sign the part's `Content-Length` and `x-amz-checksum-sha256`, so
+//! storage itself refuses a damaged or resized chunk and the bytes never pass through the
+//! server. The parts S3 lists are the
 //! record of what arrived.
 
 use std::path::{Path, PathBuf};
@@ -29,6 +30,7 @@ use tokio::io::AsyncRead;
 use crate::media::{
     MediaError, MediaStore, PresignedPart, StoredPart, UploadTarget, check_key, content_type_of,
 };
+use crate::probe_copy::ProbeWindows;
 
 /// S3 connection settings (`FERROTAPE_S3_*`). Setting a bucket selects S3 storage.
 #[derive(Debug, Clone, clap::Args, Default)]
@@ -346,7 +348,11 @@ impl MediaStore for S3Media {
             .body(ByteStream::from(bytes))
             .send()
             .await
-            .map_err(remote("store a chunk"))?;
+            .map_err(|err| match status_of(&err) {
+                // NoSuchUpload: `complete` joined the parts already.
+                Some(404) => MediaError::NotFound(target.key.clone()),
+                _ => remote("store a chunk")(err),
+            })?;
         Ok(())
     }
 
@@ -354,6 +360,7 @@ impl MediaStore for S3Media {
         &self,
         target: &UploadTarget,
         n: u32,
+        length: u64,
         sha256: &[u8; 32],
         valid_for: Duration,
     ) -> Result<Option<PresignedPart>, MediaError> {
@@ -366,6 +373,9 @@ impl MediaStore for S3Media {
             .key(&target.key)
             .upload_id(self.multipart_id(target)?)
             .part_number(n as i32 + 1)
+            // Signed, so the bucket refuses a longer or shorter body: a URL handed out for one
+            // chunk cannot store more than that chunk.
+            .content_length(length as i64)
             .checksum_sha256(base64::engine::general_purpose::STANDARD.encode(sha256))
             .presigned(config)
             .await
@@ -527,6 +537,44 @@ impl MediaStore for S3Media {
                 source,
             })?;
         Ok(path)
+    }
+
+    async fn read_range(&self, key: &str, start: u64, len: u64) -> Result<Bytes, MediaError> {
+        if len == 0 {
+            return Ok(Bytes::new());
+        }
+        let range = format!("bytes={start}-{}", start + len - 1);
+        match self.read(key, Some(&range), None).await? {
+            ReadOutcome::Object(object) => {
+                let mut body = object.body;
+                let mut buffer = Vec::with_capacity(object.content_length.unwrap_or(len) as usize);
+                tokio::io::AsyncReadExt::read_to_end(&mut body, &mut buffer)
+                    .await
+                    .map_err(|source| MediaError::Io {
+                        path: PathBuf::from(key),
+                        source,
+                    })?;
+                // A server ignoring the range sends everything: keep only what was asked.
+                if !object.partial && start > 0 {
+                    buffer.drain(..(start as usize).min(buffer.len()));
+                }
+                buffer.truncate(len as usize);
+                Ok(Bytes::from(buffer))
+            }
+            ReadOutcome::RangeNotSatisfiable => Ok(Bytes::new()),
+            ReadOutcome::NotFound | ReadOutcome::NotModified { .. } => {
+                Err(MediaError::NotFound(key.to_owned()))
+            }
+        }
+    }
+
+    async fn probe_path(
+        &self,
+        key: &str,
+        size: u64,
+        scratch: &Path,
+    ) -> Result<PathBuf, MediaError> {
+        crate::probe_copy::sparse_copy(self, key, size, scratch, ProbeWindows::default()).await
     }
 
     async fn delete_prefix(&self, prefix: &str) -> Result<(), MediaError> {

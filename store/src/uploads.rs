@@ -2,7 +2,7 @@
 //! tenant (or an upload already looked up in it) and scopes its query.
 
 use ferrotape_model::TenantId;
-use ferrotape_model::upload::UploadPlan;
+use ferrotape_model::upload::{QuotaExceeded, UploadPlan};
 use serde_json::Value;
 use sqlx::PgPool;
 use time::OffsetDateTime;
@@ -84,14 +84,28 @@ pub async fn tenant_limit(pool: &PgPool, tenant: TenantId) -> Result<Option<i64>
     .flatten())
 }
 
-/// Opens an upload and creates its video (state `uploading`) in one transaction.
+/// Limits on what a user may have open and a tenant may store; `None` is no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UploadQuotas {
+    /// Uploads one user may have open at once.
+    pub open_per_user: Option<u32>,
+    /// Bytes of sources one tenant may store, open uploads included (see [`stored_bytes`]).
+    pub tenant_storage_bytes: Option<u64>,
+}
+
+/// Opens an upload and creates its video (state `uploading`) in one transaction, or says
+/// which quota leaves no room for it.
 pub async fn open(
     pool: &PgPool,
     tenant: TenantId,
     user: Uuid,
     plan: &UploadPlan,
-) -> Result<UploadRecord, StoreError> {
+    quotas: &UploadQuotas,
+) -> Result<Result<UploadRecord, QuotaExceeded>, StoreError> {
     let mut tx = pool.begin().await?;
+    if let Err(exceeded) = check_quotas(&mut tx, tenant, user, plan.size_bytes, quotas).await? {
+        return Ok(Err(exceeded));
+    }
     let video = sqlx::query_scalar!(
         "INSERT INTO videos (tenant_id, original_name, size_bytes, uploaded_by)
          VALUES ($1, $2, $3, $4) RETURNING id",
@@ -123,7 +137,91 @@ pub async fn open(
     .await
     .map_err(|e| StoreError::from_write(e, "the upload"))?;
     tx.commit().await?;
-    Ok(record.into())
+    Ok(Ok(record.into()))
+}
+
+/// Checks the quotas inside the opening transaction. The tenant's row stays locked until it
+/// commits, so two uploads opened at once cannot both take the last room.
+async fn check_quotas(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    tenant: TenantId,
+    user: Uuid,
+    size: u64,
+    quotas: &UploadQuotas,
+) -> Result<Result<(), QuotaExceeded>, StoreError> {
+    if quotas == &UploadQuotas::default() {
+        return Ok(Ok(()));
+    }
+    sqlx::query_scalar!(
+        "SELECT id FROM tenants WHERE id = $1 FOR NO KEY UPDATE",
+        tenant.0
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(limit) = quotas.open_per_user {
+        let open = sqlx::query_scalar!(
+            r#"SELECT count(*) AS "open!" FROM uploads
+               WHERE tenant_id = $1 AND user_id = $2 AND state = 'open'"#,
+            tenant.0,
+            user,
+        )
+        .fetch_one(&mut **tx)
+        .await?;
+        if open >= i64::from(limit) {
+            return Ok(Err(QuotaExceeded::OpenUploads { limit }));
+        }
+    }
+    if let Some(limit) = quotas.tenant_storage_bytes {
+        let used = stored_bytes(&mut **tx, tenant).await?;
+        if used.saturating_add(size) > limit {
+            return Ok(Err(QuotaExceeded::Storage { limit, used, size }));
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// The bytes a tenant's sources take or will take: every video still uploading (the size its
+/// upload announced) or holding a stored source. Transcode outputs are not counted: their
+/// size follows from the sources (the ladder never upscales) and uploaders cannot change it.
+pub async fn stored_bytes<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    tenant: TenantId,
+) -> Result<u64, StoreError> {
+    let used = sqlx::query_scalar!(
+        r#"SELECT coalesce(sum(size_bytes), 0)::bigint AS "used!" FROM videos
+           WHERE tenant_id = $1 AND (state = 'uploading' OR source_key IS NOT NULL)"#,
+        tenant.0,
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(used.max(0) as u64)
+}
+
+/// Records activity on an open upload (a chunk or a presign request), so the cleanup leaves
+/// it alone. Waits while a `complete` holds the upload; `false` when it is no longer open,
+/// and then nothing may be stored for it.
+pub async fn touch(pool: &PgPool, upload: Uuid) -> Result<bool, StoreError> {
+    let touched = sqlx::query!(
+        "UPDATE uploads SET last_activity_at = now() WHERE id = $1 AND state = 'open'",
+        upload,
+    )
+    .execute(pool)
+    .await?;
+    Ok(touched.rows_affected() > 0)
+}
+
+/// Records that someone looked at an open upload (a status request). Never waits: an upload a
+/// `complete` holds was just touched by it.
+pub async fn touch_unless_busy(pool: &PgPool, upload: Uuid) -> Result<(), StoreError> {
+    sqlx::query!(
+        "UPDATE uploads SET last_activity_at = now()
+         WHERE id = (SELECT id FROM uploads WHERE id = $1 AND state = 'open'
+                     FOR NO KEY UPDATE SKIP LOCKED)",
+        upload,
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 struct UploadRow {
@@ -257,8 +355,114 @@ pub struct ProbedSource {
     pub height: Option<i32>,
 }
 
-/// Marks an open upload completed; a conflict when another request completed or aborted it
-/// first (the caller's transaction then rolls back).
+/// An upload being completed. Its row stays locked (`FOR NO KEY UPDATE`) until the outcome is
+/// recorded, which makes `complete` safe against everything else touching the upload:
+/// the cleanup and a cancel skip a locked upload (so they never remove chunks or a joined source
+/// from under a `complete`), a chunk arriving meanwhile waits and then finds the upload closed,
+/// and a second `complete` (a client retrying after a timeout) waits for the first one's outcome
+/// and answers the same. Dropping it unrecorded (joining or probing could not run) changes
+/// nothing; completing again picks up where it stopped.
+pub struct Completion {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    /// The upload as it is now that it is locked (another request may have completed it).
+    pub upload: UploadRecord,
+}
+
+/// What a completed upload became, as its `complete` answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompletedAs {
+    /// The source was playable; `state` is its video's state now.
+    Playable {
+        state: String,
+        duration_ms: Option<i64>,
+    },
+    /// The source could not be played, for this reason.
+    Unplayable { reason: String },
+}
+
+/// Locks the caller's upload `id` for completing it (waiting while another `complete` holds
+/// it) and records the activity.
+pub async fn begin_completion(
+    pool: &PgPool,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<Completion, StoreError> {
+    let mut tx = pool.begin().await?;
+    let upload = sqlx::query_as!(
+        UploadRow,
+        r#"UPDATE uploads SET last_activity_at = now()
+           WHERE tenant_id = $1 AND id = $2
+           RETURNING id, tenant_id, user_id, video_id, file_name, content_type, size_bytes,
+                     chunk_size, chunk_count, state::text AS "state!", multipart_id, created_at"#,
+        tenant.0,
+        id,
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(StoreError::NotFound)?
+    .into();
+    Ok(Completion { tx, upload })
+}
+
+impl Completion {
+    /// The source is complete and playable: the upload is finished, the video moves to
+    /// `processing` and a transcode job is enqueued, all in one transaction. Returns the job
+    /// id; call [`jobs::notify_enqueued`] after it to wake workers.
+    pub async fn playable(mut self, source: &ProbedSource) -> Result<i64, StoreError> {
+        finish_open(&mut self.tx, &self.upload).await?;
+        let job = start_processing(
+            &mut self.tx,
+            self.upload.tenant,
+            self.upload.video_id,
+            source,
+        )
+        .await?;
+        self.tx.commit().await?;
+        Ok(job)
+    }
+
+    /// The source is complete but not playable: the upload is finished and the video fails
+    /// with `reason` (shown in the studio).
+    pub async fn unplayable(mut self, reason: &str) -> Result<(), StoreError> {
+        finish_open(&mut self.tx, &self.upload).await?;
+        fail_uploading(
+            &mut *self.tx,
+            self.upload.tenant,
+            self.upload.video_id,
+            reason,
+        )
+        .await?;
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// What an already completed upload became (a retried `complete` answers the same).
+    pub async fn completed_as(&mut self) -> Result<CompletedAs, StoreError> {
+        let video = sqlx::query!(
+            r#"SELECT state::text AS "state!", probe IS NOT NULL AS "probed!", duration_ms,
+                      failure_reason
+               FROM videos WHERE tenant_id = $1 AND id = $2"#,
+            self.upload.tenant.0,
+            self.upload.video_id,
+        )
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(if video.probed {
+            CompletedAs::Playable {
+                state: video.state,
+                duration_ms: video.duration_ms,
+            }
+        } else {
+            CompletedAs::Unplayable {
+                reason: video
+                    .failure_reason
+                    .unwrap_or_else(|| "this file cannot be played".to_owned()),
+            }
+        })
+    }
+}
+
+/// Marks the locked open upload completed.
 async fn finish_open(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     upload: &UploadRecord,
@@ -273,25 +477,10 @@ async fn finish_open(
     .await?;
     if finished.rows_affected() == 0 {
         return Err(StoreError::Conflict(
-            "the upload was already completed or aborted".to_owned(),
+            "the upload was already completed or cancelled".to_owned(),
         ));
     }
     Ok(())
-}
-
-/// The source is complete and playable: the upload is finished, the video moves to
-/// `processing` and a transcode job is enqueued — all in one transaction. Returns the job id.
-/// Call [`jobs::notify_enqueued`] after it to wake workers.
-pub async fn complete_playable(
-    pool: &PgPool,
-    upload: &UploadRecord,
-    source: &ProbedSource,
-) -> Result<i64, StoreError> {
-    let mut tx = pool.begin().await?;
-    finish_open(&mut tx, upload).await?;
-    let job = start_processing(&mut tx, upload.tenant, upload.video_id, source).await?;
-    tx.commit().await?;
-    Ok(job)
 }
 
 /// Records the probed source of a video, moves it to `processing` and enqueues its transcode.
@@ -433,20 +622,6 @@ pub async fn retry_transcode(
     Ok(job)
 }
 
-/// The source is complete but not playable: the upload is finished and the video fails with
-/// `reason` (shown in the studio).
-pub async fn complete_unplayable(
-    pool: &PgPool,
-    upload: &UploadRecord,
-    reason: &str,
-) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await?;
-    finish_open(&mut tx, upload).await?;
-    fail_uploading(&mut *tx, upload.tenant, upload.video_id, reason).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
 /// A video still `uploading` fails with `reason` (shown in the studio).
 async fn fail_uploading<'e>(
     db: impl sqlx::PgExecutor<'e>,
@@ -466,24 +641,103 @@ async fn fail_uploading<'e>(
     Ok(())
 }
 
-/// Aborts an open upload: the video row (and with it the upload and its chunk records) is
-/// deleted. The caller removes the stored chunks. `false` when it was not open.
-pub async fn abort(pool: &PgPool, upload: &UploadRecord) -> Result<bool, StoreError> {
-    let deleted = sqlx::query!(
-        "DELETE FROM videos v USING uploads u
-         WHERE u.id = $1 AND u.tenant_id = $2 AND u.state = 'open'
-           AND v.tenant_id = u.tenant_id AND v.id = u.video_id AND v.state = 'uploading'",
+/// What [`abort`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aborted {
+    /// The upload, its video and chunk records are gone: remove what storage holds.
+    Removed,
+    /// A `complete` is joining or probing it right now.
+    Busy,
+    /// It was already completed or cancelled.
+    NotOpen,
+}
+
+/// How long a cancel waits for a chunk request holding the upload's row for an instant; a
+/// `complete` holds it far longer and makes the cancel answer [`Aborted::Busy`].
+const ABORT_LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '3s'";
+
+/// Cancels an open upload: the video row (and with it the upload and its chunk records) is
+/// deleted. The caller removes the stored chunks with [`discard_stored`], but only on
+/// [`Aborted::Removed`]: anything else means the files belong to someone else now.
+pub async fn abort(pool: &PgPool, upload: &UploadRecord) -> Result<Aborted, StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(ABORT_LOCK_TIMEOUT).execute(&mut *tx).await?;
+    let open = sqlx::query_scalar!(
+        "SELECT id FROM uploads WHERE id = $1 AND tenant_id = $2 AND state = 'open' FOR UPDATE",
         upload.id,
         upload.tenant.0,
     )
-    .execute(pool)
+    .fetch_optional(&mut *tx)
+    .await;
+    match open {
+        Ok(Some(_)) => {}
+        Ok(None) => return Ok(Aborted::NotOpen),
+        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some(LOCK_NOT_AVAILABLE) => {
+            return Ok(Aborted::Busy);
+        }
+        Err(err) => return Err(err.into()),
+    }
+    let deleted = sqlx::query!(
+        "DELETE FROM videos WHERE tenant_id = $1 AND id = $2 AND state = 'uploading'",
+        upload.tenant.0,
+        upload.video_id,
+    )
+    .execute(&mut *tx)
     .await?;
-    Ok(deleted.rows_affected() > 0)
+    tx.commit().await?;
+    Ok(if deleted.rows_affected() > 0 {
+        Aborted::Removed
+    } else {
+        Aborted::NotOpen
+    })
+}
+
+/// PostgreSQL's `lock_not_available`: a `lock_timeout` or `NOWAIT` gave up.
+const LOCK_NOT_AVAILABLE: &str = "55P03";
+
+/// Cancels up to `limit` open uploads nobody touched since `idle_since`, in one statement, and
+/// returns exactly those: their rows are gone, and the caller removes their stored chunks with
+/// [`discard_stored`]. An upload a `complete` (or a chunk request) holds at that moment is
+/// skipped: it is not idle.
+pub async fn abort_idle(
+    pool: &PgPool,
+    idle_since: OffsetDateTime,
+    limit: i64,
+) -> Result<Vec<UploadRecord>, StoreError> {
+    Ok(sqlx::query_as!(
+        UploadRow,
+        r#"WITH idle AS (
+               SELECT id, tenant_id, user_id, video_id, file_name, content_type, size_bytes,
+                      chunk_size, chunk_count, state, multipart_id, created_at
+               FROM uploads WHERE state = 'open' AND last_activity_at < $1
+               ORDER BY last_activity_at LIMIT $2
+               FOR UPDATE SKIP LOCKED
+           ), removed AS (
+               DELETE FROM videos v USING idle
+               WHERE v.tenant_id = idle.tenant_id AND v.id = idle.video_id
+                 AND v.state = 'uploading'
+               RETURNING v.id
+           )
+           SELECT idle.id AS "id!", idle.tenant_id AS "tenant_id!", idle.user_id AS "user_id!",
+                  idle.video_id AS "video_id!", idle.file_name AS "file_name!",
+                  idle.content_type AS "content_type!", idle.size_bytes AS "size_bytes!",
+                  idle.chunk_size AS "chunk_size!", idle.chunk_count AS "chunk_count!",
+                  idle.state::text AS "state!", idle.multipart_id,
+                  idle.created_at AS "created_at!"
+           FROM idle JOIN removed ON removed.id = idle.video_id"#,
+        idle_since,
+        limit,
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(Into::into)
+    .collect())
 }
 
 /// Removes whatever an upload that will never complete stored: its S3 multipart upload and
-/// every object under its video. Call it after [`abort`]; failures are only logged, since the
-/// upload is already gone for its owner.
+/// every object under its video. Call it only for uploads [`abort`] or [`abort_idle`] removed;
+/// failures are only logged, since the upload is already gone for its owner.
 pub async fn discard_stored(media: &dyn MediaStore, upload: &UploadRecord) {
     if let Err(err) = media.abort_upload(&upload.target()).await {
         tracing::warn!(%err, upload = %upload.id, "cannot abort an upload's stored chunks");
@@ -492,26 +746,4 @@ pub async fn discard_stored(media: &dyn MediaStore, upload: &UploadRecord) {
     if let Err(err) = media.delete_prefix(&prefix).await {
         tracing::warn!(%err, %prefix, "cannot remove an aborted upload's files");
     }
-}
-
-/// Open uploads older than `before` (abandoned), oldest first.
-pub async fn abandoned(
-    pool: &PgPool,
-    before: OffsetDateTime,
-    limit: i64,
-) -> Result<Vec<UploadRecord>, StoreError> {
-    Ok(sqlx::query_as!(
-        UploadRow,
-        r#"SELECT id, tenant_id, user_id, video_id, file_name, content_type, size_bytes,
-                  chunk_size, chunk_count, state::text AS "state!", multipart_id, created_at
-           FROM uploads WHERE state = 'open' AND created_at < $1
-           ORDER BY created_at LIMIT $2"#,
-        before,
-        limit,
-    )
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(Into::into)
-    .collect())
 }

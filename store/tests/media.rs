@@ -244,8 +244,19 @@ async fn a_presigned_chunk_url_takes_only_the_chunk_it_was_signed_for() {
     bytes[1000] ^= 1;
     std::fs::write(&damaged, &bytes).unwrap();
 
+    let longer = scratch.path().join("longer");
+    std::fs::write(&longer, [chunk.as_slice(), b"more"].concat()).unwrap();
+    let shorter = scratch.path().join("shorter");
+    std::fs::write(&shorter, &chunk[..FIRST_PART - 1]).unwrap();
+
     let presigned = media
-        .presign_part(&target, 0, &sha(&chunk), Duration::from_secs(600))
+        .presign_part(
+            &target,
+            0,
+            FIRST_PART as u64,
+            &sha(&chunk),
+            Duration::from_secs(600),
+        )
         .await
         .unwrap()
         .expect("S3 presigns");
@@ -254,11 +265,34 @@ async fn a_presigned_chunk_url_takes_only_the_chunk_it_was_signed_for() {
         "{}",
         presigned.url
     );
+    let signed = presigned
+        .url
+        .split_once("X-Amz-SignedHeaders=")
+        .map(|(_, rest)| rest.split('&').next().unwrap_or_default().to_owned())
+        .unwrap_or_default();
+    assert!(
+        signed.split("%3B").any(|h| h == "content-length"),
+        "the part length is signed: {signed}"
+    );
     assert_eq!(
         put(&presigned.url, &presigned.headers, &damaged),
         400,
         "a damaged chunk is refused"
     );
+    // A body of another length is refused by its signature, before any checksum is computed
+    // (the bucket reads no byte of it): a chunk URL cannot store more than its chunk.
+    for (body, what) in [(&longer, "a longer body"), (&shorter, "a shorter body")] {
+        let length = std::fs::metadata(body).unwrap().len();
+        let headers: Vec<(String, String)> = presigned
+            .headers
+            .iter()
+            .map(|(name, value)| match name.as_str() {
+                "content-length" => (name.clone(), length.to_string()),
+                _ => (name.clone(), value.clone()),
+            })
+            .collect();
+        assert_eq!(put(&presigned.url, &headers, body), 403, "{what}");
+    }
     assert_eq!(media.listed_parts(&target).await.unwrap(), Some(vec![]));
     // Without the signed checksum header the signature does not match.
     assert_eq!(put(&presigned.url, &[], &good), 403);
@@ -270,7 +304,7 @@ async fn a_presigned_chunk_url_takes_only_the_chunk_it_was_signed_for() {
     );
 
     let short_lived = media
-        .presign_part(&target, 1, &sha(b"x"), Duration::from_secs(1))
+        .presign_part(&target, 1, 1, &sha(b"x"), Duration::from_secs(1))
         .await
         .unwrap()
         .unwrap();

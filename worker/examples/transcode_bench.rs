@@ -2,7 +2,7 @@
 //! encoding work.
 //!
 //! (a) the job: a video row in `processing` with its source in a `LocalMedia` store and a
-//!     `transcode` job enqueued the way `store::uploads::complete_playable` does it, run by the
+//!     `transcode` job enqueued the way `store::uploads::Completion::playable` does it, run by the
 //!     real worker (`ferrotape_worker::run`) until the video is `ready`. Timed from the enqueue
 //!     to `ready`; its CPU is the reaped children's (ffmpeg) plus this process's own (runtime,
 //!     database client, playlists, storing the outputs). The embedded PostgreSQL is a separate

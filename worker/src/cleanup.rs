@@ -1,6 +1,11 @@
-//! `uploads.cleanup`: removes uploads abandoned for more than a day (their video row, chunk
-//! records and stored chunks), then schedules its next run. One run per hour slot across the
-//! whole fleet: the slot is the job's unique key.
+//! `uploads.cleanup`: removes uploads abandoned for more than a day — open, and without a chunk,
+//! presign, status or complete request for that long — with their video row, chunk records and
+//! stored chunks, then schedules its next run. One run per hour slot across the whole fleet:
+//! the slot is the job's unique key.
+//!
+//! It deletes storage only for uploads its own statement removed (`uploads::abort_idle`), and
+//! that statement skips an upload a `complete` holds: a `complete` racing the cleanup keeps its
+//! chunks and source.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,31 +53,23 @@ impl JobHandler for AbandonedUploads {
     }
 }
 
-/// Removes open uploads older than `age`; returns how many.
+/// Removes open uploads idle for longer than `idle`; returns how many.
 pub async fn remove_abandoned(
     pool: &PgPool,
     media: &dyn MediaStore,
-    age: Duration,
+    idle: Duration,
 ) -> Result<usize, String> {
-    let before = OffsetDateTime::now_utc() - age;
+    let idle_since = OffsetDateTime::now_utc() - idle;
     let mut removed = 0;
     loop {
-        let batch = uploads::abandoned(pool, before, BATCH)
+        // Rows first: a chunk arriving meanwhile is refused instead of stored for nobody.
+        let batch = uploads::abort_idle(pool, idle_since, BATCH)
             .await
             .map_err(|e| e.to_string())?;
-        if batch.is_empty() {
-            return Ok(removed);
-        }
         for upload in &batch {
-            // Rows first: a chunk arriving meanwhile is refused instead of stored for nobody.
-            if uploads::abort(pool, upload)
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                removed += 1;
-            }
             uploads::discard_stored(media, upload).await;
         }
+        removed += batch.len();
         if (batch.len() as i64) < BATCH {
             return Ok(removed);
         }

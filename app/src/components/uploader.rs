@@ -296,11 +296,13 @@ mod client {
 
     async fn run(shared: &Rc<Shared>, file: &File) -> Result<String, String> {
         let key = storage_key(file);
-        // Resume: the same file (name, size, modification time) reuses its open upload.
+        // Resume: the same file (name, size, modification time) reuses its upload. A completed
+        // one (the answer to `complete` was lost) lists every chunk, so only `complete` is
+        // asked again, and answers as the first time.
         let mut status = None;
         if let Some(id) = storage().and_then(|s| s.get_item(&key).ok().flatten())
             && let Ok((200, body)) = request("GET", &format!("/api/v1/uploads/{id}"), None).await
-            && body["state"] == "open"
+            && (body["state"] == "open" || body["state"] == "completed")
         {
             status = Some(body);
         }

@@ -63,7 +63,25 @@ impl TestApp {
     }
 
     pub async fn spawn_with(config: AccountsConfig, trusted_proxies: Vec<ipnet::IpNet>) -> TestApp {
-        TestApp::spawn_full(config, trusted_proxies, None, None, Duration::ZERO).await
+        TestApp::spawn_full(config, trusted_proxies, None, None, Duration::ZERO, None).await
+    }
+
+    /// The app with these upload settings (quotas), storage (an S3 bucket; default local) and
+    /// media tools.
+    pub async fn spawn_with_uploads(
+        uploads: ferrotape_server::api_uploads::UploadSettings,
+        storage: Option<ferrotape_store::media::OpenedMedia>,
+        tools: Option<ferrotape_worker::MediaTools>,
+    ) -> TestApp {
+        TestApp::spawn_full(
+            AccountsConfig::default(),
+            Vec::new(),
+            storage,
+            tools,
+            Duration::ZERO,
+            Some(uploads),
+        )
+        .await
     }
 
     /// The app running these media tools (a missing ffprobe, say).
@@ -74,6 +92,7 @@ impl TestApp {
             None,
             Some(tools),
             Duration::ZERO,
+            None,
         )
         .await
     }
@@ -86,6 +105,7 @@ impl TestApp {
             Some(storage),
             None,
             Duration::ZERO,
+            None,
         )
         .await
     }
@@ -93,7 +113,7 @@ impl TestApp {
     /// The app caching public pages for anonymous viewers for `ttl` (the others render every
     /// page, so a test can change the database and see the change on its next request).
     pub async fn spawn_with_page_cache(ttl: Duration) -> TestApp {
-        TestApp::spawn_full(AccountsConfig::default(), Vec::new(), None, None, ttl).await
+        TestApp::spawn_full(AccountsConfig::default(), Vec::new(), None, None, ttl, None).await
     }
 
     async fn spawn_full(
@@ -102,6 +122,7 @@ impl TestApp {
         storage: Option<ferrotape_store::media::OpenedMedia>,
         tools: Option<ferrotape_worker::MediaTools>,
         page_cache_ttl: Duration,
+        uploads: Option<ferrotape_server::api_uploads::UploadSettings>,
     ) -> TestApp {
         let database = TestDatabase::create().await;
         let pool = database.pool.clone();
@@ -130,7 +151,7 @@ impl TestApp {
             media: media.clone(),
             served_media,
             tools: tools.unwrap_or_default(),
-            uploads: ferrotape_server::api_uploads::UploadSettings::default(),
+            uploads: uploads.unwrap_or_default(),
             accounts: accounts.clone(),
             http: Arc::new(HttpSettings {
                 trusted_proxies,
