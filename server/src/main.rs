@@ -179,6 +179,9 @@ fn serve_site(cli: Cli) -> Result<(), String> {
             page_cache: std::sync::Arc::new(ferrotape_server::page_cache::PageCache::new(
                 page_cache_ttl,
             )),
+            media_visibility: std::sync::Arc::new(
+                ferrotape_server::media_visibility::MediaVisibility::new(),
+            ),
         };
         serve::run(listener, state, in_process_worker, grace)
             .await

@@ -85,6 +85,7 @@ pub async fn resolve(State(state): State<AppState>, mut request: Request, next: 
         },
         authority,
         secure_cookies,
+        https: forwarded_https,
     };
     request.extensions_mut().insert(tenant);
     request.extensions_mut().insert(context);

@@ -244,6 +244,22 @@ async fn a_direct_upload_to_s3_is_transcoded_and_served_from_the_bucket() {
     let _ = stop.send(true);
     worker.await.unwrap();
     assert_eq!(state, "ready", "{reason:?}");
+    // Published, so `/media` serves it to anyone (and caches may keep it).
+    let talk = common::insert_talk(
+        &app.pool,
+        TenantId::DEFAULT,
+        "s3-talk",
+        "S3 talk",
+        Some(time::OffsetDateTime::now_utc() - time::Duration::minutes(1)),
+        &[],
+    )
+    .await;
+    sqlx::query("UPDATE videos SET talk_id = $1 WHERE id = $2::uuid")
+        .bind(talk)
+        .bind(&video)
+        .execute(&app.pool)
+        .await
+        .unwrap();
 
     let master = app.get(&format!("/media/{prefix}/hls/master.m3u8")).await;
     assert_eq!(master.status, StatusCode::OK);

@@ -140,6 +140,7 @@ impl TestApp {
             job_events: job_events.clone(),
             video_events,
             page_cache: Arc::new(ferrotape_server::page_cache::PageCache::new(page_cache_ttl)),
+            media_visibility: Arc::new(ferrotape_server::media_visibility::MediaVisibility::new()),
         };
         TestApp {
             router: ferrotape_server::router::build(state),
