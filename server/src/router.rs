@@ -110,6 +110,8 @@ pub fn build(state: AppState) -> Router {
                 )
             }),
         )
+        // Request durations by route pattern (inside routing, so the pattern is known).
+        .layer(middleware::from_fn(metrics::track_request))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)

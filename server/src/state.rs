@@ -35,6 +35,8 @@ pub struct AppState {
     pub page_cache: Arc<PageCache>,
     /// Which videos `/media` serves to anyone (cached answers).
     pub media_visibility: Arc<MediaVisibility>,
+    /// Who may read /metrics.
+    pub metrics_access: Arc<crate::metrics::MetricsAccess>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

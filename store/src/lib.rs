@@ -11,6 +11,7 @@ pub mod error;
 pub mod jobs;
 pub mod mail;
 pub mod media;
+pub mod retention;
 pub mod s3;
 pub mod startup;
 pub mod talks;
