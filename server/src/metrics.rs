@@ -69,33 +69,43 @@ impl MetricsAccess {
         }
     }
 
-    fn check(&self, request: &Request) -> Result<(), Response> {
+    /// `Err` with the status of the refusal: 404 on the site's listener when metrics have
+    /// their own, 401 without the right token, 403 for a remote peer when neither is set.
+    fn check(&self, request: &Request) -> Result<(), StatusCode> {
         let on_metrics_listener = request.extensions().get::<OnMetricsListener>().is_some();
         if self.separate_listener && !on_metrics_listener {
-            return Err(StatusCode::NOT_FOUND.into_response());
+            return Err(StatusCode::NOT_FOUND);
         }
         if let Some(expected) = self.token_digest {
             // Digests of equal length: comparing them reveals nothing about the token.
             let presented = bearer(request.headers()).map(|t| Sha256::digest(t.as_bytes()));
             return match presented {
                 Some(digest) if digest.as_slice() == expected => Ok(()),
-                _ => Err((
-                    StatusCode::UNAUTHORIZED,
-                    [(header::WWW_AUTHENTICATE, "Bearer")],
-                    "a bearer token is required",
-                )
-                    .into_response()),
+                _ => Err(StatusCode::UNAUTHORIZED),
             };
         }
         if on_metrics_listener || is_direct_loopback(request) {
             Ok(())
         } else {
-            Err((
-                StatusCode::FORBIDDEN,
-                "set FERROTAPE_METRICS_TOKEN or FERROTAPE_METRICS_BIND to read metrics remotely",
-            )
-                .into_response())
+            Err(StatusCode::FORBIDDEN)
         }
+    }
+}
+
+fn refusal(status: StatusCode) -> Response {
+    match status {
+        StatusCode::UNAUTHORIZED => (
+            status,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "a bearer token is required",
+        )
+            .into_response(),
+        StatusCode::FORBIDDEN => (
+            status,
+            "set FERROTAPE_METRICS_TOKEN or FERROTAPE_METRICS_BIND to read metrics remotely",
+        )
+            .into_response(),
+        _ => status.into_response(),
     }
 }
 
@@ -172,8 +182,8 @@ pub async fn track_request(request: Request, next: Next) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>, request: Request) -> Response {
-    if let Err(refused) = state.metrics_access.check(&request) {
-        return refused;
+    if let Err(status) = state.metrics_access.check(&request) {
+        return refusal(status);
     }
     match render(&state).await {
         Ok(text) => (

@@ -27,6 +27,8 @@ use tower::ServiceExt;
 
 pub struct TestApp {
     pub router: Router,
+    /// What the separate metrics listener (`FERROTAPE_METRICS_BIND`) would serve.
+    pub metrics_listener: Router,
     pub pool: PgPool,
     pub accounts: Accounts,
     database: TestDatabase,
@@ -178,6 +180,7 @@ impl TestApp {
             metrics_access: Arc::new(metrics_access),
         };
         TestApp {
+            metrics_listener: ferrotape_server::metrics::listener_router(state.clone()),
             router: ferrotape_server::router::build(state),
             pool,
             accounts,
