@@ -302,7 +302,9 @@ async fn pages_are_compressed_and_carry_security_headers() {
         response.headers["referrer-policy"],
         "strict-origin-when-cross-origin"
     );
-    let policy = response.headers["content-security-policy"].to_str().unwrap();
+    let policy = response.headers["content-security-policy"]
+        .to_str()
+        .unwrap();
     assert!(policy.contains("script-src 'nonce-"), "{policy}");
     assert!(policy.ends_with("frame-ancestors 'self'"), "{policy}");
 
