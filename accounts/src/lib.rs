@@ -5,6 +5,7 @@
 //! - `limits`: per-IP and per-account rate limits (governor).
 //! - `mailer`: SMTP delivery of the mail outbox, or holding it when no SMTP is configured.
 //! - `cookies`: the session cookies (set and read).
+//! - `media_urls`: short-lived signed `/media` URLs for editors' previews.
 //! - `service`: the flows (sign up, log in, refresh, log out, verify, reset, admin changes).
 //!
 //! HTTP lives in the server (cookies, CSRF, status codes); the UI calls these through server
@@ -14,6 +15,7 @@ pub mod cookies;
 pub mod error;
 pub mod limits;
 pub mod mailer;
+pub mod media_urls;
 pub mod password;
 pub mod request;
 pub mod service;

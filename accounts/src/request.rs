@@ -12,4 +12,7 @@ pub struct RequestContext {
     pub authority: String,
     /// Whether session cookies get the `Secure` flag.
     pub secure_cookies: bool,
+    /// Whether the browser reached us over HTTPS (a trusted proxy said so): only then may
+    /// responses carry `Strict-Transport-Security`.
+    pub https: bool,
 }

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::limits::{Attempt, RateLimits};
 use crate::mailer::{Mailer, MailerError};
+use crate::media_urls::MediaUrlSigner;
 use crate::tokens::{self, AccessClaims, AccessTokenKeys};
 use crate::{AccountError, password};
 
@@ -101,6 +102,7 @@ pub struct Accounts {
 struct Inner {
     pool: PgPool,
     keys: AccessTokenKeys,
+    media_urls: MediaUrlSigner,
     mailer: Arc<Mailer>,
     limits: RateLimits,
     config: AccountsConfig,
@@ -122,11 +124,17 @@ impl Accounts {
             inner: Arc::new(Inner {
                 pool,
                 keys: AccessTokenKeys::new(&secret),
+                media_urls: MediaUrlSigner::from_secret(&secret),
                 mailer: Arc::new(mailer),
                 limits: RateLimits::default(),
                 config,
             }),
         })
+    }
+
+    /// Signs and checks preview URLs of non-public media (key derived from the token key).
+    pub fn media_urls(&self) -> &MediaUrlSigner {
+        &self.inner.media_urls
     }
 
     pub fn pool(&self) -> &PgPool {

@@ -31,6 +31,56 @@ pub fn is_public_page(path: &str) -> bool {
             .any(|prefix| path.starts_with(prefix))
 }
 
+/// The address of a public page reduced to what its rendering depends on: the path and the
+/// query parameters the page reads, parsed the way the router parses them for the page and
+/// written back in one canonical form. Anything else in the query (`?x=1`, a repeated or
+/// differently spelled parameter) leaves the page unchanged and so leaves the address
+/// unchanged; the page cache keys on it, so junk queries cannot multiply its entries.
+pub fn public_page_address(path: &str, query: Option<&str>) -> String {
+    use ferrotape_model::{CatalogQuery, time_format};
+    let target = match query {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    };
+    let params = leptos_router::location::RequestUrl::new(&target)
+        .parse()
+        .map(|url| url.search_params().clone())
+        .unwrap_or_default();
+    let start = || {
+        params
+            .get("t")
+            .and_then(|t| time_format::parse_start_time(&t))
+    };
+    let mut canonical = Vec::new();
+    if path == "/" {
+        let query = CatalogQuery {
+            q: params.get("q"),
+            tag: params.get("tag"),
+            speaker: params.get("speaker"),
+            page: CatalogQuery::page_from(params.get("page").as_deref()),
+        }
+        .normalized();
+        return query.href(query.page);
+    } else if path.starts_with("/talks/") {
+        canonical.extend(start().map(|t| format!("t={t}")));
+    } else if path.starts_with("/embed/") {
+        canonical.extend(start().map(|t| format!("t={t}")));
+        if matches!(params.get("autoplay").as_deref(), Some("1" | "true")) {
+            canonical.push("autoplay=1".to_owned());
+        }
+    } else if path.starts_with("/speakers/") {
+        let page = CatalogQuery::page_from(params.get("page").as_deref());
+        if page > 1 {
+            canonical.push(format!("page={page}"));
+        }
+    }
+    if canonical.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", canonical.join("&"))
+    }
+}
+
 /// The bundle a server-rendered page loads: the viewer's for the public pages, the full app's
 /// (client-side routing, forms, studio) for the rest.
 pub fn bundle_for_path(path: &str) -> Option<&'static str> {
@@ -203,5 +253,47 @@ mod tests {
         ] {
             assert_eq!(bundle_for_path(path), None, "{path}");
         }
+    }
+}
+
+#[cfg(test)]
+mod address_tests {
+    use super::public_page_address;
+
+    #[test]
+    fn unknown_parameters_do_not_change_the_address_and_known_ones_are_canonical() {
+        assert_eq!(public_page_address("/", Some("x=1")), "/");
+        assert_eq!(
+            public_page_address("/", Some("page=01&q=%20rust%20&x=2")),
+            "/?q=rust"
+        );
+        assert_eq!(
+            public_page_address("/", Some("q=a&q=b")),
+            public_page_address("/", Some("q=b"))
+        );
+        assert_ne!(
+            public_page_address("/", Some("q=a")),
+            public_page_address("/", Some("q=b"))
+        );
+        assert_eq!(
+            public_page_address("/talks/a", Some("t=1m5s&utm=z")),
+            "/talks/a?t=65"
+        );
+        assert_eq!(
+            public_page_address("/talks/a", Some("t=nonsense")),
+            "/talks/a"
+        );
+        assert_eq!(
+            public_page_address("/embed/1", Some("autoplay=true&t=3")),
+            "/embed/1?t=3&autoplay=1"
+        );
+        assert_eq!(
+            public_page_address("/speakers/ada", Some("page=2&y=1")),
+            "/speakers/ada?page=2"
+        );
+        assert_eq!(
+            public_page_address("/speakers/ada", Some("page=1")),
+            "/speakers/ada"
+        );
     }
 }

@@ -40,9 +40,14 @@ pub use error::AppError;
 /// The product name, shown in titles and the header.
 pub const SITE_NAME: &str = "Ferrotape";
 
+/// Response header in which the shell tells the server the nonce its `<script>` tags carry;
+/// the server turns it into the page's Content-Security-Policy and never sends it on.
+pub const CSP_NONCE_HEADER: &str = "x-ferrotape-csp-nonce";
+
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     // Public viewer pages load the small islands bundle; the rest the whole app.
+    report_script_nonce();
     let mut options = options;
     if let Some(bundle) = request_path().as_deref().and_then(islands::bundle_for_path) {
         options.output_name = bundle.into();
@@ -63,6 +68,19 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// Leptos puts a fresh nonce on every script it writes (hydration, resources, `<Script>`);
+/// the server needs it for the page's `script-src` (server only).
+fn report_script_nonce() {
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) && let Ok(value) = http::HeaderValue::from_str(&nonce)
+    {
+        response.insert_header(http::HeaderName::from_static(CSP_NONCE_HEADER), value);
     }
 }
 

@@ -100,7 +100,22 @@ test(`an editor uploads a 1080p clip in the studio and it becomes an aligned HLS
   for (const url of chunkPuts) assert.ok(url.startsWith(chunkTarget), `chunk sent to ${url}, expected ${chunkTarget}…`);
 
   // Every transcode attempt has a prefix of its own; this upload's first (and only) is v1.
-  const base = `/media/${DEFAULT_TENANT}/${video}/v1`;
+  // The video belongs to no published talk: its plain media URLs are closed, and the studio
+  // hands its editor signed preview URLs (one token for the whole video prefix).
+  const plain = await fetch(`${BASE_URL}/media/${DEFAULT_TENANT}/${video}/v1/hls/master.m3u8`);
+  assert.equal(plain.status, 404, 'a draft is not served to anyone who knows its ids');
+  await plain.arrayBuffer();
+  const listed = await page.evaluate(async () => {
+    const response = await fetch('/api/studio/videos', {
+      method: 'POST',
+      headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
+      body: '',
+    });
+    return response.json();
+  });
+  const posterUrl = listed.find((v) => v.id === video)?.poster_url ?? '';
+  assert.match(posterUrl, new RegExp(`^/media/s/\\d+/[A-Za-z0-9_-]+/${DEFAULT_TENANT}/${video}/v1/thumbs/poster\\.jpg$`));
+  const base = posterUrl.replace(/\/thumbs\/poster\.jpg$/, '');
   const master = await (await fetchOk(`${base}/hls/master.m3u8`)).text();
   const resolutions = [...master.matchAll(/RESOLUTION=(\d+x\d+)/g)].map((m) => m[1]).sort();
   assert.deepEqual(resolutions, ['1280x720', '1920x1080', '640x360', '854x480'], master);
@@ -128,7 +143,7 @@ test(`an editor uploads a 1080p clip in the studio and it becomes an aligned HLS
   assert.match(vtt, /^WEBVTT/);
   assert.match(vtt, /sprite_0\.jpg#xywh=0,0,\d+,\d+/);
   const sprite = await fetchOk(`${base}/thumbs/sprite_0.jpg`);
-  assert.equal(sprite.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+  assert.equal(sprite.headers.get('cache-control'), 'private, max-age=300', 'previews stay out of shared caches');
   assert.ok(isJpeg(await sprite.arrayBuffer()), 'the sprite sheet is a JPEG');
   await page.close();
 });

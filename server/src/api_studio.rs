@@ -78,7 +78,11 @@ impl Subscription {
             match videos::find_for_uploader(&self.state.db, self.tenant, self.user, event.video)
                 .await
             {
-                Ok(Some(video)) => {
+                Ok(Some(mut video)) => {
+                    self.state
+                        .accounts
+                        .media_urls()
+                        .sign_studio_video(&mut video, time::OffsetDateTime::now_utc());
                     let data = serde_json::to_string(&video).unwrap_or_default();
                     return Some(Event::default().event("video").data(data));
                 }

@@ -71,6 +71,32 @@ pub struct ServerArgs {
     )]
     pub page_cache_ms: u64,
 
+    /// The most bytes of rendered pages the page cache keeps, all tenants together; past it
+    /// the oldest pages go first.
+    #[arg(
+        long,
+        env = "FERROTAPE_PAGE_CACHE_MAX_BYTES",
+        value_name = "BYTES",
+        default_value_t = 64 * 1024 * 1024
+    )]
+    pub page_cache_max_bytes: usize,
+
+    /// Bearer token /metrics requires (`Authorization: Bearer …`). Without it and without
+    /// --metrics-bind, /metrics answers only direct loopback peers (not requests relayed by a
+    /// proxy).
+    #[arg(
+        long,
+        env = "FERROTAPE_METRICS_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
+
+    /// Serve /metrics on this address only (for example a private interface), not on the
+    /// site's; anyone reaching it may read it unless --metrics-token is set too.
+    #[arg(long, env = "FERROTAPE_METRICS_BIND", value_name = "ADDR")]
+    pub metrics_bind: Option<SocketAddr>,
+
     /// Run the job worker inside the server. `auto` runs it in the embedded mode (no
     /// DATABASE_URL) and leaves it to `ferrotape-worker` machines otherwise.
     #[arg(

@@ -20,15 +20,28 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/oembed", get(oembed))
 }
 
-/// Any site may frame the embeddable player; nothing else may be framed.
+/// Who may frame the page at `path`: any site the embeddable player, nobody else.
+pub fn frame_ancestors(path: &str) -> &'static str {
+    if path.starts_with("/embed/") {
+        "*"
+    } else {
+        "'self'"
+    }
+}
+
+/// The frame policy of every response that has no Content-Security-Policy of its own (HTML
+/// pages get a whole policy, with the same frame ancestors, from `security_headers`).
 pub async fn frame_policy(request: Request, next: Next) -> Response {
-    let embeddable = request.uri().path().starts_with("/embed/");
+    let ancestors = frame_ancestors(request.uri().path());
     let mut response = next.run(request).await;
-    if embeddable {
-        response.headers_mut().insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("frame-ancestors *"),
-        );
+    if !response
+        .headers()
+        .contains_key(header::CONTENT_SECURITY_POLICY)
+        && let Ok(value) = HeaderValue::from_str(&format!("frame-ancestors {ancestors}"))
+    {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
     }
     response
 }

@@ -132,6 +132,17 @@ fn serve_site(cli: Cli) -> Result<(), String> {
         )
     })?;
     listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let metrics_listener = match cli.server.metrics_bind {
+        Some(address) => {
+            let metrics = std::net::TcpListener::bind(address).map_err(|e| {
+                format!("cannot listen on {address} for /metrics: {e} (FERROTAPE_METRICS_BIND)")
+            })?;
+            metrics.set_nonblocking(true).map_err(|e| e.to_string())?;
+            Some(metrics)
+        }
+        None => None,
+    };
+    let metrics_token = cli.server.metrics_token.clone();
     let leptos_options = serve::leptos_options(&cli.server);
     let embedded = cli
         .common
@@ -145,6 +156,7 @@ fn serve_site(cli: Cli) -> Result<(), String> {
     };
     let grace = Duration::from_secs(cli.server.shutdown_grace_secs);
     let page_cache_ttl = Duration::from_millis(cli.server.page_cache_ms);
+    let page_cache_max_bytes = cli.server.page_cache_max_bytes;
     let in_process_worker = in_process_worker.then(|| ferrotape_worker::WorkerConfig {
         shutdown_grace: grace,
         ..ferrotape_worker::WorkerConfig::from(&cli.worker)
@@ -183,10 +195,24 @@ fn serve_site(cli: Cli) -> Result<(), String> {
             http: std::sync::Arc::new(http),
             job_events: ferrotape_server::job_events::JobEvents::new(),
             video_events: ferrotape_server::video_events::VideoEvents::new(),
-            page_cache: std::sync::Arc::new(ferrotape_server::page_cache::PageCache::new(
-                page_cache_ttl,
+            page_cache: std::sync::Arc::new(
+                ferrotape_server::page_cache::PageCache::with_max_bytes(
+                    page_cache_ttl,
+                    page_cache_max_bytes,
+                ),
+            ),
+            media_visibility: std::sync::Arc::new(
+                ferrotape_server::media_visibility::MediaVisibility::new(),
+            ),
+            metrics_access: std::sync::Arc::new(ferrotape_server::metrics::MetricsAccess::new(
+                metrics_token.as_deref(),
+                metrics_listener.is_some(),
             )),
         };
+        if let Some(metrics) = metrics_listener {
+            let metrics = tokio::net::TcpListener::from_std(metrics).map_err(|e| e.to_string())?;
+            tokio::spawn(serve::metrics_listener(metrics, state.clone()));
+        }
         serve::run(listener, state, in_process_worker, grace)
             .await
             .map_err(|e| e.to_string())

@@ -8,6 +8,12 @@
 //!
 //! Only those three output folders are served: sources and upload chunks never are, and a key
 //! must pass `check_key` (no `..`, no absolute paths).
+//!
+//! Who may watch: a plain URL serves only a video whose talk is public
+//! (`media_visibility`); anything else answers 404, as if it did not exist. Editors previewing
+//! a video that is not public get signed URLs, `/media/s/{expires}/{signature}/{key}`
+//! (`ferrotape_accounts::media_urls`), checked without a database read and answered
+//! `Cache-Control: private` so no shared cache keeps them.
 
 use std::time::UNIX_EPOCH;
 
@@ -17,6 +23,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use ferrotape_accounts::media_urls::{SIGNED_PREFIX, SignedPathError};
 use ferrotape_store::media::{LocalMedia, OpenedMedia, check_key, content_type_of};
 use ferrotape_store::s3::{ReadOutcome, S3Media};
 use tower::ServiceExt;
@@ -34,6 +41,8 @@ const SERVED_FOLDERS: [&str; 3] = ["hls", "thumbs", "subs"];
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const SHORT_LIVED: &str = "public, max-age=60, must-revalidate";
+/// Signed previews: the browser may keep them a while, shared caches never.
+const PRIVATE: &str = "private, max-age=300";
 
 /// The MIME type and caching of an output file, from its extension; `None` for anything a
 /// player has no business fetching.
@@ -74,6 +83,18 @@ fn servable(key: &str) -> bool {
         && check_key(key).is_ok()
 }
 
+/// The tenant and video of a key that passed `servable`.
+fn ids_of(key: &str) -> (Uuid, Uuid) {
+    let mut parts = key.splitn(3, '/');
+    let mut id = || {
+        parts
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(Uuid::nil)
+    };
+    (id(), id())
+}
+
 async fn preflight() -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     let headers = response.headers_mut();
@@ -102,9 +123,42 @@ async fn serve(
     request: Request,
 ) -> Response {
     let not_found = || StatusCode::NOT_FOUND.into_response();
+    let signed = key.starts_with(&format!("{SIGNED_PREFIX}/"));
+    let key = if signed {
+        match state
+            .accounts
+            .media_urls()
+            .verify(&key, time::OffsetDateTime::now_utc())
+        {
+            Ok(key) => key.to_owned(),
+            Err(SignedPathError::Malformed) => return not_found(),
+            Err(SignedPathError::Expired | SignedPathError::BadSignature) => {
+                return StatusCode::FORBIDDEN.into_response();
+            }
+        }
+    } else {
+        key
+    };
     let (Some((content_type, cache)), true) = (kind_of(&key), servable(&key)) else {
         return not_found();
     };
+    let cache = if signed { PRIVATE } else { cache };
+    if !signed {
+        let (tenant, video) = ids_of(&key);
+        match state
+            .media_visibility
+            .is_public(&state.db, tenant, video)
+            .await
+        {
+            Ok(true) => {}
+            // Not public: indistinguishable from a video that does not exist.
+            Ok(false) => return not_found(),
+            Err(err) => {
+                tracing::error!(%err, "cannot tell whether a video is public");
+                return crate::error::ApiError::Unavailable("the database").into_response();
+            }
+        }
+    }
     let mut response = match &state.served_media {
         OpenedMedia::Local(local) => serve_local(local, &key, content_type, request).await,
         OpenedMedia::S3(s3) => serve_s3(s3, &key, content_type, request).await,

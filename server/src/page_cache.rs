@@ -4,9 +4,16 @@
 //! a copy at most a second old costs a hash lookup. Anyone signed in (any cookie) always gets a
 //! fresh render, so editors see their changes at once.
 //!
-//! Entries are keyed by tenant, origin (absolute URLs in the page depend on it) and the full
-//! path with query. Only complete 200/404 HTML responses without `Set-Cookie` are kept; the
-//! cache sits inside the compression layer, so one entry serves every `Accept-Encoding`.
+//! Entries are keyed by tenant, origin (absolute URLs in the page depend on it) and the page's
+//! normalised address (`islands::public_page_address`: the path and only the query parameters
+//! the page reads, in canonical form), so `?x=1`, `?x=2`, … share one entry. Only complete
+//! 200/404 HTML responses without `Set-Cookie` are kept; the cache sits inside the compression
+//! layer, so one entry serves every `Accept-Encoding`. The cache holds at most
+//! `max_bytes` of pages (`FERROTAPE_PAGE_CACHE_MAX_BYTES`); past it the oldest entries go.
+//!
+//! Each copy served gets a fresh script nonce: the one Leptos wrote into the stored page is
+//! replaced in its `nonce="…"` attributes and reported onwards for the Content-Security-Policy
+//! (`security_headers`), so no two responses share a nonce.
 //!
 //! When an entry expires, the next request gets the expired copy and sets off one render in the
 //! background; until it lands, everyone keeps getting the copy ("stale while revalidate").
@@ -26,7 +33,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use axum::middleware::Next;
 use axum::response::Response;
 use ferrotape_accounts::RequestContext;
-use ferrotape_app::islands::is_public_page;
+use ferrotape_app::CSP_NONCE_HEADER;
+use ferrotape_app::islands::{is_public_page, public_page_address};
 use tokio::sync::OwnedMutexGuard;
 
 use crate::state::AppState;
@@ -36,8 +44,10 @@ use crate::state::AppState;
 pub const CACHE_STATUS: HeaderName = HeaderName::from_static("x-ferrotape-cache");
 /// Pages larger than this are served but not kept.
 const MAX_PAGE_BYTES: usize = 2 * 1024 * 1024;
-/// At most this many pages are kept; beyond it expired ones go, then everything.
-const MAX_ENTRIES: usize = 4096;
+/// The default bound of all kept pages together.
+pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
+/// What an entry costs beyond its body (key, headers, bookkeeping), roughly.
+const ENTRY_OVERHEAD: usize = 1024;
 /// How long after expiry a copy may still be served while one request renders a new one.
 const MAX_STALE: Duration = Duration::from_secs(10);
 /// A render that has not finished in this time no longer stops others from trying.
@@ -47,7 +57,7 @@ const RENDER_TIMEOUT: Duration = Duration::from_secs(5);
 struct Key {
     tenant: uuid::Uuid,
     origin: String,
-    path_and_query: String,
+    address: String,
 }
 
 /// A rendered page.
@@ -56,6 +66,45 @@ struct Page {
     status: StatusCode,
     headers: HeaderMap,
     body: Bytes,
+}
+
+impl Page {
+    fn cost(&self, key: &Key) -> usize {
+        self.body.len() + key.address.len() + key.origin.len() + ENTRY_OVERHEAD
+    }
+
+    /// This copy with a fresh script nonce in place of the stored one (see the module doc).
+    fn with_fresh_nonce(mut self) -> Page {
+        let nonce_header = HeaderName::from_static(CSP_NONCE_HEADER);
+        let Some(old) = self
+            .headers
+            .get(&nonce_header)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+        else {
+            return self;
+        };
+        let Ok(html) = std::str::from_utf8(&self.body) else {
+            // Not text: keep the nonce out of the header, so no script of it runs.
+            self.headers.remove(&nonce_header);
+            return self;
+        };
+        let fresh = leptos::nonce::Nonce::new().to_string();
+        let body = html.replace(&format!("nonce=\"{old}\""), &format!("nonce=\"{fresh}\""));
+        self.body = Bytes::from(body);
+        match HeaderValue::from_str(&fresh) {
+            Ok(value) => self.headers.insert(nonce_header, value),
+            Err(_) => self.headers.remove(&nonce_header),
+        };
+        self
+    }
+}
+
+/// The pages kept and their total cost.
+#[derive(Default)]
+struct Entries {
+    pages: HashMap<Key, Entry>,
+    bytes: usize,
 }
 
 struct Entry {
@@ -79,23 +128,36 @@ enum Lookup {
 /// The cache; `ttl` zero turns it off.
 pub struct PageCache {
     ttl: Duration,
-    entries: Mutex<HashMap<Key, Entry>>,
+    max_bytes: usize,
+    entries: Mutex<Entries>,
     /// One lock per page being rendered for waiting viewers.
     renders: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl PageCache {
     pub fn new(ttl: Duration) -> PageCache {
+        PageCache::with_max_bytes(ttl, DEFAULT_MAX_BYTES)
+    }
+
+    /// A cache keeping at most `max_bytes` of pages.
+    pub fn with_max_bytes(ttl: Duration, max_bytes: usize) -> PageCache {
         PageCache {
             ttl,
-            entries: Mutex::new(HashMap::new()),
+            max_bytes,
+            entries: Mutex::new(Entries::default()),
             renders: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The bytes the kept pages take (as counted against `max_bytes`).
+    pub fn bytes(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).bytes
     }
 
     fn fresh(&self, key: &Key) -> Option<Page> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries
+            .pages
             .get(key)
             .filter(|entry| entry.stored.elapsed() < self.ttl)
             .map(|entry| entry.page.clone())
@@ -128,7 +190,7 @@ impl PageCache {
 
     fn lookup(&self, key: &Key) -> Lookup {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(entry) = entries.get_mut(key) else {
+        let Some(entry) = entries.pages.get_mut(key) else {
             return Lookup::Render;
         };
         let age = entry.stored.elapsed();
@@ -149,24 +211,52 @@ impl PageCache {
         }
     }
 
-    /// Stores a fresh render (pages too large to be worth keeping are left out).
+    /// Stores a fresh render (pages too large to be worth keeping are left out), making room
+    /// within `max_bytes`: first pages too old to be served even stale, then the oldest.
     fn keep(&self, key: Key, page: Page) {
-        if page.body.len() > MAX_PAGE_BYTES {
+        let cost = page.cost(&key);
+        if page.body.len() > MAX_PAGE_BYTES || cost > self.max_bytes {
             return;
         }
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= MAX_ENTRIES {
-            entries.retain(|_, entry| entry.stored.elapsed() < self.ttl);
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
+        let Entries { pages, bytes } = &mut *entries;
+        if let Some(old) = pages.remove(&key) {
+            *bytes -= old.page.cost(&key);
+        }
+        if *bytes + cost > self.max_bytes {
+            let servable = self.ttl + MAX_STALE;
+            pages.retain(|key, entry| {
+                let keep = entry.stored.elapsed() < servable;
+                if !keep {
+                    *bytes -= entry.page.cost(key);
+                }
+                keep
+            });
+        }
+        if *bytes + cost > self.max_bytes {
+            // Oldest first, down to three quarters, so the next pages do not evict one each.
+            let mut by_age: Vec<(Instant, Key)> = pages
+                .iter()
+                .map(|(key, entry)| (entry.stored, key.clone()))
+                .collect();
+            by_age.sort_by_key(|(stored, _)| *stored);
+            let target = (self.max_bytes / 4 * 3).min(self.max_bytes - cost);
+            for (_, old_key) in by_age {
+                if *bytes <= target {
+                    break;
+                }
+                if let Some(old) = pages.remove(&old_key) {
+                    *bytes -= old.page.cost(&old_key);
+                }
             }
         }
+        *bytes += cost;
         let entry = Entry {
             stored: Instant::now(),
             render_started: None,
             page,
         };
-        entries.insert(key, entry);
+        pages.insert(key, entry);
     }
 }
 
@@ -182,10 +272,7 @@ fn cacheable(request: &Request) -> Option<Key> {
     Some(Key {
         tenant: context.tenant.0,
         origin: context.client.origin.clone(),
-        path_and_query: request
-            .uri()
-            .path_and_query()
-            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
+        address: public_page_address(request.uri().path(), request.uri().query()),
     })
 }
 
@@ -207,6 +294,7 @@ fn keepable(response: &Response) -> bool {
 }
 
 fn respond(page: Page, status: &'static str) -> Response {
+    let page = page.with_fresh_nonce();
     let mut response = Response::new(Body::from(page.body));
     *response.status_mut() = page.status;
     *response.headers_mut() = page.headers;
@@ -304,7 +392,7 @@ mod tests {
         Key {
             tenant: uuid::Uuid::nil(),
             origin: "http://x".into(),
-            path_and_query: format!("/?page={n}"),
+            address: format!("/?page={n}"),
         }
     }
 
@@ -366,11 +454,55 @@ mod tests {
     }
 
     #[test]
-    fn the_number_of_pages_is_bounded() {
-        let cache = PageCache::new(Duration::from_secs(60));
-        for n in 0..MAX_ENTRIES + 10 {
-            cache.keep(key(n), page());
+    fn the_bytes_kept_are_bounded_and_the_newest_pages_stay() {
+        let max = 64 * 1024;
+        let cache = PageCache::with_max_bytes(Duration::from_secs(60), max);
+        let big = Page {
+            body: Bytes::from(vec![b'x'; 3000]),
+            ..page()
+        };
+        for n in 0..1000 {
+            cache.keep(key(n), big.clone());
+            assert!(cache.bytes() <= max, "after {n} pages: {}", cache.bytes());
         }
-        assert!(cache.entries.lock().unwrap().len() <= MAX_ENTRIES);
+        assert!(matches!(cache.lookup(&key(999)), Lookup::Fresh(_)));
+        assert!(
+            matches!(cache.lookup(&key(0)), Lookup::Render),
+            "the oldest went"
+        );
+        let counted: usize = {
+            let entries = cache.entries.lock().unwrap();
+            entries.pages.iter().map(|(k, e)| e.page.cost(k)).sum()
+        };
+        assert_eq!(counted, cache.bytes(), "the running total is exact");
+        // Storing a page again replaces it, not counts it twice.
+        let before = cache.bytes();
+        cache.keep(key(999), big.clone());
+        assert_eq!(cache.bytes(), before);
+    }
+
+    #[test]
+    fn every_copy_served_gets_its_own_nonce() {
+        let mut headers = HeaderMap::new();
+        headers.insert(CSP_NONCE_HEADER, HeaderValue::from_static("old"));
+        let stored = Page {
+            status: StatusCode::OK,
+            headers,
+            body: Bytes::from_static(
+                b"<script nonce=\"old\">a</script><script nonce=\"old\" type=module></script>",
+            ),
+        };
+        let first = stored.clone().with_fresh_nonce();
+        let second = stored.with_fresh_nonce();
+        let nonce = |page: &Page| page.headers[CSP_NONCE_HEADER].to_str().unwrap().to_owned();
+        assert_ne!(nonce(&first), "old");
+        assert_ne!(nonce(&first), nonce(&second));
+        let body = std::str::from_utf8(&first.body).unwrap();
+        assert_eq!(
+            body.matches(&format!("nonce=\"{}\"", nonce(&first)))
+                .count(),
+            2
+        );
+        assert!(!body.contains("\"old\""));
     }
 }

@@ -103,6 +103,7 @@ pub async fn resolve(State(state): State<AppState>, mut request: Request, next: 
         },
         authority: authority.map(|a| a.to_string()).unwrap_or_default(),
         secure_cookies,
+        https: forwarded_https,
     };
     request.extensions_mut().insert(tenant);
     request.extensions_mut().insert(context);

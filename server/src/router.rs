@@ -18,7 +18,7 @@ use tower_http::trace::TraceLayer;
 use crate::state::AppState;
 use crate::{
     api_accounts, api_studio, api_uploads, assets, csrf, embed, health, media, metrics, page_cache,
-    request_context, seo, session,
+    request_context, security_headers, seo, session,
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -59,6 +59,9 @@ pub fn build(state: AppState) -> Router {
             state.clone(),
             page_cache::serve,
         ))
+        // CSP with the page's script nonce, HSTS over HTTPS (outside the cache, so every
+        // copy it serves gets them too).
+        .layer(middleware::from_fn(security_headers::apply))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             request_context::resolve,
@@ -72,8 +75,8 @@ pub fn build(state: AppState) -> Router {
         .merge(media::routes())
         .merge(assets::routes(Path::new(&*state.leptos_options.site_root)))
         .merge(site)
-        // Defaults for every response; a route that needs otherwise (the embeddable player)
-        // sets its own header and these leave it alone.
+        // Defaults for every response; a route that needs otherwise sets its own header and
+        // these leave it alone. The frame policy is the CSP of responses without one.
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -81,10 +84,6 @@ pub fn build(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,
             HeaderValue::from_static("strict-origin-when-cross-origin"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("frame-ancestors 'self'"),
         ))
         .layer(middleware::from_fn(embed::frame_policy))
         // gzip/brotli for HTML, JSON, JS, CSS and the wasm bundle (about 60 % smaller); never
@@ -111,6 +110,8 @@ pub fn build(state: AppState) -> Router {
                 )
             }),
         )
+        // Request durations by route pattern (inside routing, so the pattern is known).
+        .layer(middleware::from_fn(metrics::track_request))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)

@@ -39,6 +39,19 @@ fn path_str(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// Serves /metrics alone on its own listener (`FERROTAPE_METRICS_BIND`) for as long as the
+/// process runs.
+pub async fn metrics_listener(listener: TcpListener, state: AppState) {
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!(%address, "metrics on http://{address}/metrics");
+    }
+    let app = crate::metrics::listener_router(state)
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    if let Err(err) = axum::serve(listener, app).await {
+        tracing::error!(%err, "the metrics listener stopped");
+    }
+}
+
 /// Serves until SIGINT/SIGTERM, then stops accepting, lets open requests finish for up to
 /// `grace`, and stops the in-process worker and mail delivery.
 pub async fn run(

@@ -12,6 +12,7 @@ use crate::api_uploads::UploadSettings;
 use leptos::prelude::LeptosOptions;
 
 use crate::job_events::JobEvents;
+use crate::media_visibility::MediaVisibility;
 use crate::page_cache::PageCache;
 use crate::request_context::HttpSettings;
 use crate::video_events::VideoEvents;
@@ -32,6 +33,10 @@ pub struct AppState {
     pub video_events: Arc<VideoEvents>,
     /// Recent renders of public pages for anonymous viewers.
     pub page_cache: Arc<PageCache>,
+    /// Which videos `/media` serves to anyone (cached answers).
+    pub media_visibility: Arc<MediaVisibility>,
+    /// Who may read /metrics.
+    pub metrics_access: Arc<crate::metrics::MetricsAccess>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -1,12 +1,68 @@
 //! `/media/…`: player outputs with the right types, caching, ranges, validators and CORS;
-//! nothing else (sources, upload chunks, paths that climb out) is reachable.
+//! nothing else (sources, upload chunks, paths that climb out) is reachable; outputs of a
+//! video whose talk is not public only through a signed preview URL.
 
 mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::TestApp;
+use ferrotape_model::{Role, TenantId};
+use ferrotape_server::media_visibility::MediaVisibility;
+use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
+
+/// A video of the default tenant attached to a new talk in `talk`'s state, or to no talk at
+/// all; returns (tenant, video) for its keys.
+async fn video(app: &TestApp, talk: TalkState) -> (Uuid, Uuid) {
+    let tenant = TenantId::DEFAULT;
+    let published_at = match talk {
+        TalkState::None => None,
+        TalkState::Draft => Some(None),
+        TalkState::PublishedAt(at) => Some(Some(at)),
+    };
+    let mut talk_id = None;
+    if let Some(published_at) = published_at {
+        let slug = format!("talk-{}", Uuid::new_v4().simple());
+        talk_id =
+            Some(common::insert_talk(&app.pool, tenant, &slug, "A talk", published_at, &[]).await);
+    }
+    let video: Uuid = sqlx::query_scalar(
+        "INSERT INTO videos (tenant_id, talk_id, state, duration_ms, master_key, poster_key, processed_at)
+         VALUES ($1, $2, 'ready', 1000, 'x/hls/master.m3u8', 'x/thumbs/poster.jpg', now()) RETURNING id",
+    )
+    .bind(tenant.0)
+    .bind(talk_id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    (tenant.0, video)
+}
+
+#[derive(Clone, Copy)]
+enum TalkState {
+    None,
+    Draft,
+    PublishedAt(OffsetDateTime),
+}
+
+fn public() -> TalkState {
+    TalkState::PublishedAt(OffsetDateTime::now_utc() - Duration::minutes(1))
+}
+
+/// Writes a master playlist and a segment of `(t, v)`.
+fn put_outputs(app: &TestApp, (t, v): (Uuid, Uuid)) {
+    put(
+        app,
+        &format!("{t}/{v}/hls/master.m3u8"),
+        b"#EXTM3U\n720p/index.m3u8\n",
+    );
+    put(
+        app,
+        &format!("{t}/{v}/hls/720p/seg_0.m4s"),
+        b"segment bytes",
+    );
+}
 
 fn put(app: &TestApp, key: &str, bytes: &[u8]) {
     let path = app.media_dir.path().join(key);
@@ -25,7 +81,7 @@ async fn get(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> common::Tes
 #[tokio::test]
 async fn segments_are_immutable_playlists_short_lived_and_ranges_work() {
     let app = TestApp::spawn().await;
-    let (t, v) = (Uuid::new_v4(), Uuid::new_v4());
+    let (t, v) = video(&app, public()).await;
     let segment: Vec<u8> = (b'a'..=b'z').cycle().take(10_000).collect();
     put(&app, &format!("{t}/{v}/hls/720p/seg_0.m4s"), &segment);
     put(&app, &format!("{t}/{v}/hls/master.m3u8"), b"#EXTM3U\n");
@@ -109,4 +165,200 @@ async fn sources_chunks_and_escapes_are_not_found() {
         assert_eq!(response.status, StatusCode::NOT_FOUND, "{path}");
         assert!(!response.body.contains("secret"), "{path}");
     }
+}
+
+#[tokio::test]
+async fn outputs_of_a_video_whose_talk_is_not_public_are_not_found() {
+    let app = TestApp::spawn().await;
+    let draft = video(&app, TalkState::Draft).await;
+    let scheduled = video(
+        &app,
+        TalkState::PublishedAt(OffsetDateTime::now_utc() + Duration::days(1)),
+    )
+    .await;
+    let orphan = video(&app, TalkState::None).await;
+    let unknown = (TenantId::DEFAULT.0, Uuid::new_v4());
+    // Another tenant's id with this tenant's video: the pair must match.
+    let (_, public_video) = video(&app, public()).await;
+    let wrong_tenant = (Uuid::new_v4(), public_video);
+    for ids in [draft, scheduled, orphan, unknown, wrong_tenant] {
+        put_outputs(&app, ids);
+        let (t, v) = ids;
+        for file in ["hls/master.m3u8", "hls/720p/seg_0.m4s"] {
+            let response = get(&app, &format!("/media/{t}/{v}/{file}"), &[]).await;
+            assert_eq!(response.status, StatusCode::NOT_FOUND, "{t}/{v}/{file}");
+            assert!(!response.body.contains("segment bytes"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn public_media_needs_no_cookie_and_is_cacheable_by_anyone() {
+    let app = TestApp::spawn().await;
+    let ids @ (t, v) = video(&app, public()).await;
+    put_outputs(&app, ids);
+    let response = get(&app, &format!("/media/{t}/{v}/hls/720p/seg_0.m4s"), &[]).await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.body, "segment bytes");
+    let cache = response.headers["cache-control"].to_str().unwrap();
+    assert!(cache.starts_with("public"), "{cache}");
+    assert!(response.headers.get("set-cookie").is_none());
+    assert!(
+        response.headers.get_all("vary").iter().all(|v| !v
+            .to_str()
+            .unwrap()
+            .to_ascii_lowercase()
+            .contains("cookie")),
+        "a CDN must be able to share it"
+    );
+}
+
+/// The visibility check itself, without its cache: publishing, scheduling and unpublishing
+/// are seen by the next request.
+#[tokio::test]
+async fn visibility_follows_the_talk() {
+    let app = TestApp::spawn().await;
+    let (t, v) = video(&app, TalkState::Draft).await;
+    let visibility = MediaVisibility::with_ttl(std::time::Duration::ZERO);
+    let set_published = |at: Option<OffsetDateTime>| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query(
+                "UPDATE talks SET published_at = $1 WHERE id = (SELECT talk_id FROM videos WHERE id = $2)",
+            )
+            .bind(at)
+            .bind(v)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    };
+    assert!(
+        !visibility.is_public(&app.pool, t, v).await.unwrap(),
+        "draft"
+    );
+    set_published(Some(OffsetDateTime::now_utc() + Duration::hours(1))).await;
+    assert!(
+        !visibility.is_public(&app.pool, t, v).await.unwrap(),
+        "scheduled"
+    );
+    set_published(Some(OffsetDateTime::now_utc() - Duration::seconds(1))).await;
+    assert!(
+        visibility.is_public(&app.pool, t, v).await.unwrap(),
+        "published"
+    );
+    set_published(None).await;
+    assert!(
+        !visibility.is_public(&app.pool, t, v).await.unwrap(),
+        "unpublished"
+    );
+}
+
+#[tokio::test]
+async fn a_signed_url_serves_a_draft_privately_with_one_token_for_the_whole_playlist() {
+    let app = TestApp::spawn().await;
+    let ids @ (t, v) = video(&app, TalkState::Draft).await;
+    put_outputs(&app, ids);
+    let signer = app.accounts.media_urls();
+    let now = OffsetDateTime::now_utc();
+    let master = signer
+        .sign_key(&format!("{t}/{v}/hls/master.m3u8"), now)
+        .unwrap();
+    let response = get(&app, &master, &[]).await;
+    assert_eq!(response.status, StatusCode::OK, "{master}");
+    assert!(response.body.starts_with("#EXTM3U"));
+    assert!(
+        response.headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .starts_with("private")
+    );
+    // hls.js resolves the playlist's relative entries against the master's path.
+    let segment = master.replace("master.m3u8", "720p/seg_0.m4s");
+    let response = get(&app, &segment, &[]).await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.body, "segment bytes");
+    assert!(
+        response.headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .starts_with("private")
+    );
+    // Sources stay out of reach even with a valid token.
+    put(
+        &app,
+        &format!("{t}/{v}/source/original.mp4"),
+        b"secret source",
+    );
+    let source = master.replace("hls/master.m3u8", "source/original.mp4");
+    assert_eq!(get(&app, &source, &[]).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn expired_tampered_and_borrowed_signatures_are_refused() {
+    let app = TestApp::spawn().await;
+    let draft @ (t, v) = video(&app, TalkState::Draft).await;
+    let other @ (_, other_v) = video(&app, TalkState::Draft).await;
+    put_outputs(&app, draft);
+    put_outputs(&app, other);
+    let signer = app.accounts.media_urls();
+    let now = OffsetDateTime::now_utc();
+    let key = format!("{t}/{v}/hls/master.m3u8");
+
+    let expired = signer.sign_key(&key, now - Duration::hours(3)).unwrap();
+    let valid = signer.sign_key(&key, now).unwrap();
+    let signature = valid.split('/').nth(4).unwrap().to_owned();
+    let mut flipped = signature.clone().into_bytes();
+    flipped[0] = if flipped[0] == b'A' { b'B' } else { b'A' };
+    let tampered = valid.replace(&signature, std::str::from_utf8(&flipped).unwrap());
+    let borrowed = signer
+        .sign_key(&format!("{t}/{other_v}/hls/master.m3u8"), now)
+        .unwrap()
+        .replace(&other_v.to_string(), &v.to_string());
+    let expires = valid.split('/').nth(3).unwrap();
+    let extended = valid.replacen(
+        expires,
+        &(expires.parse::<i64>().unwrap() + 86_400).to_string(),
+        1,
+    );
+    for url in [expired, tampered, borrowed, extended] {
+        let response = get(&app, &url, &[]).await;
+        assert_eq!(response.status, StatusCode::FORBIDDEN, "{url}");
+        assert!(!response.body.contains("EXTM3U"));
+    }
+    let garbled = format!("/media/s/soon/{signature}/{t}/{v}/hls/master.m3u8");
+    assert_eq!(get(&app, &garbled, &[]).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_studio_points_an_editor_at_signed_previews_of_their_drafts() {
+    let app = TestApp::spawn().await;
+    let editor = app
+        .user(TenantId::DEFAULT, "editor@example.org", Role::Editor)
+        .await;
+    let (t, v) = video(&app, TalkState::Draft).await;
+    put(&app, &format!("{t}/{v}/thumbs/poster.jpg"), b"poster bytes");
+    sqlx::query("UPDATE videos SET uploaded_by = $1, poster_key = $2 WHERE id = $3")
+        .bind(editor)
+        .bind(format!("{t}/{v}/thumbs/poster.jpg"))
+        .bind(v)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let mut client = app.client("192.0.2.10");
+    client.log_in("editor@example.org", common::PASSWORD).await;
+    let listed = client.server_fn("studio/videos", &[]).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let poster = listed.json()[0]["poster_url"].as_str().unwrap().to_owned();
+    assert!(poster.starts_with("/media/s/"), "{poster}");
+    assert_eq!(
+        get(&app, &format!("/media/{t}/{v}/thumbs/poster.jpg"), &[])
+            .await
+            .status,
+        StatusCode::NOT_FOUND,
+        "the plain URL of a draft stays closed"
+    );
+    let response = get(&app, &poster, &[]).await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.body, "poster bytes");
 }

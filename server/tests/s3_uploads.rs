@@ -313,6 +313,22 @@ async fn a_direct_upload_to_s3_is_transcoded_and_served_from_the_bucket() {
     // This transcode's own prefix, `{prefix}/v{n}`.
     let outputs = master_key.trim_end_matches("/hls/master.m3u8");
     assert!(outputs.starts_with(&format!("{prefix}/v")), "{master_key}");
+    // Published, so `/media` serves it to anyone (and caches may keep it).
+    let talk = common::insert_talk(
+        &app.pool,
+        TenantId::DEFAULT,
+        "s3-talk",
+        "S3 talk",
+        Some(time::OffsetDateTime::now_utc() - time::Duration::minutes(1)),
+        &[],
+    )
+    .await;
+    sqlx::query("UPDATE videos SET talk_id = $1 WHERE id = $2::uuid")
+        .bind(talk)
+        .bind(&video)
+        .execute(&app.pool)
+        .await
+        .unwrap();
 
     let master = app.get(&format!("/media/{outputs}/hls/master.m3u8")).await;
     assert_eq!(master.status, StatusCode::OK);

@@ -590,6 +590,42 @@ pub async fn counts(
         .collect())
 }
 
+/// What `/metrics` reports of the queue, all tenants: exact counts of the unfinished states
+/// and of discarded jobs, each read through its partial index (never a scan of the finished
+/// jobs, which the retention job keeps bounded anyway), and the planner's estimate of all rows.
+pub struct QueueGauges {
+    pub by_kind_and_state: Vec<(String, JobState, i64)>,
+    pub rows_estimate: i64,
+}
+
+pub async fn queue_gauges(pool: &PgPool) -> Result<QueueGauges, StoreError> {
+    // One branch per partial index (claim, due, lease, discarded), so each is an index scan.
+    let rows = sqlx::query!(
+        r#"SELECT kind AS "kind!", state::text AS "state!", count(*) AS "count!" FROM (
+               SELECT kind, state FROM jobs WHERE state = 'available'
+               UNION ALL SELECT kind, state FROM jobs WHERE state IN ('scheduled', 'retryable')
+               UNION ALL SELECT kind, state FROM jobs WHERE state = 'running'
+               UNION ALL SELECT kind, state FROM jobs WHERE state = 'discarded'
+           ) live
+           GROUP BY kind, state ORDER BY kind, state"#,
+    )
+    .fetch_all(pool)
+    .await?;
+    let rows_estimate = sqlx::query_scalar!(
+        r#"SELECT greatest(reltuples, 0)::bigint AS "estimate!" FROM pg_class
+           WHERE oid = 'jobs'::regclass"#
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(QueueGauges {
+        by_kind_and_state: rows
+            .into_iter()
+            .filter_map(|r| JobState::parse(&r.state).map(|s| (r.kind, s, r.count)))
+            .collect(),
+        rows_estimate,
+    })
+}
+
 /// Tells listeners (the server, for progress) that a job changed state.
 pub async fn publish_event(
     pool: &PgPool,

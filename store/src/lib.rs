@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod mail;
 pub mod media;
 pub mod probe_copy;
+pub mod retention;
 pub mod s3;
 pub mod startup;
 pub mod talks;

@@ -86,3 +86,24 @@ async fn studio_rows(
         })
         .collect())
 }
+
+/// From when the outputs of `video` may be served to anyone: the publication time of its
+/// talk. `None` for a draft's video, a video without a talk, or no such video. One lookup by
+/// primary keys (`/media` asks it, through a short in-process cache, for public segments).
+pub async fn public_since(
+    pool: &PgPool,
+    tenant: TenantId,
+    video: Uuid,
+) -> Result<Option<time::OffsetDateTime>, StoreError> {
+    let published = sqlx::query_scalar!(
+        r#"SELECT t.published_at
+           FROM videos v
+           JOIN talks t ON t.tenant_id = v.tenant_id AND t.id = v.talk_id
+           WHERE v.tenant_id = $1 AND v.id = $2"#,
+        tenant.0,
+        video,
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(published.flatten())
+}

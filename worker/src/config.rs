@@ -58,6 +58,22 @@ pub struct WorkerArgs {
         default_value = "ffprobe"
     )]
     pub ffprobe: PathBuf,
+
+    /// Days completed, cancelled and discarded jobs are kept (shown at /admin/jobs) before the
+    /// hourly retention job deletes them.
+    #[arg(long, env = "FERROTAPE_RETAIN_FINISHED_JOBS_DAYS", value_name = "DAYS",
+          default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub retain_finished_jobs_days: u32,
+
+    /// Days expired or revoked refresh tokens and used or expired mailed links are kept.
+    #[arg(long, env = "FERROTAPE_RETAIN_SPENT_TOKENS_DAYS", value_name = "DAYS",
+          default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub retain_spent_tokens_days: u32,
+
+    /// Days sent mail stays in the outbox (its body is erased on sending already).
+    #[arg(long, env = "FERROTAPE_RETAIN_SENT_MAIL_DAYS", value_name = "DAYS",
+          default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub retain_sent_mail_days: u32,
 }
 
 /// The media tools jobs and upload checks run.
@@ -87,6 +103,7 @@ pub struct WorkerConfig {
     /// How long running jobs may finish after shutdown before they are released.
     pub shutdown_grace: Duration,
     pub tools: MediaTools,
+    pub retention: crate::retention::RetentionPolicy,
 }
 
 impl Default for WorkerConfig {
@@ -100,6 +117,7 @@ impl Default for WorkerConfig {
             retry: RetryPolicy::default(),
             shutdown_grace: Duration::from_secs(10),
             tools: MediaTools::default(),
+            retention: crate::retention::RetentionPolicy::default(),
         }
     }
 }
@@ -120,7 +138,16 @@ impl From<&WorkerArgs> for WorkerConfig {
                 ffmpeg: args.ffmpeg.clone(),
                 ffprobe: args.ffprobe.clone(),
             },
+            retention: crate::retention::RetentionPolicy {
+                finished_jobs: days(args.retain_finished_jobs_days),
+                spent_tokens: days(args.retain_spent_tokens_days),
+                sent_mail: days(args.retain_sent_mail_days),
+            },
             ..WorkerConfig::default()
         }
     }
+}
+
+fn days(n: u32) -> Duration {
+    Duration::from_secs(u64::from(n) * 24 * 3600)
 }

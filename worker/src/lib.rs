@@ -5,6 +5,7 @@
 //!
 //! - `handler`: the `JobHandler` trait and the `Registry` of kinds.
 //! - `cleanup`: the periodic removal of abandoned uploads.
+//! - `retention`: the periodic deletion of finished jobs, spent tokens and sent mail.
 //! - `runtime`: claim loops, heartbeats, batched completion, maintenance, shutdown.
 //! - `retry`: back-off with jitter.
 //! - `config`: settings (`WorkerArgs` for clap, `WorkerConfig`).
@@ -19,6 +20,7 @@ pub mod encoder;
 pub mod ffmpeg;
 pub mod handler;
 pub mod probe;
+pub mod retention;
 pub mod retry;
 pub mod runtime;
 pub mod transcode;
@@ -66,6 +68,9 @@ pub fn registry(config: &WorkerConfig, media: Arc<dyn MediaStore>) -> Registry {
             concurrency: config.gpu_slots.max(1),
         })
         .register(cleanup::AbandonedUploads { media })
+        .register(retention::Retention {
+            policy: config.retention,
+        })
 }
 
 /// Runs every job kind until `shutdown` flips to true.
@@ -79,6 +84,9 @@ pub async fn run(
     // The periodic cleanup keeps itself going; the first worker to start sets it off.
     if let Err(err) = cleanup::schedule(&pool, time::OffsetDateTime::now_utc()).await {
         tracing::warn!(%err, "cannot schedule the abandoned-upload cleanup");
+    }
+    if let Err(err) = retention::schedule(&pool, time::OffsetDateTime::now_utc()).await {
+        tracing::warn!(%err, "cannot schedule the retention job");
     }
     runtime::run_registry(pool, registry, config, shutdown).await;
 }

@@ -230,6 +230,7 @@ async fn run_one(
     let span = tracing::info_span!("job", id = job.id, kind = %job.kind, attempt = job.attempt, worker = %shared.worker_id);
     async move {
         let (id, attempt, kind) = (job.id, job.attempt, job.kind.clone());
+        let started = std::time::Instant::now();
         let mut task = tokio::spawn(handler.run(JobContext {
             job: job.clone(),
             pool: shared.pool.clone(),
@@ -264,10 +265,30 @@ async fn run_one(
                 () = grace => { task.abort(); break Outcome::Interrupted; }
             }
         };
+        observe(&kind, &outcome, started.elapsed());
         record(&shared, id, attempt, &kind, outcome).await;
     }
     .instrument(span)
     .await
+}
+
+/// Job duration and outcome per kind (`ferrotape_job_duration_seconds`, a histogram; the
+/// transcode's is `kind="transcode"`), through the `metrics` facade: the server's recorder
+/// exports them at /metrics, a standalone worker without one drops them.
+fn observe(kind: &str, outcome: &Outcome, took: std::time::Duration) {
+    let outcome = match outcome {
+        Outcome::Completed => "completed",
+        Outcome::Failed(_) => "failed",
+        Outcome::Cancelled => "cancelled",
+        Outcome::LeaseLost => "lease_lost",
+        Outcome::Interrupted => "interrupted",
+    };
+    metrics::histogram!(
+        "ferrotape_job_duration_seconds",
+        "kind" => kind.to_owned(),
+        "outcome" => outcome,
+    )
+    .record(took.as_secs_f64());
 }
 
 async fn record(shared: &Shared, id: i64, attempt: i32, kind: &str, outcome: Outcome) {

@@ -37,10 +37,16 @@ pub async fn studio_videos() -> Result<Vec<StudioVideo>, AppError> {
     with_status(
         async {
             let user = require_role(Role::Editor).await?;
-            Ok(
+            let mut videos =
                 ferrotape_store::videos::list_for_uploader(&pool()?, user.tenant, user.id, 200)
-                    .await?,
-            )
+                    .await?;
+            // The editor's videos need not be public: their media is reached by signed URLs.
+            let signer = crate::server_context::accounts()?;
+            let now = time::OffsetDateTime::now_utc();
+            for video in &mut videos {
+                signer.media_urls().sign_studio_video(video, now);
+            }
+            Ok(videos)
         }
         .await,
     )

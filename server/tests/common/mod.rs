@@ -27,6 +27,8 @@ use tower::ServiceExt;
 
 pub struct TestApp {
     pub router: Router,
+    /// What the separate metrics listener (`FERROTAPE_METRICS_BIND`) would serve.
+    pub metrics_listener: Router,
     pub pool: PgPool,
     pub accounts: Accounts,
     database: TestDatabase,
@@ -124,6 +126,40 @@ impl TestApp {
         page_cache_ttl: Duration,
         uploads: Option<ferrotape_server::api_uploads::UploadSettings>,
     ) -> TestApp {
+        TestApp::spawn_configured(
+            config,
+            trusted_proxies,
+            storage,
+            tools,
+            page_cache_ttl,
+            ferrotape_server::metrics::MetricsAccess::default(),
+        )
+        .await
+    }
+
+    /// The app with /metrics readable as `metrics_access` says.
+    pub async fn spawn_with_metrics_access(
+        metrics_access: ferrotape_server::metrics::MetricsAccess,
+    ) -> TestApp {
+        TestApp::spawn_configured(
+            AccountsConfig::default(),
+            Vec::new(),
+            None,
+            None,
+            Duration::ZERO,
+            metrics_access,
+        )
+        .await
+    }
+
+    async fn spawn_configured(
+        config: AccountsConfig,
+        trusted_proxies: Vec<ipnet::IpNet>,
+        storage: Option<ferrotape_store::media::OpenedMedia>,
+        tools: Option<ferrotape_worker::MediaTools>,
+        page_cache_ttl: Duration,
+        metrics_access: ferrotape_server::metrics::MetricsAccess,
+    ) -> TestApp {
         let database = TestDatabase::create().await;
         let pool = database.pool.clone();
         let media_dir = tempfile::tempdir().unwrap();
@@ -161,8 +197,11 @@ impl TestApp {
             job_events: job_events.clone(),
             video_events,
             page_cache: Arc::new(ferrotape_server::page_cache::PageCache::new(page_cache_ttl)),
+            media_visibility: Arc::new(ferrotape_server::media_visibility::MediaVisibility::new()),
+            metrics_access: Arc::new(metrics_access),
         };
         TestApp {
+            metrics_listener: ferrotape_server::metrics::listener_router(state.clone()),
             router: ferrotape_server::router::build(state),
             pool,
             accounts,

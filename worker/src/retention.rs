@@ -1,0 +1,128 @@
+//! `retention`: the hourly job that deletes finished jobs, spent tokens and sent mail past
+//! their retention periods, then schedules its next run. One run per hour slot across the
+//! fleet (the slot is the job's unique key), like `cleanup`.
+
+use std::time::Duration;
+
+use ferrotape_model::TenantId;
+use ferrotape_store::jobs::{self, NewJob};
+use ferrotape_store::{PgPool, retention};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::handler::{JobContext, JobFuture, JobHandler};
+
+pub const RETENTION_JOB: &str = "retention";
+const EVERY: Duration = Duration::from_secs(3600);
+/// Rows deleted per statement.
+const BATCH: i64 = 1000;
+
+/// How long each kind of finished row is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    pub finished_jobs: Duration,
+    pub spent_tokens: Duration,
+    pub sent_mail: Duration,
+}
+
+impl Default for RetentionPolicy {
+    fn default() -> Self {
+        const DAY: u64 = 24 * 3600;
+        RetentionPolicy {
+            finished_jobs: Duration::from_secs(14 * DAY),
+            spent_tokens: Duration::from_secs(7 * DAY),
+            sent_mail: Duration::from_secs(30 * DAY),
+        }
+    }
+}
+
+/// Rows one pass deleted.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Deleted {
+    pub jobs: u64,
+    pub refresh_tokens: u64,
+    pub email_tokens: u64,
+    pub mail: u64,
+}
+
+pub struct Retention {
+    pub policy: RetentionPolicy,
+}
+
+impl JobHandler for Retention {
+    fn kind(&self) -> &'static str {
+        RETENTION_JOB
+    }
+
+    fn concurrency(&self) -> usize {
+        1
+    }
+
+    fn run(&self, ctx: JobContext) -> JobFuture {
+        let policy = self.policy;
+        Box::pin(async move {
+            let deleted = delete_expired(&ctx.pool, policy, OffsetDateTime::now_utc()).await?;
+            if deleted != Deleted::default() {
+                tracing::info!(?deleted, "retention deleted finished rows");
+            }
+            schedule(&ctx.pool, OffsetDateTime::now_utc() + EVERY).await
+        })
+    }
+}
+
+/// Deletes every row past its retention period as of `now`, in batches.
+pub async fn delete_expired(
+    pool: &PgPool,
+    policy: RetentionPolicy,
+    now: OffsetDateTime,
+) -> Result<Deleted, String> {
+    async fn drain<F, Fut>(mut step: F) -> Result<u64, String>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<u64, ferrotape_store::StoreError>>,
+    {
+        let mut total = 0;
+        loop {
+            let n = step().await.map_err(|e| e.to_string())?;
+            total += n;
+            if n < BATCH as u64 {
+                return Ok(total);
+            }
+        }
+    }
+    let jobs_before = now - policy.finished_jobs;
+    let tokens_before = now - policy.spent_tokens;
+    let mail_before = now - policy.sent_mail;
+    Ok(Deleted {
+        jobs: drain(|| retention::delete_finished_jobs(pool, jobs_before, BATCH)).await?,
+        refresh_tokens: drain(|| {
+            retention::delete_spent_refresh_tokens(pool, tokens_before, BATCH)
+        })
+        .await?,
+        email_tokens: drain(|| retention::delete_spent_email_tokens(pool, tokens_before, BATCH))
+            .await?,
+        mail: drain(|| retention::delete_sent_mail(pool, mail_before, BATCH)).await?,
+    })
+}
+
+/// Enqueues the retention pass for the hour slot containing `at` (a no-op if that slot's run
+/// is already waiting). Workers call it on start, each run schedules the next.
+pub async fn schedule(pool: &PgPool, at: OffsetDateTime) -> Result<(), String> {
+    let slot = at.unix_timestamp() / EVERY.as_secs() as i64;
+    let key = format!("slot-{slot}");
+    let run_at = (at > OffsetDateTime::now_utc()).then_some(at);
+    jobs::enqueue(
+        pool,
+        TenantId::DEFAULT,
+        &NewJob {
+            priority: 4,
+            max_attempts: 3,
+            run_at,
+            unique_key: Some(&key),
+            ..NewJob::new(RETENTION_JOB, json!({}))
+        },
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| e.to_string())
+}
