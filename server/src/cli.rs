@@ -309,3 +309,31 @@ fn parse_proxy(value: &str) -> Result<ipnet::IpNet, String> {
         .or_else(|_| value.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
         .map_err(|_| format!("`{value}` is not an IP address or CIDR range"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn upload_quotas_come_from_flags_and_zero_means_no_limit() {
+        let defaults = Cli::try_parse_from(["ferrotape"])
+            .unwrap()
+            .uploads
+            .settings();
+        assert_eq!(defaults.quotas.open_per_user, Some(10));
+        assert_eq!(defaults.quotas.tenant_storage_bytes, None);
+        let set = Cli::try_parse_from([
+            "ferrotape",
+            "--max-open-uploads-per-user",
+            "0",
+            "--tenant-storage-quota-gb",
+            "5",
+        ])
+        .unwrap()
+        .uploads
+        .settings();
+        assert_eq!(set.quotas.open_per_user, None);
+        assert_eq!(set.quotas.tenant_storage_bytes, Some(5_000_000_000));
+    }
+}

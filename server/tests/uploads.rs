@@ -646,11 +646,14 @@ impl PausedProbe {
         }
     }
 
-    /// Returns once `complete` has joined the chunks and started probing.
+    /// Returns once `complete` has joined the chunks and started probing (a `complete` that
+    /// never gets there fails the test instead of hanging it).
     async fn wait_started(&self) {
         let fifo = self.dir.path().join("started");
-        tokio::task::spawn_blocking(move || std::fs::read_to_string(fifo).unwrap())
+        let started = tokio::task::spawn_blocking(move || std::fs::read_to_string(fifo).unwrap());
+        tokio::time::timeout(std::time::Duration::from_secs(120), started)
             .await
+            .expect("complete never reached the probe")
             .unwrap();
     }
 
