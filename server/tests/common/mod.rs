@@ -132,6 +132,7 @@ impl TestApp {
             storage,
             tools,
             page_cache_ttl,
+            uploads,
             ferrotape_server::metrics::MetricsAccess::default(),
         )
         .await
@@ -147,6 +148,7 @@ impl TestApp {
             None,
             None,
             Duration::ZERO,
+            None,
             metrics_access,
         )
         .await
@@ -158,6 +160,7 @@ impl TestApp {
         storage: Option<ferrotape_store::media::OpenedMedia>,
         tools: Option<ferrotape_worker::MediaTools>,
         page_cache_ttl: Duration,
+        uploads: Option<ferrotape_server::api_uploads::UploadSettings>,
         metrics_access: ferrotape_server::metrics::MetricsAccess,
     ) -> TestApp {
         let database = TestDatabase::create().await;
