@@ -50,6 +50,16 @@ async fn processing_video(app: &TestApp) -> Uuid {
         .await
         .unwrap();
     insert_video(&app.pool, video, Some(&key), probe.raw).await;
+    // Published, so its outputs are served by plain `/media` URLs.
+    let slug = format!("talk-{}", video.simple());
+    let yesterday = Some(time::OffsetDateTime::now_utc() - time::Duration::days(1));
+    let talk = common::insert_talk(&app.pool, TENANT, &slug, "A talk", yesterday, &[]).await;
+    sqlx::query("UPDATE videos SET talk_id = $1 WHERE id = $2")
+        .bind(talk)
+        .bind(video)
+        .execute(&app.pool)
+        .await
+        .unwrap();
     video
 }
 
