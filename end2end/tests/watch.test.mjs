@@ -281,10 +281,10 @@ test('embed: plays in an iframe on another origin and answers postMessage', asyn
   // Only the embed may be framed by other sites.
   // (The pages' CSP also pins scripts to the page's nonce; the frames above ran under it.)
   const embed = await fetch(`${BASE_URL}/embed/${talkId}`);
-  assert.match(embed.headers.get('content-security-policy'), /script-src 'nonce-[^']+' .*frame-ancestors \*$/);
+  assert.match(embed.headers.get('content-security-policy'), /script-src 'self' 'nonce-[^']+' .*frame-ancestors \*$/);
   await embed.arrayBuffer();
   const watch = await fetch(WATCH);
-  assert.match(watch.headers.get('content-security-policy'), /script-src 'nonce-[^']+' .*frame-ancestors 'self'$/);
+  assert.match(watch.headers.get('content-security-policy'), /script-src 'self' 'nonce-[^']+' .*frame-ancestors 'self'$/);
   await watch.arrayBuffer();
   // Unknown and malformed ids are a plain 404.
   assert.equal((await fetch(`${BASE_URL}/embed/00000000-0000-0000-0000-00000000dead`)).status, 404);

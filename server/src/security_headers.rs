@@ -3,9 +3,12 @@
 //! - `Content-Security-Policy` on every HTML response: scripts run only with the nonce Leptos
 //!   wrote into this page's `<script>` tags (a fresh one per render, reported by the shell in
 //!   [`CSP_NONCE_HEADER`], which is never sent on; the page cache gives each copy it serves a
-//!   fresh one too). `'strict-dynamic'` lets those scripts load the bundles and hls.js,
-//!   `'wasm-unsafe-eval'` lets them compile the wasm; nothing else runs, so markup injected
-//!   into a page cannot execute. An HTML response without a nonce runs no script at all.
+//!   fresh one too); script files come only from this site (`'self'`: the bundles, and hls.js,
+//!   which the player page also preloads with a plain `<link rel=preload>` — under
+//!   `'strict-dynamic'` that preload would be refused and hls.js fetched twice);
+//!   `'wasm-unsafe-eval'` lets them compile the wasm. Inline script without the nonce and script
+//!   from other origins never run, so markup injected into a page cannot execute. An HTML
+//!   response without a nonce runs no script at all.
 //! - `Strict-Transport-Security` when the browser reached us over HTTPS (a trusted proxy's
 //!   `X-Forwarded-Proto`, see `RequestContext::https`); never over plain HTTP, where it would
 //!   be ignored at best and lock a plain-HTTP install out of its own host at worst.
@@ -28,7 +31,7 @@ const NONCE: HeaderName = HeaderName::from_static(CSP_NONCE_HEADER);
 /// which may be framed by `frame_ancestors`.
 pub fn page_policy(nonce: Option<&str>, frame_ancestors: &str) -> String {
     let scripts = match nonce {
-        Some(nonce) => format!("'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval'"),
+        Some(nonce) => format!("'self' 'nonce-{nonce}' 'wasm-unsafe-eval'"),
         None => "'none'".to_owned(),
     };
     format!(
@@ -78,7 +81,7 @@ mod tests {
     #[test]
     fn scripts_need_the_nonce_and_nothing_else_runs() {
         let policy = page_policy(Some("abc"), "'self'");
-        assert!(policy.contains("script-src 'nonce-abc' 'strict-dynamic' 'wasm-unsafe-eval';"));
+        assert!(policy.contains("script-src 'self' 'nonce-abc' 'wasm-unsafe-eval';"));
         assert!(!policy.contains("unsafe-inline"));
         assert!(policy.ends_with("frame-ancestors 'self'"));
         assert!(page_policy(None, "*").starts_with("script-src 'none';"));

@@ -305,7 +305,7 @@ async fn pages_are_compressed_and_carry_security_headers() {
     let policy = response.headers["content-security-policy"]
         .to_str()
         .unwrap();
-    assert!(policy.contains("script-src 'nonce-"), "{policy}");
+    assert!(policy.contains("script-src 'self' 'nonce-"), "{policy}");
     assert!(policy.ends_with("frame-ancestors 'self'"), "{policy}");
 
     // Clients that do not ask for compression get plain HTML.
