@@ -180,8 +180,9 @@ fn serve_site(cli: Cli) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
         if accounts.holds_mail() {
+            let also = if embedded { " and in this log" } else { "" };
             tracing::info!(
-                "no SMTP server configured (FERROTAPE_SMTP_URL): account mail is kept at /admin/outbox"
+                "no SMTP server configured (FERROTAPE_SMTP_URL): account mail is kept at /admin/outbox{also}"
             );
         }
         let state = AppState {

@@ -56,7 +56,10 @@ fn assert_scripts_carry_the_nonce(path: &str, response: &TestResponse) -> String
         "{path}"
     );
     let policy = csp(response);
-    assert!(policy.contains("script-src 'self' 'nonce-"), "{path}: {policy}");
+    assert!(
+        policy.contains("script-src 'self' 'nonce-"),
+        "{path}: {policy}"
+    );
     assert!(!policy.contains("unsafe-inline"), "{path}: {policy}");
     assert!(policy.contains("object-src 'none'"), "{path}: {policy}");
     let nonce = policy_nonce(&policy);
