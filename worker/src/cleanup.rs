@@ -10,21 +10,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrotape_model::TenantId;
 use ferrotape_store::PgPool;
-use ferrotape_store::jobs::{self, NewJob};
 use ferrotape_store::media::MediaStore;
 use ferrotape_store::uploads;
-use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::handler::{JobContext, JobFuture, JobHandler};
+use crate::hourly;
 
 pub const CLEANUP_JOB: &str = "uploads.cleanup";
 
 /// An upload nobody touched for this long is abandoned.
 pub const ABANDONED_AFTER: Duration = Duration::from_secs(24 * 3600);
-const EVERY: Duration = Duration::from_secs(3600);
 /// Uploads removed per statement batch.
 const BATCH: i64 = 100;
 
@@ -48,7 +45,7 @@ impl JobHandler for AbandonedUploads {
             if removed > 0 {
                 tracing::info!(removed, "removed abandoned uploads");
             }
-            schedule(&ctx.pool, OffsetDateTime::now_utc() + EVERY).await
+            schedule(&ctx.pool, OffsetDateTime::now_utc() + hourly::EVERY).await
         })
     }
 }
@@ -76,24 +73,7 @@ pub async fn remove_abandoned(
     }
 }
 
-/// Enqueues the cleanup for the hour slot containing `at` (a no-op if that slot's run is
-/// already waiting). Workers call it on start, each run schedules the next.
+/// Enqueues the cleanup for the hour slot containing `at` (see `hourly`).
 pub async fn schedule(pool: &PgPool, at: OffsetDateTime) -> Result<(), String> {
-    let slot = at.unix_timestamp() / EVERY.as_secs() as i64;
-    let key = format!("slot-{slot}");
-    let run_at = (at > OffsetDateTime::now_utc()).then_some(at);
-    jobs::enqueue(
-        pool,
-        TenantId::DEFAULT,
-        &NewJob {
-            priority: 4,
-            max_attempts: 3,
-            run_at,
-            unique_key: Some(&key),
-            ..NewJob::new(CLEANUP_JOB, json!({}))
-        },
-    )
-    .await
-    .map(|_| ())
-    .map_err(|e| e.to_string())
+    hourly::schedule(pool, CLEANUP_JOB, at).await
 }

@@ -19,6 +19,7 @@ pub mod diagnostic;
 pub mod encoder;
 pub mod ffmpeg;
 pub mod handler;
+pub mod hourly;
 pub mod probe;
 pub mod retention;
 pub mod retry;

@@ -4,16 +4,13 @@
 
 use std::time::Duration;
 
-use ferrotape_model::TenantId;
-use ferrotape_store::jobs::{self, NewJob};
 use ferrotape_store::{PgPool, retention};
-use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::handler::{JobContext, JobFuture, JobHandler};
+use crate::hourly;
 
 pub const RETENTION_JOB: &str = "retention";
-const EVERY: Duration = Duration::from_secs(3600);
 /// Rows deleted per statement.
 const BATCH: i64 = 1000;
 
@@ -65,7 +62,7 @@ impl JobHandler for Retention {
             if deleted != Deleted::default() {
                 tracing::info!(?deleted, "retention deleted finished rows");
             }
-            schedule(&ctx.pool, OffsetDateTime::now_utc() + EVERY).await
+            schedule(&ctx.pool, OffsetDateTime::now_utc() + hourly::EVERY).await
         })
     }
 }
@@ -105,24 +102,7 @@ pub async fn delete_expired(
     })
 }
 
-/// Enqueues the retention pass for the hour slot containing `at` (a no-op if that slot's run
-/// is already waiting). Workers call it on start, each run schedules the next.
+/// Enqueues the retention pass for the hour slot containing `at` (see `hourly`).
 pub async fn schedule(pool: &PgPool, at: OffsetDateTime) -> Result<(), String> {
-    let slot = at.unix_timestamp() / EVERY.as_secs() as i64;
-    let key = format!("slot-{slot}");
-    let run_at = (at > OffsetDateTime::now_utc()).then_some(at);
-    jobs::enqueue(
-        pool,
-        TenantId::DEFAULT,
-        &NewJob {
-            priority: 4,
-            max_attempts: 3,
-            run_at,
-            unique_key: Some(&key),
-            ..NewJob::new(RETENTION_JOB, json!({}))
-        },
-    )
-    .await
-    .map(|_| ())
-    .map_err(|e| e.to_string())
+    hourly::schedule(pool, RETENTION_JOB, at).await
 }
