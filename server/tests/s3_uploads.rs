@@ -638,15 +638,7 @@ async fn a_client_that_lost_the_answer_to_complete_resumes_with_s3() {
     assert_eq!(resent.status, StatusCode::CONFLICT, "{}", resent.body);
     assert_eq!(resent.json()["code"], "upload_closed");
 
-    let system_ffprobe = String::from_utf8(
-        Command::new("sh")
-            .args(["-c", "command -v ffprobe"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    std::os::unix::fs::symlink(system_ffprobe.trim(), &ffprobe).unwrap();
+    std::os::unix::fs::symlink(common::system_ffprobe(), &ffprobe).unwrap();
     let done = send(
         &mut client,
         Method::POST,

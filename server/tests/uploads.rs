@@ -616,21 +616,14 @@ impl PausedProbe {
                 .unwrap();
             assert!(status.success());
         }
-        let real = String::from_utf8(
-            Command::new("sh")
-                .args(["-c", "command -v ffprobe"])
-                .output()
-                .unwrap()
-                .stdout,
-        )
-        .unwrap();
+        let real = common::system_ffprobe();
         let script = dir.path().join("ffprobe");
         std::fs::write(
             &script,
             format!(
                 "#!/bin/sh\necho started > '{dir}/started'\nread go < '{dir}/go'\nexec '{real}' \"$@\"\n",
                 dir = dir.path().display(),
-                real = real.trim()
+                real = real
             ),
         )
         .unwrap();
@@ -1094,15 +1087,7 @@ async fn a_complete_that_could_not_probe_can_be_retried() {
     let (state, _, _, _) = video(&app, &id).await;
     assert_eq!(state, "uploading", "nothing is lost or failed");
 
-    let system_ffprobe = String::from_utf8(
-        Command::new("sh")
-            .args(["-c", "command -v ffprobe"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    std::os::unix::fs::symlink(system_ffprobe.trim(), &ffprobe).unwrap();
+    std::os::unix::fs::symlink(common::system_ffprobe(), &ffprobe).unwrap();
     let done = complete(&mut client, &id).await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
     let (state, _, duration, width) = video(&app, &id).await;

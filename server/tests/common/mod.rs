@@ -46,6 +46,19 @@ pub struct TestResponse {
     pub body: String,
 }
 
+/// How a `TestApp` differs from the default one (mail held, no trusted proxies, local storage,
+/// the system's media tools, no page cache, default upload limits, /metrics for loopback).
+#[derive(Default)]
+struct TestOptions {
+    accounts: AccountsConfig,
+    trusted_proxies: Vec<ipnet::IpNet>,
+    storage: Option<ferrotape_store::media::OpenedMedia>,
+    tools: Option<ferrotape_worker::MediaTools>,
+    page_cache_ttl: Duration,
+    uploads: ferrotape_server::api_uploads::UploadSettings,
+    metrics_access: ferrotape_server::metrics::MetricsAccess,
+}
+
 /// The address tests pretend the site runs at (Host and Origin of every request).
 pub const SITE: &str = "127.0.0.1:3000";
 
@@ -65,7 +78,12 @@ impl TestApp {
     }
 
     pub async fn spawn_with(config: AccountsConfig, trusted_proxies: Vec<ipnet::IpNet>) -> TestApp {
-        TestApp::spawn_full(config, trusted_proxies, None, None, Duration::ZERO, None).await
+        TestApp::spawn_options(TestOptions {
+            accounts: config,
+            trusted_proxies,
+            ..TestOptions::default()
+        })
+        .await
     }
 
     /// The app with these upload settings (quotas), storage (an S3 bucket; default local) and
@@ -75,66 +93,40 @@ impl TestApp {
         storage: Option<ferrotape_store::media::OpenedMedia>,
         tools: Option<ferrotape_worker::MediaTools>,
     ) -> TestApp {
-        TestApp::spawn_full(
-            AccountsConfig::default(),
-            Vec::new(),
+        TestApp::spawn_options(TestOptions {
+            uploads,
             storage,
             tools,
-            Duration::ZERO,
-            Some(uploads),
-        )
+            ..TestOptions::default()
+        })
         .await
     }
 
     /// The app running these media tools (a missing ffprobe, say).
     pub async fn spawn_with_tools(tools: ferrotape_worker::MediaTools) -> TestApp {
-        TestApp::spawn_full(
-            AccountsConfig::default(),
-            Vec::new(),
-            None,
-            Some(tools),
-            Duration::ZERO,
-            None,
-        )
+        TestApp::spawn_options(TestOptions {
+            tools: Some(tools),
+            ..TestOptions::default()
+        })
         .await
     }
 
     /// The app storing media in `storage` (an S3 bucket) instead of a local directory.
     pub async fn spawn_with_storage(storage: ferrotape_store::media::OpenedMedia) -> TestApp {
-        TestApp::spawn_full(
-            AccountsConfig::default(),
-            Vec::new(),
-            Some(storage),
-            None,
-            Duration::ZERO,
-            None,
-        )
+        TestApp::spawn_options(TestOptions {
+            storage: Some(storage),
+            ..TestOptions::default()
+        })
         .await
     }
 
     /// The app caching public pages for anonymous viewers for `ttl` (the others render every
     /// page, so a test can change the database and see the change on its next request).
     pub async fn spawn_with_page_cache(ttl: Duration) -> TestApp {
-        TestApp::spawn_full(AccountsConfig::default(), Vec::new(), None, None, ttl, None).await
-    }
-
-    async fn spawn_full(
-        config: AccountsConfig,
-        trusted_proxies: Vec<ipnet::IpNet>,
-        storage: Option<ferrotape_store::media::OpenedMedia>,
-        tools: Option<ferrotape_worker::MediaTools>,
-        page_cache_ttl: Duration,
-        uploads: Option<ferrotape_server::api_uploads::UploadSettings>,
-    ) -> TestApp {
-        TestApp::spawn_configured(
-            config,
-            trusted_proxies,
-            storage,
-            tools,
-            page_cache_ttl,
-            uploads,
-            ferrotape_server::metrics::MetricsAccess::default(),
-        )
+        TestApp::spawn_options(TestOptions {
+            page_cache_ttl: ttl,
+            ..TestOptions::default()
+        })
         .await
     }
 
@@ -142,27 +134,23 @@ impl TestApp {
     pub async fn spawn_with_metrics_access(
         metrics_access: ferrotape_server::metrics::MetricsAccess,
     ) -> TestApp {
-        TestApp::spawn_configured(
-            AccountsConfig::default(),
-            Vec::new(),
-            None,
-            None,
-            Duration::ZERO,
-            None,
+        TestApp::spawn_options(TestOptions {
             metrics_access,
-        )
+            ..TestOptions::default()
+        })
         .await
     }
 
-    async fn spawn_configured(
-        config: AccountsConfig,
-        trusted_proxies: Vec<ipnet::IpNet>,
-        storage: Option<ferrotape_store::media::OpenedMedia>,
-        tools: Option<ferrotape_worker::MediaTools>,
-        page_cache_ttl: Duration,
-        uploads: Option<ferrotape_server::api_uploads::UploadSettings>,
-        metrics_access: ferrotape_server::metrics::MetricsAccess,
-    ) -> TestApp {
+    async fn spawn_options(options: TestOptions) -> TestApp {
+        let TestOptions {
+            accounts: config,
+            trusted_proxies,
+            storage,
+            tools,
+            page_cache_ttl,
+            uploads,
+            metrics_access,
+        } = options;
         let database = TestDatabase::create().await;
         let pool = database.pool.clone();
         let media_dir = tempfile::tempdir().unwrap();
@@ -190,7 +178,7 @@ impl TestApp {
             media: media.clone(),
             served_media,
             tools: tools.unwrap_or_default(),
-            uploads: uploads.unwrap_or_default(),
+            uploads,
             accounts: accounts.clone(),
             http: Arc::new(HttpSettings {
                 trusted_proxies,
@@ -282,6 +270,15 @@ impl TestApp {
             body: String::from_utf8_lossy(&bytes).into_owned(),
         }
     }
+}
+
+/// The path of the system's ffprobe (tests put stand-ins in front of it).
+pub fn system_ffprobe() -> String {
+    let found = std::process::Command::new("sh")
+        .args(["-c", "command -v ffprobe"])
+        .output()
+        .expect("sh runs");
+    String::from_utf8(found.stdout).unwrap().trim().to_owned()
 }
 
 /// Inserts a talk with speakers into `tenant`; returns its id.
