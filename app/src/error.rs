@@ -21,6 +21,14 @@ pub enum AppError {
     Unauthenticated,
     #[error("{0}")]
     Forbidden(String),
+    /// One field of a form the rules refuse; the form marks that field.
+    #[error("{0}")]
+    Field(ferrotape_model::talk::FieldError),
+    /// What the form edited changed meanwhile (another tab, an API client); nothing was saved.
+    #[error(
+        "this was changed elsewhere meanwhile, so nothing was saved: reload to see the changes"
+    )]
+    Stale,
     /// The database or another dependency failed; details are in the server log only.
     #[error("the service is temporarily unavailable; please try again in a moment")]
     Unavailable,
@@ -40,6 +48,8 @@ impl AppError {
             AppError::Unauthenticated => "unauthenticated",
             AppError::Forbidden(_) => "forbidden",
             AppError::Unavailable => "unavailable",
+            AppError::Field(field) => field_code(&field.field),
+            AppError::Stale => "stale",
         }
     }
 
@@ -57,9 +67,55 @@ impl AppError {
             "unavailable" => {
                 "The service is temporarily unavailable; please try again in a moment."
             }
+            "stale" => {
+                "This was changed elsewhere meanwhile, so nothing was saved: reload to see the changes."
+            }
+            "invalid_title" => "Check the title: it is required and at most 300 characters.",
+            "invalid_slug" => {
+                "Check the address: use a–z, 0–9 and hyphens, not a reserved word, not one another talk has or had."
+            }
+            "invalid_description" => "The description is too long (at most 20,000 characters).",
+            "invalid_language" => "The language is a tag such as en or pt-BR.",
+            "invalid_event" => "The event name is at most 200 characters.",
+            "invalid_tags" => {
+                "Check the tags: at most 20, each at most 64 characters with a letter or digit."
+            }
+            "invalid_speakers" => "Check the speakers: each once, at most 20.",
+            "invalid_chapters" => {
+                "Check the chapters: one per line, a time then a title, in order, inside the video."
+            }
+            "invalid_state" => "A talk goes public only with a playable video.",
+            "invalid_publish_at" => "A scheduled time must lie in the future.",
+            "invalid_name" => "Check the name: it is required.",
+            "invalid_bio" => "The bio is too long (at most 10,000 characters).",
+            "invalid_links" => "Links must be http(s) addresses, at most 10.",
+            "invalid_image" => {
+                "That file is not an image we can use (JPEG, PNG or WebP, at most 20 MB)."
+            }
             _ => return None,
         };
         Some(message.to_owned())
+    }
+}
+
+/// The `?error=` code of a refused field (fixed words only; unknown fields are `invalid`).
+fn field_code(field: &str) -> &'static str {
+    match field {
+        "title" => "invalid_title",
+        "slug" => "invalid_slug",
+        "description" => "invalid_description",
+        "language" => "invalid_language",
+        "event" => "invalid_event",
+        "tags" => "invalid_tags",
+        "speakers" => "invalid_speakers",
+        "chapters" => "invalid_chapters",
+        "state" => "invalid_state",
+        "publish_at" => "invalid_publish_at",
+        "name" => "invalid_name",
+        "bio" => "invalid_bio",
+        "links" => "invalid_links",
+        "image" | "photo" | "poster" => "invalid_image",
+        _ => "invalid",
     }
 }
 
@@ -91,6 +147,8 @@ impl From<ferrotape_store::StoreError> for AppError {
         match err {
             StoreError::NotFound => AppError::NotFound,
             StoreError::Conflict(message) => AppError::Invalid(message),
+            StoreError::Invalid(field) => AppError::Field(field),
+            StoreError::Stale { .. } => AppError::Stale,
             StoreError::Database(err) => {
                 tracing::error!(%err, "database error in a server function");
                 AppError::Unavailable
@@ -137,6 +195,8 @@ impl AppError {
             AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Field(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Stale => StatusCode::PRECONDITION_FAILED,
         }
     }
 }

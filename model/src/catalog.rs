@@ -38,6 +38,25 @@ pub struct TalkDetail {
     /// What the player needs, once a video is ready.
     pub video: Option<PlayableVideo>,
     pub updated_at: OffsetDateTime,
+    /// Chapters in order of time (seek-bar marks, the list under the player, JSON-LD clips).
+    #[serde(default)]
+    pub chapters: Vec<crate::talk::Chapter>,
+    /// Shown in listings; an unlisted talk is reachable by its link only (and not indexed).
+    #[serde(default = "listed_by_default")]
+    pub listed: bool,
+    /// The description's Markdown rendered to sanitised HTML (on the server).
+    #[serde(default)]
+    pub description_html: String,
+    /// The event or series, if any.
+    #[serde(default)]
+    pub event: String,
+    /// BCP 47 tag of the spoken language, if known.
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
+fn listed_by_default() -> bool {
+    true
 }
 
 /// A ready video as the player sees it. Paths are site-relative (`/media/…`), served by

@@ -12,6 +12,7 @@ pub mod ladder;
 pub mod seo;
 pub mod slug;
 pub mod studio;
+pub mod talk;
 pub mod tenant;
 pub mod time_format;
 pub mod upload;

@@ -75,6 +75,22 @@ impl IntoResponse for ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("{what} is temporarily unavailable; try again in a moment"),
             ),
+            ApiError::Store(StoreError::Invalid(field)) => {
+                let body = json!({
+                    "error": field.message,
+                    "code": "invalid_field",
+                    "field": field.field,
+                });
+                return (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
+            }
+            ApiError::Store(StoreError::Stale { current }) => {
+                code = Some("stale");
+                let _ = current;
+                (
+                    StatusCode::PRECONDITION_FAILED,
+                    "the resource changed since the ETag you sent: fetch it again".to_owned(),
+                )
+            }
             ApiError::Store(StoreError::Database(err)) => internal(&err),
             ApiError::Account(AccountError::Failure(failure)) => {
                 code = Some(failure.code());

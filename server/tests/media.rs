@@ -224,7 +224,9 @@ async fn visibility_follows_the_talk() {
         let pool = app.pool.clone();
         async move {
             sqlx::query(
-                "UPDATE talks SET published_at = $1 WHERE id = (SELECT talk_id FROM videos WHERE id = $2)",
+                "UPDATE talks SET published_at = $1,
+                        state = CASE WHEN $1::timestamptz IS NULL THEN 'unpublished' ELSE 'public' END::talk_state
+                 WHERE id = (SELECT talk_id FROM videos WHERE id = $2)",
             )
             .bind(at)
             .bind(v)

@@ -8,6 +8,13 @@ pub enum StoreError {
     /// A unique or check constraint rejected the write; the message is safe to show to users.
     #[error("{0}")]
     Conflict(String),
+    /// Input the rules refuse, naming the field (a 422 with the message).
+    #[error("{0}")]
+    Invalid(ferrotape_model::talk::FieldError),
+    /// The row changed since the caller read it (a stale `If-Match` or editor tab); nothing
+    /// was written. `current` is its revision now.
+    #[error("this was changed meanwhile (now at revision {current}): reload and try again")]
+    Stale { current: i64 },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }

@@ -33,6 +33,11 @@ struct PublishedTalkRow {
     thumbnails_key: Option<String>,
     width: Option<i32>,
     height: Option<i32>,
+    listed: bool,
+    event: String,
+    language: Option<String>,
+    chapter_starts: Vec<i64>,
+    chapter_titles: Vec<String>,
 }
 
 /// Which published talk to read.
@@ -42,10 +47,10 @@ enum Selection<'a> {
     Id(Uuid),
 }
 
-/// A published talk of a tenant, by slug or id.
+/// A talk anyone with its link may watch (published, or unlisted), by slug or id.
 ///
 /// One checked query serves the watch page, the embed and oEmbed so all agree on what
-/// "published" means. The video is joined laterally so a talk without video appears; a ready
+/// "reachable" means. The video is joined laterally so a talk without video appears; a ready
 /// video wins over a newer one still processing, so a re-upload never takes a talk offline.
 async fn published(
     pool: &PgPool,
@@ -60,6 +65,13 @@ async fn published(
         PublishedTalkRow,
         r#"
         SELECT t.id, t.slug, t.title, t.description, t.recorded_on, t.published_at, t.updated_at,
+               (t.state = 'public') AS "listed!", t.event, t.language,
+               ARRAY(SELECT c.start_ms FROM talk_chapters c
+                     WHERE c.tenant_id = t.tenant_id AND c.talk_id = t.id
+                     ORDER BY c.start_ms) AS "chapter_starts!",
+               ARRAY(SELECT c.title FROM talk_chapters c
+                     WHERE c.tenant_id = t.tenant_id AND c.talk_id = t.id
+                     ORDER BY c.start_ms) AS "chapter_titles!",
                ARRAY(SELECT s.slug FROM talk_speakers ts
                      JOIN speakers s ON s.tenant_id = ts.tenant_id AND s.id = ts.speaker_id
                      WHERE ts.tenant_id = t.tenant_id AND ts.talk_id = t.id
@@ -72,7 +84,7 @@ async fn published(
                v.duration_ms AS "duration_ms?",
                v.state::text AS "video_state?",
                v.master_key AS "master_key?",
-               v.poster_key AS "poster_key?",
+               coalesce(t.poster_key, v.poster_key) AS "poster_key?",
                v.thumbnails_key AS "thumbnails_key?",
                v.width AS "width?",
                v.height AS "height?"
@@ -85,7 +97,7 @@ async fn published(
             ORDER BY (vv.state = 'ready') DESC, vv.created_at DESC LIMIT 1
         ) v ON true
         WHERE t.tenant_id = $1
-          AND t.published_at IS NOT NULL AND t.published_at <= now()
+          AND ((t.state = 'public' AND t.published_at <= now()) OR t.state = 'unlisted')
           AND ($2::text IS NULL OR t.slug = $2)
           AND ($3::uuid IS NULL OR t.id = $3)
         "#,
@@ -124,14 +136,28 @@ impl PublishedTalkRow {
                 speakers: speaker_refs(self.speaker_slugs, self.speaker_names),
                 duration_seconds: duration_seconds(self.duration_ms),
                 recorded_on: self.recorded_on,
-                // The query only returns published talks.
-                published_at: self.published_at.unwrap_or(OffsetDateTime::UNIX_EPOCH),
+                // An unlisted talk has no publication time; its page shows the recording date
+                // or, failing that, when it was last changed.
+                published_at: self.published_at.unwrap_or(self.updated_at),
                 poster_url: video.as_ref().and(poster_url),
             },
             description: self.description,
             video_state,
             video,
             updated_at: self.updated_at,
+            chapters: self
+                .chapter_starts
+                .into_iter()
+                .zip(self.chapter_titles)
+                .map(|(start, title)| ferrotape_model::talk::Chapter {
+                    start_ms: start.max(0) as u64,
+                    title,
+                })
+                .collect(),
+            listed: self.listed,
+            description_html: String::new(),
+            event: self.event,
+            language: self.language,
         }
     }
 }
@@ -263,7 +289,7 @@ async fn catalog_page(
                      WHERE ts.tenant_id = t.tenant_id AND ts.talk_id = t.id
                      ORDER BY ts.position, s.name) AS "speaker_names!",
                v.duration_ms AS "duration_ms?",
-               v.poster_key AS "poster_key?",
+               coalesce(t.poster_key, v.poster_key) AS "poster_key?",
                CASE WHEN search.q IS NULL THEN NULL
                     ELSE ts_headline('english', t.title, search.q, $7) END AS marked_title,
                CASE WHEN search.q IS NULL OR t.description = '' THEN NULL
@@ -431,7 +457,7 @@ pub async fn sitemap(
         r#"
         SELECT t.slug, t.title, t.description, t.updated_at,
                t.published_at AS "published_at!",
-               v.poster_key AS "poster_key?", v.master_key AS "master_key?",
+               coalesce(t.poster_key, v.poster_key) AS "poster_key?", v.master_key AS "master_key?",
                v.duration_ms AS "duration_ms?"
         FROM talks t
         LEFT JOIN LATERAL (
@@ -486,8 +512,10 @@ pub async fn create_talk(
     talk: &NewTalk,
 ) -> Result<Uuid, StoreError> {
     let id = sqlx::query_scalar!(
-        "INSERT INTO talks (tenant_id, slug, title, description, recorded_on, published_at)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO talks (tenant_id, slug, title, description, recorded_on, published_at, state)
+         VALUES ($1, $2, $3, $4, $5, $6,
+                 CASE WHEN $6::timestamptz IS NULL THEN 'draft' ELSE 'public' END::talk_state)
+         RETURNING id",
         tenant.0,
         talk.slug,
         talk.title,

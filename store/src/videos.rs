@@ -87,23 +87,31 @@ async fn studio_rows(
         .collect())
 }
 
-/// From when the outputs of `video` may be served to anyone: the publication time of its
-/// talk. `None` for a draft's video, a video without a talk, or no such video. One lookup by
-/// primary keys (`/media` asks it, through a short in-process cache, for public segments).
+/// From when the media under `{tenant}/{id}/` may be served to anyone. `id` is a video (its
+/// talk's publication time; an unlisted talk's video from the epoch on: anyone with the link
+/// may watch), a talk (its editor-chosen poster, by the same rule) or a speaker (a public
+/// profile photo: always). `None` for a draft's, unpublished or trashed talk's media, a video
+/// without a talk, or no such id. One lookup by primary keys (`/media` asks it, through a
+/// short in-process cache, for public segments).
 pub async fn public_since(
     pool: &PgPool,
     tenant: TenantId,
-    video: Uuid,
+    id: Uuid,
 ) -> Result<Option<time::OffsetDateTime>, StoreError> {
-    let published = sqlx::query_scalar!(
-        r#"SELECT t.published_at
-           FROM videos v
-           JOIN talks t ON t.tenant_id = v.tenant_id AND t.id = v.talk_id
-           WHERE v.tenant_id = $1 AND v.id = $2"#,
+    let since = sqlx::query_scalar!(
+        r#"SELECT CASE t.state WHEN 'unlisted' THEN 'epoch'::timestamptz
+                               WHEN 'public' THEN t.published_at END AS since
+           FROM talks t
+           WHERE t.tenant_id = $1
+             AND (t.id = $2 OR t.id = (SELECT v.talk_id FROM videos v
+                                       WHERE v.tenant_id = $1 AND v.id = $2))
+           UNION ALL
+           SELECT 'epoch'::timestamptz FROM speakers s WHERE s.tenant_id = $1 AND s.id = $2
+           LIMIT 1"#,
         tenant.0,
-        video,
+        id,
     )
     .fetch_optional(pool)
     .await?;
-    Ok(published.flatten())
+    Ok(since.flatten())
 }
