@@ -83,11 +83,11 @@ pub async fn import_video(
         let _ = uploads::fail_import(pool, tenant, video, &reason).await;
         return Err(reason);
     }
-    let source = crate::api_uploads::probed_source(source_key, probe);
+    let source = crate::api::uploads::probed_source(source_key, probe);
     let job = uploads::finish_import(pool, tenant, video, &source)
         .await
         .map_err(|e| e.to_string())?;
-    crate::api_uploads::wake_workers(pool).await;
+    crate::api::uploads::wake_workers(pool).await;
     Ok(Imported {
         video,
         job,

@@ -7,9 +7,7 @@
 
 pub mod accounts_setup;
 pub mod admin;
-pub mod api_accounts;
-pub mod api_studio;
-pub mod api_uploads;
+pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod authority;

@@ -17,8 +17,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
 use crate::{
-    api_accounts, api_studio, api_uploads, assets, csrf, embed, health, media, metrics, page_cache,
-    request_context, security_headers, seo, session,
+    api, assets, csrf, embed, health, media, metrics, page_cache, request_context,
+    security_headers, seo, session,
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -37,9 +37,9 @@ pub fn build(state: AppState) -> Router {
     let options = state.leptos_options.clone();
 
     let site = Router::new()
-        .merge(api_accounts::routes())
-        .merge(api_uploads::routes())
-        .merge(api_studio::routes())
+        .merge(api::accounts::routes())
+        .merge(api::uploads::routes())
+        .merge(api::studio::routes())
         .merge(seo::routes())
         .merge(embed::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), move || {

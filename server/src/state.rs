@@ -8,7 +8,7 @@ use ferrotape_store::PgPool;
 use ferrotape_store::media::{MediaStore, OpenedMedia};
 use ferrotape_worker::MediaTools;
 
-use crate::api_uploads::UploadSettings;
+use crate::api::uploads::UploadSettings;
 use leptos::prelude::LeptosOptions;
 
 use crate::job_events::JobEvents;

@@ -1,6 +1,6 @@
 //! Video changes as the server sees them: a database trigger NOTIFYs
 //! `ferrotape_video_events` on every studio-visible change, and this listener re-broadcasts them
-//! in-process to the studio's event streams (`api_studio`).
+//! in-process to the studio's event streams (`api::studio`).
 
 use std::sync::Arc;
 

@@ -55,7 +55,7 @@ struct TestOptions {
     storage: Option<ferrotape_store::media::OpenedMedia>,
     tools: Option<ferrotape_worker::MediaTools>,
     page_cache_ttl: Duration,
-    uploads: ferrotape_server::api_uploads::UploadSettings,
+    uploads: ferrotape_server::api::uploads::UploadSettings,
     metrics_access: ferrotape_server::metrics::MetricsAccess,
 }
 
@@ -89,7 +89,7 @@ impl TestApp {
     /// The app with these upload settings (quotas), storage (an S3 bucket; default local) and
     /// media tools.
     pub async fn spawn_with_uploads(
-        uploads: ferrotape_server::api_uploads::UploadSettings,
+        uploads: ferrotape_server::api::uploads::UploadSettings,
         storage: Option<ferrotape_store::media::OpenedMedia>,
         tools: Option<ferrotape_worker::MediaTools>,
     ) -> TestApp {
