@@ -24,6 +24,9 @@ pub enum AppError {
     /// One field of a form the rules refuse; the form marks that field.
     #[error("{0}")]
     Field(ferrotape_model::talk::FieldError),
+    /// The talk lives at another slug now (its old one redirects forever).
+    #[error("this talk has moved to /talks/{0}")]
+    Moved(String),
     /// What the form edited changed meanwhile (another tab, an API client); nothing was saved.
     #[error(
         "this was changed elsewhere meanwhile, so nothing was saved: reload to see the changes"
@@ -50,6 +53,7 @@ impl AppError {
             AppError::Unavailable => "unavailable",
             AppError::Field(field) => field_code(&field.field),
             AppError::Stale => "stale",
+            AppError::Moved(_) => "not_found",
         }
     }
 
@@ -197,6 +201,7 @@ impl AppError {
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Field(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Stale => StatusCode::PRECONDITION_FAILED,
+            AppError::Moved(_) => StatusCode::MOVED_PERMANENTLY,
         }
     }
 }

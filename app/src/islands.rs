@@ -98,6 +98,8 @@ pub struct PlayerProps {
     pub embedded: bool,
     #[serde(default)]
     pub autoplay_muted: bool,
+    #[serde(default)]
+    pub chapters: Vec<ferrotape_model::talk::Chapter>,
 }
 
 /// What the share island is rendered with.
@@ -144,8 +146,9 @@ fn player(props: PlayerProps, position: RwSignal<f64>) -> impl IntoView {
         start_at,
         embedded,
         autoplay_muted,
+        chapters,
     } = props;
-    view! { <Player video title duration_hint start_at position embedded autoplay_muted/> }
+    view! { <Player video title duration_hint start_at position embedded autoplay_muted chapters/> }
 }
 
 /// The inside of the share island.

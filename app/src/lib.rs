@@ -9,6 +9,8 @@ pub mod api;
 pub mod components;
 pub mod error;
 pub mod islands;
+#[cfg(feature = "ssr")]
+pub mod markdown;
 pub mod origin;
 pub mod pages;
 #[cfg(feature = "ssr")]

@@ -87,12 +87,42 @@ pub fn set_status(status: http::StatusCode) {
     }
 }
 
-/// Gives an error result its HTTP status (a refused or missing read is not a 200).
+/// Gives an error result its HTTP status (a refused or missing read is not a 200). A move is
+/// a 301 only for the page itself (`redirect_page_permanently` gave it its Location); a server
+/// function called by the hydrated router answers it as data.
 pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
-    if let Err(err) = &result {
-        set_status(err.status());
+    match &result {
+        Err(AppError::Moved(_)) if !rendering_page() => {}
+        Err(err) => set_status(err.status()),
+        Ok(_) => {}
     }
     result
+}
+
+/// True while the server renders a page for a browser's GET (not a server-function call).
+fn rendering_page() -> bool {
+    parts().is_some_and(|parts| {
+        parts.method == http::Method::GET && !parts.uri.path().starts_with("/api/")
+    })
+}
+
+/// Answers the page being rendered with a 301 to `path` (same site; the query is kept, so a
+/// shared `?t=` start time survives). Does nothing for server-function calls.
+pub fn redirect_page_permanently(path: &str) {
+    let Some(parts) = parts().filter(|_| rendering_page()) else {
+        return;
+    };
+    let location = match parts.uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    };
+    if let (Some(response), Ok(value)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        http::HeaderValue::from_str(&location),
+    ) {
+        response.insert_header(http::header::LOCATION, value);
+        response.set_status(http::StatusCode::MOVED_PERMANENTLY);
+    }
 }
 
 /// True for a plain HTML form post (no JavaScript): the browser wants a page back.

@@ -32,6 +32,8 @@ pub struct TalkSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TalkDetail {
     pub summary: TalkSummary,
+    /// The editor's Markdown as stored; the watch page's server function replaces it with its
+    /// plain text (for the meta description and JSON-LD) and renders `description_html`.
     pub description: String,
     /// The state of the talk's video, if it has one: `ready` when any of its videos is.
     pub video_state: Option<VideoState>,

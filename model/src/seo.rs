@@ -119,6 +119,8 @@ pub struct VideoObject {
     pub duration_secs: u64,
     pub content_url: String,
     pub embed_url: Option<String>,
+    /// The talk's chapters, emitted as `hasPart` Clip entries (Google's key moments).
+    pub chapters: Vec<crate::talk::Chapter>,
 }
 
 /// JSON-LD for `<script type="application/ld+json">`. `<`, `>` and `&` are written as
@@ -147,11 +149,45 @@ pub fn video_object_json_ld(video: &VideoObject) -> String {
     if let Some(embed) = &video.embed_url {
         object["embedUrl"] = serde_json::Value::String(embed.clone());
     }
+    if !video.chapters.is_empty() {
+        object["hasPart"] = clips(video);
+    }
     object
         .to_string()
         .replace('<', "\\u003c")
         .replace('>', "\\u003e")
         .replace('&', "\\u0026")
+}
+
+/// One schema.org `Clip` per chapter: its name, start and end offsets in seconds (the next
+/// chapter's start, or the video's end) and a URL starting the watch page there.
+fn clips(video: &VideoObject) -> serde_json::Value {
+    let starts: Vec<u64> = video.chapters.iter().map(|c| c.start_ms / 1000).collect();
+    let separator = if video.page_url.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    video
+        .chapters
+        .iter()
+        .enumerate()
+        .map(|(i, chapter)| {
+            let start = starts[i];
+            let end = starts
+                .get(i + 1)
+                .copied()
+                .unwrap_or(video.duration_secs)
+                .max(start + 1);
+            serde_json::json!({
+                "@type": "Clip",
+                "name": chapter.title,
+                "startOffset": start,
+                "endOffset": end,
+                "url": format!("{}{separator}t={start}", video.page_url),
+            })
+        })
+        .collect()
 }
 
 /// Percent-encodes a query-string value (everything but RFC 3986's unreserved characters).
@@ -334,7 +370,36 @@ mod tests {
             duration_secs: 3723,
             content_url: "https://x.test/media/t/v/hls/master.m3u8".into(),
             embed_url: Some("https://x.test/embed/a".into()),
+            chapters: Vec::new(),
         }
+    }
+
+    #[test]
+    fn chapters_become_clips_with_ends() {
+        let mut video = video_object("Rust at scale", "");
+        video.chapters = vec![
+            crate::talk::Chapter {
+                start_ms: 0,
+                title: "Intro".into(),
+            },
+            crate::talk::Chapter {
+                start_ms: 90_500,
+                title: "</script>Demo".into(),
+            },
+        ];
+        let json = video_object_json_ld(&video);
+        assert!(!json.contains('<'), "{json}");
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let parts = value["hasPart"].as_array().unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0]["@type"], "Clip");
+        assert_eq!(parts[0]["startOffset"], 0);
+        assert_eq!(parts[0]["endOffset"], 90);
+        assert_eq!(parts[1]["name"], "</script>Demo");
+        assert_eq!(parts[1]["endOffset"], 3723);
+        assert_eq!(parts[1]["url"], "https://x.test/talks/a?t=90");
+        let without = video_object_json_ld(&video_object("A", ""));
+        assert!(!without.contains("hasPart"));
     }
 
     #[test]

@@ -41,7 +41,10 @@ async fn robots(request: Request) -> Result<Response, ApiError> {
 
 async fn sitemap(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
     let context = request_context(request.extensions())?;
-    let entries = talks::sitemap(&state.db, context.tenant).await?;
+    let mut entries = talks::sitemap(&state.db, context.tenant).await?;
+    for entry in &mut entries {
+        entry.description = ferrotape_app::markdown::plain_text(&entry.description);
+    }
     Ok(text(
         "application/xml; charset=utf-8",
         seo::sitemap_xml(&context.client.origin, &entries),

@@ -1,6 +1,9 @@
 //! The rules of talk editing, as the studio and the API rely on them (store::studio_talks):
 //! who may change a talk, stale revisions, slugs and their history, publication states and
-//! what each one shows where, the trash and its purge.
+//! what each one shows where, the trash and its purge; and what viewers then see: the watch
+//! page's chapters, Markdown and JSON-LD, old slugs answering 301, unlisted talks unindexed.
+
+mod common;
 
 use ferrotape_model::talk::{Chapter, Publication, StudioTalkFilter, TalkFields, TalkState};
 use ferrotape_model::{CatalogQuery, TenantId};
@@ -33,8 +36,8 @@ async fn user(pool: &PgPool, email: &str, role: &str) -> Actor {
 async fn ready_video(pool: &PgPool, uploader: Actor, secs: i64) -> Uuid {
     let id = Uuid::new_v4();
     sqlx::query(
-        "INSERT INTO videos (id, tenant_id, state, duration_ms, master_key, uploaded_by)
-         VALUES ($1, $2, 'ready', $3, $4, $5)",
+        "INSERT INTO videos (id, tenant_id, state, duration_ms, master_key, poster_key, uploaded_by)
+         VALUES ($1, $2, 'ready', $3, $4, $4 || '.jpg', $5)",
     )
     .bind(id)
     .bind(T.0)
@@ -613,4 +616,202 @@ async fn the_list_filters_searches_and_pages_without_gaps() {
             .unwrap()
             .is_empty()
     );
+}
+
+/// An editor's published talk with a ready video (rows only; the page needs no media).
+async fn published_talk(app: &common::TestApp, fields: TalkFields) -> (Actor, Uuid) {
+    let editor = Actor {
+        user: app
+            .user(T, "viewer-page@example.test", ferrotape_model::Role::Editor)
+            .await,
+        admin: false,
+    };
+    let video = ready_video(&app.pool, editor, 600).await;
+    let talk = studio_talks::create(&app.pool, T, editor, fields, Some(video))
+        .await
+        .unwrap();
+    studio_talks::set_publication(&app.pool, T, editor, talk, None, publish())
+        .await
+        .unwrap();
+    (editor, talk)
+}
+
+#[tokio::test]
+async fn the_watch_page_shows_chapters_and_safe_markdown() {
+    let app = common::TestApp::spawn().await;
+    let fields = TalkFields {
+        title: "Chaptered".into(),
+        description: "Read **this** first.\n\n<script>alert(1)</script> [x](javascript:alert(1))"
+            .into(),
+        event: "RustConf 2026".into(),
+        chapters: vec![
+            Chapter {
+                start_ms: 0,
+                title: "Welcome".into(),
+            },
+            Chapter {
+                start_ms: 125_000,
+                title: "Live demo".into(),
+            },
+        ],
+        ..TalkFields::default()
+    };
+    published_talk(&app, fields).await;
+    let page = app.get("/talks/chaptered").await;
+    assert_eq!(page.status, 200);
+    let html = &page.body;
+    assert!(html.contains("<strong>this</strong>"), "Markdown rendered");
+    assert!(!html.contains("<script>alert(1)"), "raw HTML never passes");
+    assert!(
+        !html.contains(r#"href="javascript:"#),
+        "no javascript: link"
+    );
+    assert!(
+        !html.contains("Read **this**"),
+        "meta and JSON-LD descriptions are plain text, not Markdown"
+    );
+    assert!(html.contains("RustConf 2026"));
+    // The chapter list links to start times, and the player's props carry the chapters.
+    assert!(html.contains(r#"aria-label="Chapters""#), "chapter list");
+    assert!(html.contains(r#"href="?t=2m5s""#), "{html}");
+    assert!(html.contains("Live demo"));
+    assert!(html.contains("player-chapter-mark"), "seek-bar marks");
+    // JSON-LD names them as key moments.
+    assert!(
+        html.contains(r#""hasPart""#) && html.contains(r#""startOffset":125"#),
+        "{html}"
+    );
+    assert!(
+        !html.contains(r#"name="robots" content="noindex""#),
+        "a listed talk is indexed"
+    );
+}
+
+#[tokio::test]
+async fn an_old_slug_answers_301_to_the_new_page() {
+    let app = common::TestApp::spawn().await;
+    let (editor, talk) = published_talk(&app, fields("Before rename")).await;
+    let rename = TalkFields {
+        slug: Some("after-rename".into()),
+        ..fields("After")
+    };
+    studio_talks::update(&app.pool, T, editor, talk, None, rename)
+        .await
+        .unwrap();
+    let old = app.get("/talks/before-rename?t=90").await;
+    assert_eq!(old.status, 301);
+    assert_eq!(old.location(), Some("/talks/after-rename?t=90"));
+    assert_eq!(app.get("/talks/after-rename").await.status, 200);
+    // A slug nobody ever had is still a 404.
+    assert_eq!(app.get("/talks/never-was").await.status, 404);
+    // Asked through the server function (the hydrated router), the move is data, not a 301.
+    let call = app.call_server_fn("talks/get", "slug=before-rename").await;
+    assert_ne!(call.status, 301);
+    assert!(call.body.contains("after-rename"), "{}", call.body);
+}
+
+#[tokio::test]
+async fn an_unlisted_talk_plays_by_link_but_is_listed_nowhere() {
+    let app = common::TestApp::spawn().await;
+    let (editor, talk) = published_talk(&app, fields("Secret preview")).await;
+    studio_talks::set_publication(
+        &app.pool,
+        T,
+        editor,
+        talk,
+        None,
+        Publication {
+            state: TalkState::Unlisted,
+            publish_at: None,
+        },
+    )
+    .await
+    .unwrap();
+    let page = app.get("/talks/secret-preview").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(r#"name="robots" content="noindex""#));
+    assert!(!app.get("/").await.body.contains("secret-preview"));
+    assert!(!app.get("/?q=secret").await.body.contains("secret-preview"));
+    assert!(
+        !app.get("/sitemap.xml")
+            .await
+            .body
+            .contains("secret-preview")
+    );
+}
+
+#[tokio::test]
+async fn the_purge_job_empties_old_trash_and_replaced_videos_with_their_media() {
+    let app = common::TestApp::spawn().await;
+    let pool = &app.pool;
+    let (editor, talk) = published_talk(&app, fields("To be purged")).await;
+    let kept = studio_talks::create(pool, T, editor, fields("Kept"), None)
+        .await
+        .unwrap();
+    let old_video = ready_video(pool, editor, 60).await;
+    studio_talks::attach_video(pool, T, editor, kept, old_video)
+        .await
+        .unwrap();
+    let new_video = ready_video(pool, editor, 60).await;
+    studio_talks::attach_video(pool, T, editor, kept, new_video)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE videos SET created_at = now() - interval '1 day', processed_at = now() - interval '1 day' WHERE id = $1")
+        .bind(old_video)
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE videos SET processed_at = now() - interval '2 hours' WHERE id = $1")
+        .bind(new_video)
+        .execute(pool)
+        .await
+        .unwrap();
+    let videos: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM videos WHERE talk_id = $1")
+        .bind(talk)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    // Media of every video involved, and the purged talk's poster folder.
+    let mut dirs = Vec::new();
+    for id in videos.iter().chain([&old_video, &new_video, &talk]) {
+        let dir = app
+            .media_dir
+            .path()
+            .join(T.0.to_string())
+            .join(id.to_string())
+            .join("v1/hls");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("master.m3u8"), "#EXTM3U\n").unwrap();
+        dirs.push((*id, dir));
+    }
+    studio_talks::trash(pool, T, editor, talk, None)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE talks SET deleted_at = now() - interval '31 days' WHERE id = $1")
+        .bind(talk)
+        .execute(pool)
+        .await
+        .unwrap();
+
+    let now = OffsetDateTime::now_utc();
+    let purged = ferrotape_worker::trash::purge(
+        pool,
+        &*app.media,
+        now - Duration::days(ferrotape_model::talk::TRASH_DAYS),
+        now - Duration::hours(1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(purged.talks, 1);
+    assert_eq!(
+        purged.videos, 2,
+        "the trashed talk's video and the replaced one"
+    );
+    for (id, dir) in &dirs {
+        let gone = *id != new_video;
+        assert_eq!(!dir.exists(), gone, "media of {id}");
+    }
+    assert!(studio_talks::find(pool, T, editor, talk).await.is_err());
+    let kept_row = studio_talks::find(pool, T, editor, kept).await.unwrap();
+    assert_eq!(kept_row.video.map(|v| v.id), Some(new_video));
 }

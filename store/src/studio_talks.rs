@@ -925,3 +925,42 @@ pub async fn purge_trashed(
     tx.commit().await?;
     Ok(purged)
 }
+
+/// A video a talk no longer serves, deleted; its stored media is the caller's to remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemovedVideo {
+    pub tenant: TenantId,
+    pub video: Uuid,
+}
+
+/// Deletes up to `batch` videos replaced on their talk: an older video of a talk whose newer
+/// video has been ready since before `ready_before` (the grace lets players that loaded the old
+/// playlist finish). `SKIP LOCKED`, so two workers never remove one video twice.
+pub async fn remove_replaced_videos(
+    pool: &PgPool,
+    ready_before: OffsetDateTime,
+    batch: i64,
+) -> Result<Vec<RemovedVideo>, StoreError> {
+    let rows = sqlx::query!(
+        "DELETE FROM videos WHERE id IN (
+             SELECT old.id FROM videos old
+             WHERE old.talk_id IS NOT NULL AND EXISTS (
+                 SELECT 1 FROM videos newer
+                 WHERE newer.tenant_id = old.tenant_id AND newer.talk_id = old.talk_id
+                   AND newer.state = 'ready' AND newer.created_at > old.created_at
+                   AND newer.processed_at < $1)
+             LIMIT $2 FOR UPDATE OF old SKIP LOCKED)
+         RETURNING tenant_id, id",
+        ready_before,
+        batch,
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| RemovedVideo {
+            tenant: TenantId(row.tenant_id),
+            video: row.id,
+        })
+        .collect())
+}

@@ -6,6 +6,7 @@
 //! - `handler`: the `JobHandler` trait and the `Registry` of kinds.
 //! - `cleanup`: the periodic removal of abandoned uploads.
 //! - `retention`: the periodic deletion of finished jobs, spent tokens and sent mail.
+//! - `talks.purge`: the periodic emptying of the trash and removal of replaced videos.
 //! - `runtime`: claim loops, heartbeats, batched completion, maintenance, shutdown.
 //! - `retry`: back-off with jitter.
 //! - `config`: settings (`WorkerArgs` for clap, `WorkerConfig`).
@@ -25,6 +26,7 @@ pub mod retention;
 pub mod retry;
 pub mod runtime;
 pub mod transcode;
+pub mod trash;
 
 use std::sync::Arc;
 
@@ -68,7 +70,10 @@ pub fn registry(config: &WorkerConfig, media: Arc<dyn MediaStore>) -> Registry {
             encoders: Arc::new(encoder::EncoderCache::new(config.tools.ffmpeg.clone())),
             concurrency: config.gpu_slots.max(1),
         })
-        .register(cleanup::AbandonedUploads { media })
+        .register(cleanup::AbandonedUploads {
+            media: media.clone(),
+        })
+        .register(trash::PurgeTrash { media })
         .register(retention::Retention {
             policy: config.retention,
         })
@@ -88,6 +93,9 @@ pub async fn run(
     }
     if let Err(err) = retention::schedule(&pool, time::OffsetDateTime::now_utc()).await {
         tracing::warn!(%err, "cannot schedule the retention job");
+    }
+    if let Err(err) = trash::schedule(&pool, time::OffsetDateTime::now_utc()).await {
+        tracing::warn!(%err, "cannot schedule the trash purge");
     }
     runtime::run_registry(pool, registry, config, shutdown).await;
 }

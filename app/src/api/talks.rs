@@ -45,8 +45,9 @@ pub async fn speaker_page(
     )
 }
 
-/// One published talk by slug, for the watch page; `NotFound` for unknown, unpublished or
-/// malformed slugs.
+/// One talk anyone with its link may watch (published or unlisted), by slug, for the watch
+/// page; `NotFound` for unknown, unreachable or malformed slugs. A slug the talk had before
+/// answers `Moved` with its current slug (and, when the page itself is being rendered, a 301).
 #[server(endpoint = "talks/get")]
 pub async fn get_talk(slug: String) -> Result<WatchData, AppError> {
     use crate::server_context::{pool, request_context, tenant, with_status};
@@ -55,7 +56,16 @@ pub async fn get_talk(slug: String) -> Result<WatchData, AppError> {
             if ferrotape_model::slug::validate(&slug).is_err() {
                 return Err(AppError::NotFound);
             }
-            let talk = ferrotape_store::talks::find_published(&pool()?, tenant()?, &slug).await?;
+            let (pool, tenant) = (pool()?, tenant()?);
+            let mut talk = match ferrotape_store::talks::find_published(&pool, tenant, &slug).await
+            {
+                Err(ferrotape_store::StoreError::NotFound) => {
+                    return Err(moved_or_not_found(&pool, tenant, &slug).await?);
+                }
+                other => other?,
+            };
+            talk.description_html = crate::markdown::render(&talk.description);
+            talk.description = crate::markdown::plain_text(&talk.description);
             Ok(WatchData {
                 talk,
                 origin: request_context()?.client.origin,
@@ -63,6 +73,22 @@ pub async fn get_talk(slug: String) -> Result<WatchData, AppError> {
         }
         .await,
     )
+}
+
+/// `Moved` (and a 301 on the page's own response) when `slug` is one a reachable talk had.
+#[cfg(feature = "ssr")]
+async fn moved_or_not_found(
+    pool: &ferrotape_store::PgPool,
+    tenant: ferrotape_model::TenantId,
+    slug: &str,
+) -> Result<AppError, AppError> {
+    let Some(current) =
+        ferrotape_store::studio_talks::redirect_for_old_slug(pool, tenant, slug).await?
+    else {
+        return Ok(AppError::NotFound);
+    };
+    crate::server_context::redirect_page_permanently(&format!("/talks/{current}"));
+    Ok(AppError::Moved(current))
 }
 
 /// One published talk by id, for the embedded player; `NotFound` otherwise.
@@ -74,8 +100,10 @@ pub async fn get_embed(id: String) -> Result<WatchData, AppError> {
             let Ok(id) = id.parse::<uuid::Uuid>() else {
                 return Err(AppError::NotFound);
             };
-            let talk =
+            let mut talk =
                 ferrotape_store::talks::find_published_by_id(&pool()?, tenant()?, id).await?;
+            talk.description_html = crate::markdown::render(&talk.description);
+            talk.description = crate::markdown::plain_text(&talk.description);
             Ok(WatchData {
                 talk,
                 origin: request_context()?.client.origin,

@@ -52,10 +52,14 @@ pub fn WatchHead(talk: TalkDetail, origin: String) -> impl IntoView {
                 duration_secs: talk.summary.duration_seconds.unwrap_or(0),
                 content_url: format!("{origin}{}", video.master_url),
                 embed_url: Some(embed.clone()),
+                chapters: talk.chapters.clone(),
             })
         });
     let has_video = video.is_some();
+    let listed = talk.listed;
     view! {
+        // An unlisted talk is for those who have the link: search engines leave it out.
+        {(!listed).then(|| view! { <Meta name="robots" content="noindex"/> })}
         <Meta name="description" content=description.clone()/>
         <Link rel="canonical" href=page.clone()/>
         <Link rel="alternate" type_="application/json+oembed" href=oembed title=talk.summary.title.clone()/>

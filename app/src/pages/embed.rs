@@ -65,6 +65,7 @@ fn EmbeddedPlayer(data: WatchData) -> impl IntoView {
                         start_at: start_at.unwrap_or(0),
                         embedded: true,
                         autoplay_muted: autoplay,
+                        chapters: talk.chapters.clone(),
                     };
                     let position = RwSignal::new(props.start_at as f64);
                     view! { <PreloadPlayerEngine/> <PlayerIsland props position/> }.into_any()

@@ -28,6 +28,7 @@ pub fn TalkPage() -> impl IntoView {
                 match talk.await {
                     Ok(data) => view! { <WatchView data/> }.into_any(),
                     Err(AppError::NotFound) => view! { <NotFound/> }.into_any(),
+                    Err(AppError::Moved(slug)) => view! { <Moved slug/> }.into_any(),
                     Err(err) => view! {
                         <Title text="Error"/>
                         <p class="error-banner" role="alert">"This talk could not be loaded: " {err.to_string()}</p>
@@ -35,6 +36,31 @@ pub fn TalkPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// A talk renamed since the link was made. The server answers the page itself with a 301; a
+/// client-side navigation lands here and follows it.
+#[component]
+fn Moved(slug: String) -> impl IntoView {
+    let href = format!("/talks/{slug}");
+    #[cfg(feature = "hydrate")]
+    {
+        let navigate = leptos_router::hooks::use_navigate();
+        let href = href.clone();
+        request_animation_frame(move || {
+            navigate(
+                &href,
+                leptos_router::NavigateOptions {
+                    replace: true,
+                    ..Default::default()
+                },
+            )
+        });
+    }
+    view! {
+        <Title text="Moved"/>
+        <p class="notice" role="status">"This talk has moved: " <a href=href>"go to its new page"</a>"."</p>
     }
 }
 
@@ -60,9 +86,11 @@ fn WatchView(data: WatchData) -> impl IntoView {
     let position = RwSignal::new(start_at.unwrap_or(0) as f64);
     let TalkDetail {
         summary,
-        description,
+        description_html,
         video_state,
         video,
+        chapters,
+        event,
         ..
     } = talk.clone();
     let date = summary.recorded_on.unwrap_or(summary.published_at.date());
@@ -77,6 +105,7 @@ fn WatchView(data: WatchData) -> impl IntoView {
                 start_at: start_at.unwrap_or(0),
                 embedded: false,
                 autoplay_muted: false,
+                chapters,
             };
             view! { <PlayerIsland props position/> }.into_any()
         }
@@ -107,10 +136,10 @@ fn WatchView(data: WatchData) -> impl IntoView {
                     " · "
                     <time datetime=date.to_string()>{time_format::date(date)}</time>
                     {summary.duration_seconds.map(|secs| view! { " · " {time_format::clock(secs)} })}
+                    {(!event.is_empty()).then(|| view! { " · " <span class="talk-event">{event.clone()}</span> })}
                 </p>
-                <div class="talk-description">
-                    {description.split("\n\n").map(|para| view! { <p>{para.to_owned()}</p> }).collect_view()}
-                </div>
+                // Sanitised on the server (crate::markdown): only harmless elements remain.
+                <div class="talk-description" inner_html=description_html></div>
             </div>
         </article>
     }

@@ -14,6 +14,7 @@ mod engine;
 mod hls;
 pub mod previews;
 
+use ferrotape_model::talk::Chapter;
 use ferrotape_model::{PlayableVideo, time_format};
 use leptos::html;
 use leptos::prelude::*;
@@ -146,6 +147,10 @@ pub fn Player(
     /// Start playing at once, muted (browsers only allow muted autoplay).
     #[prop(optional)]
     autoplay_muted: bool,
+    /// The talk's chapters: marks on the seek bar, names in the seek preview and the seek
+    /// bar's spoken value, and (outside embeds) a list under the player that seeks.
+    #[prop(optional)]
+    chapters: Vec<Chapter>,
 ) -> impl IntoView {
     let video_ref = NodeRef::<html::Video>::new();
     let player_ref = NodeRef::<html::Div>::new();
@@ -502,13 +507,69 @@ pub fn Player(
             time_format::clock(duration.get() as u64)
         )
     };
+    let chapters = StoredValue::new(chapters);
     let seek_valuetext = move || {
-        format!(
+        let at = format!(
             "{} of {}",
             time_format::spoken(current.get() as u64),
             time_format::spoken(duration.get() as u64)
-        )
+        );
+        match chapters.with_value(|c| chapter_at(c, current.get()).map(|c| c.title.clone())) {
+            Some(title) => format!("{at}, chapter: {title}"),
+            None => at,
+        }
     };
+    let chapter_marks = move || {
+        chapters.with_value(|list| {
+            list.iter()
+                .filter(|c| c.start_ms > 0)
+                .map(|c| {
+                    let style = format!("left: {:.3}%;", percent_of(c.start_ms as f64 / 1000.0));
+                    view! { <span class="player-chapter-mark" style=style></span> }
+                })
+                .collect_view()
+        })
+    };
+    let chapter_list = (!embedded && chapters.with_value(|c| !c.is_empty())).then(|| {
+        let items = chapters.with_value(|list| {
+            list.iter()
+                .map(|chapter| {
+                    let secs = chapter.start_ms / 1000;
+                    let start_ms = chapter.start_ms;
+                    let title = chapter.title.clone();
+                    let is_current = move || {
+                        chapters.with_value(|c| {
+                            chapter_at(c, current.get()).is_some_and(|now| now.start_ms == start_ms)
+                        })
+                    };
+                    view! {
+                        <li>
+                            <a
+                                href=format!("?t={}", time_format::share_time(secs))
+                                aria-current=move || is_current().then_some("true")
+                                on:click=move |event| {
+                                    event.prevent_default();
+                                    seek_to(secs as f64);
+                                    if let Some(video) = element() && video.paused() {
+                                        let _ = video.play();
+                                    }
+                                }
+                            >
+                                <time class="chapter-time">{time_format::clock(secs)}</time>
+                                <span class="chapter-title">{title}</span>
+                            </a>
+                        </li>
+                    }
+                })
+                .collect_view()
+        });
+        view! {
+            <nav class="chapters" aria-label="Chapters">
+                <h2 class="chapters-heading">"Chapters"</h2>
+                <ol class="chapter-list">{items}</ol>
+            </nav>
+        }
+    });
     let quality_label = move || match pinned_level.get() {
         Some(index) => levels
             .with(|l| l.iter().find(|q| q.index == index).map(QualityLevel::label))
@@ -645,6 +706,7 @@ pub fn Player(
                     </div>
                     <div class="player-played" aria-hidden="true"
                         style=move || format!("width: {:.3}%;", percent_of(current.get()))></div>
+                    <div class="player-chapter-marks" aria-hidden="true">{chapter_marks}</div>
                     <input
                         type="range"
                         class="player-seek-input"
@@ -671,6 +733,9 @@ pub fn Player(
                         view! {
                             <div class="player-preview" aria-hidden="true" style=format!("left: {:.3}%;", p.percent)>
                                 {image}
+                                {chapters.with_value(|c| chapter_at(c, p.time).map(|c| c.title.clone())).map(|title| view! {
+                                    <span class="player-preview-chapter">{title}</span>
+                                })}
                                 <span class="player-preview-time">{time_format::clock(p.time as u64)}</span>
                             </div>
                         }
@@ -814,5 +879,12 @@ pub fn Player(
                 </div>
             </div>
         </div>
+        {chapter_list}
     }
+}
+
+/// The chapter playing at `seconds`: the last one starting at or before it.
+fn chapter_at(chapters: &[Chapter], seconds: f64) -> Option<&Chapter> {
+    let at_ms = (seconds.max(0.0) * 1000.0) as u64;
+    chapters.iter().take_while(|c| c.start_ms <= at_ms).last()
 }
