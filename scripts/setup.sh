@@ -2,7 +2,7 @@
 # Installs everything Ferrotape needs on Debian 12 with rustup, idempotently: a second run
 # only checks and returns in seconds.
 #
-#   scripts/setup.sh run    what `make run` needs (PostgreSQL, ffmpeg, Rust targets and tools, npm tooling)
+#   scripts/setup.sh run    what `make run` needs (PostgreSQL, ffmpeg, espeak-ng, Rust targets and tools, npm tooling)
 #   scripts/setup.sh test   the same plus what the tests need (Chromium)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # --- Debian packages -------------------------------------------------------------------------
-apt_packages=(postgresql ffmpeg brotli)
+# espeak-ng: the speech of the demo talks' generated clips (and of the subtitle tests).
+apt_packages=(postgresql ffmpeg brotli espeak-ng)
 [ "$mode" = "test" ] && apt_packages+=(chromium curl python3 python3-venv)
 command -v node >/dev/null || apt_packages+=(nodejs)
 command -v npm >/dev/null || apt_packages+=(npm)
