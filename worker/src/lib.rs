@@ -13,7 +13,8 @@
 //! - `transcode`: the HLS ladder job; `encoder`: encoder detection; `probe`: typed ffprobe
 //!   (and the input confinement every ffmpeg run uses); `ffmpeg`: running ffmpeg via sidecar.
 //! - `ingest`: a file a job obtained enters the upload path (probe, store, transcode job);
-//!   `demo_video`: the demo talks' generated clips.
+//!   `demo_video`: the demo talks' generated clips; `import`: URL imports (yt-dlp behind a
+//!   proxy that checks every destination).
 
 pub mod cleanup;
 pub mod config;
@@ -23,6 +24,7 @@ pub mod encoder;
 pub mod ffmpeg;
 pub mod handler;
 pub mod hourly;
+pub mod import;
 pub mod ingest;
 pub mod probe;
 pub mod retention;
@@ -75,6 +77,11 @@ pub fn registry(config: &WorkerConfig, media: Arc<dyn MediaStore>) -> Registry {
         .register(demo_video::DemoVideo {
             media: media.clone(),
             tools: config.tools.clone(),
+        })
+        .register(import::Import {
+            media: media.clone(),
+            tools: config.tools.clone(),
+            settings: config.import.clone(),
         })
         .register(cleanup::AbandonedUploads { media })
         .register(retention::Retention {
