@@ -74,10 +74,10 @@ const DEMO_TALKS: &[DemoTalk] = &[
     },
 ];
 
-/// Inserts the demo talks that are not there yet and queues a clip for every demo talk
-/// without a video; returns how many talks were added. Running it again adds nothing and
-/// queues nothing (a talk with a video, in whatever state, keeps it).
-pub async fn seed(pool: &PgPool, tenant: TenantId) -> Result<usize, StoreError> {
+/// Inserts the demo talks that are not there yet and, with `videos`, queues a clip for every
+/// demo talk without a video; returns how many talks were added. Running it again adds nothing
+/// and queues nothing (a talk with a video, in whatever state, keeps it).
+pub async fn seed(pool: &PgPool, tenant: TenantId, videos: bool) -> Result<usize, StoreError> {
     let mut added = 0;
     let mut queued = 0;
     let published = datetime!(2026 - 10 - 01 12:00 UTC);
@@ -112,7 +112,7 @@ pub async fn seed(pool: &PgPool, tenant: TenantId) -> Result<usize, StoreError> 
             added += 1;
             id
         };
-        if !imports::talk_has_video(&mut *tx, tenant, id).await? {
+        if videos && !imports::talk_has_video(&mut *tx, tenant, id).await? {
             let clip = SourceJob {
                 talk: id,
                 uploaded_by: None,

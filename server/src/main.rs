@@ -41,8 +41,8 @@ fn run(cli: Cli) -> Result<(), String> {
                 admin::run(pool, config, command).await
             })
         }
-        Command::SeedDemo => with_database(&cli, |pool, _| async move {
-            let added = demo::seed(&pool, TenantId::DEFAULT)
+        Command::SeedDemo { no_videos } => with_database(&cli, |pool, _| async move {
+            let added = demo::seed(&pool, TenantId::DEFAULT, !no_videos)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("seed-demo: added {added} demo talks");

@@ -76,7 +76,25 @@ fn mean_volume(playlist: &std::path::Path) -> f64 {
 #[tokio::test]
 async fn every_demo_talk_gets_a_generated_video_once() {
     let app = TestApp::spawn().await;
-    assert_eq!(demo::seed(&app.pool, TenantId::DEFAULT).await.unwrap(), 5);
+    // `seed-demo --no-videos`: the talks alone.
+    assert_eq!(
+        demo::seed(&app.pool, TenantId::DEFAULT, false)
+            .await
+            .unwrap(),
+        5
+    );
+    let bare = demo_videos(&app).await;
+    assert!(
+        bare.iter().all(|(_, state, ..)| state == "none"),
+        "{bare:?}"
+    );
+    // Seeding with videos gives every talk without one its clip (talks seeded before too).
+    assert_eq!(
+        demo::seed(&app.pool, TenantId::DEFAULT, true)
+            .await
+            .unwrap(),
+        0
+    );
     let queued = demo_videos(&app).await;
     assert_eq!(queued.len(), 5, "{queued:?}");
     // Seeding only queues: every talk waits for its clip, nothing is generated in the seed.
@@ -84,7 +102,12 @@ async fn every_demo_talk_gets_a_generated_video_once() {
         assert_eq!(state, "uploading", "{slug}");
     }
     // Seeding again (a second start) neither adds talks nor queues more clips.
-    assert_eq!(demo::seed(&app.pool, TenantId::DEFAULT).await.unwrap(), 0);
+    assert_eq!(
+        demo::seed(&app.pool, TenantId::DEFAULT, true)
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(demo_videos(&app).await.len(), 5);
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -149,7 +172,12 @@ async fn every_demo_talk_gets_a_generated_video_once() {
 
     // A restart seeds again: nothing is regenerated, duplicated or queued.
     let jobs = job_count(&app).await;
-    assert_eq!(demo::seed(&app.pool, TenantId::DEFAULT).await.unwrap(), 0);
+    assert_eq!(
+        demo::seed(&app.pool, TenantId::DEFAULT, true)
+            .await
+            .unwrap(),
+        0
+    );
     let after = demo_videos(&app).await;
     assert_eq!(after.len(), 5);
     assert!(after.iter().all(|(_, state, ..)| state == "ready"));

@@ -126,14 +126,16 @@ pub async fn generate(
 
 /// Speech from espeak-ng into `wav`.
 async fn speak(text: &str, wav: &Path) -> Result<(), String> {
-    let output = tokio::process::Command::new(ESPEAK)
+    let mut command = tokio::process::Command::new(ESPEAK);
+    command
         .args(["-v", "en-us", "-s", "160", "-w"])
         .arg(wav)
         .arg("--")
         .arg(text)
         .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
+        .kill_on_drop(true);
+    crate::ffmpeg::die_with_worker(&mut command);
+    let output = command.output();
     let output = tokio::time::timeout(GENERATE_TIMEOUT, output)
         .await
         .map_err(|_| "espeak-ng took too long".to_owned())?
@@ -208,12 +210,14 @@ fn clip_args(secs: f64, speech: Option<&Path>, title: Option<&Path>, out: &Path)
 }
 
 async fn run_ffmpeg(tools: &MediaTools, args: &[String]) -> Result<(), String> {
-    let output = tokio::process::Command::new(&tools.ffmpeg)
+    let mut command = tokio::process::Command::new(&tools.ffmpeg);
+    command
         .arg("-nostdin")
         .args(args)
         .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
+        .kill_on_drop(true);
+    crate::ffmpeg::die_with_worker(&mut command);
+    let output = command.output();
     let output = tokio::time::timeout(GENERATE_TIMEOUT, output)
         .await
         .map_err(|_| "ffmpeg took too long".to_owned())?

@@ -334,6 +334,7 @@ impl Job<'_> {
             .arg(crate::probe::file_url(&poster))
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true);
+        crate::ffmpeg::die_with_worker(&mut command);
         let converted = tokio::time::timeout(Duration::from_secs(60), command.output()).await;
         if !matches!(&converted, Ok(Ok(out)) if out.status.success()) {
             tracing::info!(video = %self.video, "the imported thumbnail is not a usable image");

@@ -75,6 +75,7 @@ fn command(yt_dlp: &Path, args: &[String]) -> tokio::process::Command {
         .env_remove("NO_PROXY")
         .env_remove("no_proxy")
         .kill_on_drop(true);
+    crate::ffmpeg::die_with_worker(&mut command);
     command
 }
 
