@@ -61,12 +61,21 @@ impl Site {
     }
 }
 
-/// Serves `dir`, plus `/redirect` (302 to `redirect_to`).
+/// Serves `dir`, plus `/redirect` (302 to `redirect_to`) and `/redirect-ftp` (302 to an
+/// `ftp://` address on the same host as `redirect_to`).
 async fn serve(dir: &Path, redirect_to: Option<String>) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let mut app = Router::new();
     if let Some(target) = redirect_to {
+        let ftp = target.replacen("http://", "ftp://", 1);
+        app = app.route(
+            "/redirect-ftp",
+            get(move || {
+                let ftp = ftp.clone();
+                async move { (StatusCode::FOUND, [(header::LOCATION, ftp)]).into_response() }
+            }),
+        );
         app = app.route(
             "/redirect",
             get(move || {
@@ -519,6 +528,10 @@ async fn failing_imports_say_why_and_store_nothing() {
 
     let cases = [
         ("redirect", "refused: 127.0.0.1 is a loopback address"),
+        (
+            "redirect-ftp",
+            "refused: only http:// and https:// addresses can be imported, not ftp:",
+        ),
         ("missing.mp4", "HTTP 404"),
         ("empty.html", "no video found at this address"),
         ("notes.mp4", "not a video or audio file"),
