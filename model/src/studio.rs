@@ -32,6 +32,14 @@ impl StudioVideo {
     /// What the state column says, e.g. "Processing 42 % (about 1 min left)".
     pub fn status_text(&self) -> String {
         match self.state {
+            // Only an import's download reports progress while uploading.
+            VideoState::Uploading if self.progress > 0.0 => {
+                let percent = (self.progress.clamp(0.0, 1.0) * 100.0).floor() as u32;
+                match self.eta_secs {
+                    Some(secs) => format!("Downloading {percent} % ({} left)", human_secs(secs)),
+                    None => format!("Downloading {percent} %"),
+                }
+            }
             VideoState::Uploading => "Uploading".to_owned(),
             VideoState::Processing => {
                 let percent = (self.progress.clamp(0.0, 1.0) * 100.0).floor() as u32;
@@ -89,6 +97,14 @@ mod tests {
             "Processing 100 %"
         );
         assert_eq!(video(VideoState::Ready, 1.0, None).status_text(), "Ready");
+        assert_eq!(
+            video(VideoState::Uploading, 0.0, None).status_text(),
+            "Uploading"
+        );
+        assert_eq!(
+            video(VideoState::Uploading, 0.5, Some(12)).status_text(),
+            "Downloading 50 % (12 s left)"
+        );
         assert_eq!(human_secs(12), "12 s");
         assert_eq!(human_secs(3720), "about 1 h 2 min");
     }

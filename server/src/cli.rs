@@ -235,8 +235,13 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
-    /// Insert a handful of demo talks and speakers (idempotent).
-    SeedDemo,
+    /// Insert a handful of demo talks and speakers, and queue a short generated video for each
+    /// demo talk without one (a worker makes and transcodes them); idempotent.
+    SeedDemo {
+        /// Only the talks: queue no videos.
+        #[arg(long)]
+        no_videos: bool,
+    },
     /// Attach a video file on this machine to a talk: it is stored, probed and queued for
     /// transcoding (a running server or ferrotape-worker does the work).
     ImportVideo {

@@ -41,8 +41,8 @@ fn run(cli: Cli) -> Result<(), String> {
                 admin::run(pool, config, command).await
             })
         }
-        Command::SeedDemo => with_database(&cli, |pool, _| async move {
-            let added = demo::seed(&pool, TenantId::DEFAULT)
+        Command::SeedDemo { no_videos } => with_database(&cli, |pool, _| async move {
+            let added = demo::seed(&pool, TenantId::DEFAULT, !no_videos)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("seed-demo: added {added} demo talks");
@@ -169,6 +169,11 @@ fn serve_site(cli: Cli) -> Result<(), String> {
     };
     let http = accounts_setup::http_settings(&cli.accounts, cli.server.bind)?;
     let tools = ferrotape_worker::WorkerConfig::from(&cli.worker).tools;
+    let imports = std::sync::Arc::new(
+        ferrotape_worker::WorkerConfig::from(&cli.worker)
+            .import
+            .policy,
+    );
     let common = cli.common.clone();
     let uploads = cli.uploads.settings();
     with_database(&cli, |db, _| async move {
@@ -192,6 +197,7 @@ fn serve_site(cli: Cli) -> Result<(), String> {
             served_media,
             tools,
             uploads,
+            imports,
             accounts,
             http: std::sync::Arc::new(http),
             job_events: ferrotape_server::job_events::JobEvents::new(),

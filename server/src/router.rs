@@ -29,9 +29,11 @@ pub fn build(state: AppState) -> Router {
     let context = {
         let db = state.db.clone();
         let accounts = state.accounts.clone();
+        let imports = state.imports.clone();
         move || {
             provide_context(db.clone());
             provide_context(accounts.clone());
+            provide_context(imports.clone());
         }
     };
     let options = state.leptos_options.clone();
@@ -39,6 +41,7 @@ pub fn build(state: AppState) -> Router {
     let site = Router::new()
         .merge(api::accounts::routes())
         .merge(api::uploads::routes())
+        .merge(api::imports::routes())
         .merge(api::studio::routes())
         .merge(seo::routes())
         .merge(embed::routes())

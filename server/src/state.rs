@@ -27,6 +27,9 @@ pub struct AppState {
     pub served_media: OpenedMedia,
     pub tools: MediaTools,
     pub uploads: UploadSettings,
+    /// Where URL imports may connect and how large and long they may be (the API's check;
+    /// workers apply the same policy to every connection).
+    pub imports: Arc<ferrotape_store::import_policy::ImportPolicy>,
     pub accounts: Accounts,
     pub http: Arc<HttpSettings>,
     pub job_events: Arc<JobEvents>,

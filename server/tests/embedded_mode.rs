@@ -233,6 +233,9 @@ fn help_lists_the_settings() {
         "DATABASE_URL",
         "FERROTAPE_BIND",
         "FERROTAPE_STORAGE",
+        "FERROTAPE_IMPORT_ALLOW_HOSTS",
+        "FERROTAPE_IMPORT_MAX_BYTES",
+        "FERROTAPE_IMPORT_MAX_DURATION_SECS",
         "seed-demo",
     ] {
         assert!(help.contains(setting), "--help lacks {setting}:\n{help}");

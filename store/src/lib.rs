@@ -8,6 +8,8 @@ pub mod config;
 pub mod db;
 pub mod embedded;
 pub mod error;
+pub mod import_policy;
+pub mod imports;
 pub mod jobs;
 pub mod mail;
 pub mod media;

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ferrotape_store::import_policy::{self, AllowEntry, ImportPolicy};
+
 use crate::retry::RetryPolicy;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -74,6 +76,67 @@ pub struct WorkerArgs {
     #[arg(long, env = "FERROTAPE_RETAIN_SENT_MAIL_DAYS", value_name = "DAYS",
           default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub retain_sent_mail_days: u32,
+
+    /// yt-dlp, which URL imports download with. Default: the one scripts/setup.sh installs
+    /// ($FERROTAPE_VENV or ~/.cache/ferrotape/venv, bin/yt-dlp), else `yt-dlp` on PATH.
+    #[arg(long, env = "FERROTAPE_YT_DLP", value_name = "PATH")]
+    pub yt_dlp: Option<PathBuf>,
+
+    /// Private destinations URL imports may reach nevertheless (comma-separated `host`,
+    /// `host:port` or CIDR ranges, e.g. `media.internal,127.0.0.1:8080,10.1.0.0/16`).
+    /// Loopback, private, link-local, unique-local, CGNAT, multicast and reserved addresses
+    /// are refused otherwise, at every redirect. The server's API checks pasted URLs with it
+    /// too: give servers and workers the same list.
+    #[arg(long, env = "FERROTAPE_IMPORT_ALLOW_HOSTS", value_name = "LIST", value_delimiter = ',',
+          value_parser = AllowEntry::parse)]
+    pub import_allow_hosts: Vec<AllowEntry>,
+
+    /// The largest file a URL import may download, in bytes (yt-dlp's --max-filesize, and
+    /// counted on the wire).
+    #[arg(long, env = "FERROTAPE_IMPORT_MAX_BYTES", value_name = "BYTES",
+          default_value_t = import_policy::DEFAULT_MAX_BYTES)]
+    pub import_max_bytes: u64,
+
+    /// The longest video a URL import accepts, in seconds (from the metadata before the
+    /// download when known, and from the probe after it).
+    #[arg(long, env = "FERROTAPE_IMPORT_MAX_DURATION_SECS", value_name = "SECS",
+          default_value_t = import_policy::DEFAULT_MAX_DURATION_SECS)]
+    pub import_max_duration_secs: u64,
+
+    /// URL imports this worker downloads at once (network-bound; they never take a GPU slot).
+    #[arg(long, env = "FERROTAPE_IMPORT_SLOTS", value_name = "N", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub import_slots: u32,
+}
+
+/// How URL imports run.
+#[derive(Debug, Clone)]
+pub struct ImportSettings {
+    pub yt_dlp: PathBuf,
+    pub policy: ImportPolicy,
+    pub slots: usize,
+}
+
+impl Default for ImportSettings {
+    fn default() -> Self {
+        ImportSettings {
+            yt_dlp: default_yt_dlp(),
+            policy: ImportPolicy::default(),
+            slots: 2,
+        }
+    }
+}
+
+/// The yt-dlp scripts/setup.sh installs into the project's venv, else the one on PATH.
+pub fn default_yt_dlp() -> PathBuf {
+    let venv = std::env::var_os("FERROTAPE_VENV")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/ferrotape/venv"))
+        });
+    venv.map(|v| v.join("bin/yt-dlp"))
+        .filter(|path| path.is_file())
+        .unwrap_or_else(|| PathBuf::from("yt-dlp"))
 }
 
 /// The media tools jobs and upload checks run.
@@ -104,6 +167,7 @@ pub struct WorkerConfig {
     pub shutdown_grace: Duration,
     pub tools: MediaTools,
     pub retention: crate::retention::RetentionPolicy,
+    pub import: ImportSettings,
 }
 
 impl Default for WorkerConfig {
@@ -118,6 +182,7 @@ impl Default for WorkerConfig {
             shutdown_grace: Duration::from_secs(10),
             tools: MediaTools::default(),
             retention: crate::retention::RetentionPolicy::default(),
+            import: ImportSettings::default(),
         }
     }
 }
@@ -142,6 +207,15 @@ impl From<&WorkerArgs> for WorkerConfig {
                 finished_jobs: days(args.retain_finished_jobs_days),
                 spent_tokens: days(args.retain_spent_tokens_days),
                 sent_mail: days(args.retain_sent_mail_days),
+            },
+            import: ImportSettings {
+                yt_dlp: args.yt_dlp.clone().unwrap_or_else(default_yt_dlp),
+                policy: ImportPolicy {
+                    allow: args.import_allow_hosts.clone(),
+                    max_bytes: args.import_max_bytes.max(1),
+                    max_duration_secs: args.import_max_duration_secs.max(1),
+                },
+                slots: args.import_slots as usize,
             },
             ..WorkerConfig::default()
         }

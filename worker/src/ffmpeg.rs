@@ -35,6 +35,18 @@ pub fn command(ffmpeg: &Path) -> FfmpegCommand {
     command
 }
 
+/// Makes a child die with this process (`PR_SET_PDEATHSIG`), like [`command`]'s ffmpeg: a
+/// worker that dies outright leaves no helper (espeak-ng, yt-dlp, a one-off ffmpeg) behind.
+pub fn die_with_worker(command: &mut tokio::process::Command) {
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Some(nix::sys::signal::Signal::SIGKILL))
+                .map_err(std::io::Error::from)
+        });
+    }
+}
+
 /// Kills the child when dropped, unless it was already reaped.
 struct KillOnDrop(Arc<Mutex<FfmpegChild>>);
 

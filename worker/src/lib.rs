@@ -13,14 +13,20 @@
 //! - `diagnostic`: built-in `diagnostic.*` kinds for checking a fleet.
 //! - `transcode`: the HLS ladder job; `encoder`: encoder detection; `probe`: typed ffprobe
 //!   (and the input confinement every ffmpeg run uses); `ffmpeg`: running ffmpeg via sidecar.
+//! - `ingest`: a file a job obtained enters the upload path (probe, store, transcode job);
+//!   `demo_video`: the demo talks' generated clips; `import`: URL imports (yt-dlp behind a
+//!   proxy that checks every destination).
 
 pub mod cleanup;
 pub mod config;
+pub mod demo_video;
 pub mod diagnostic;
 pub mod encoder;
 pub mod ffmpeg;
 pub mod handler;
 pub mod hourly;
+pub mod import;
+pub mod ingest;
 pub mod probe;
 pub mod retention;
 pub mod retry;
@@ -69,6 +75,15 @@ pub fn registry(config: &WorkerConfig, media: Arc<dyn MediaStore>) -> Registry {
             tools: config.tools.clone(),
             encoders: Arc::new(encoder::EncoderCache::new(config.tools.ffmpeg.clone())),
             concurrency: config.gpu_slots.max(1),
+        })
+        .register(demo_video::DemoVideo {
+            media: media.clone(),
+            tools: config.tools.clone(),
+        })
+        .register(import::Import {
+            media: media.clone(),
+            tools: config.tools.clone(),
+            settings: config.import.clone(),
         })
         .register(cleanup::AbandonedUploads {
             media: media.clone(),

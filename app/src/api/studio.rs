@@ -30,6 +30,31 @@ pub async fn retry_video(video_id: uuid::Uuid) -> Result<(), AppError> {
     finish_form(result, "/studio", "", Some("/studio"))
 }
 
+/// Starts importing the video at `url` (a video page, a media file or an HLS playlist) into a
+/// new draft talk; returns its video's id. The URL is checked first (http/https only, no
+/// private destinations): a refused one creates nothing.
+#[server(endpoint = "studio/import")]
+pub async fn import_from_url(url: String) -> Result<uuid::Uuid, AppError> {
+    use crate::server_context::{finish_form, pool, require_role};
+    let result = async {
+        let user = require_role(Role::Editor).await?;
+        let policy = use_context::<std::sync::Arc<ferrotape_store::import_policy::ImportPolicy>>()
+            .ok_or(AppError::Unavailable)?;
+        let started = ferrotape_store::imports::import_from_url(
+            &pool()?,
+            &policy,
+            user.tenant,
+            user.id,
+            &url,
+        )
+        .await?
+        .map_err(|refused| AppError::Invalid(refused.to_string()))?;
+        Ok(started.video)
+    }
+    .await;
+    finish_form(result, "/studio", "", Some("/studio"))
+}
+
 /// The caller's uploads, newest first (editors and admins).
 #[server(endpoint = "studio/videos")]
 pub async fn studio_videos() -> Result<Vec<StudioVideo>, AppError> {

@@ -8,7 +8,8 @@ use leptos_router::components::A;
 
 use crate::AppError;
 use crate::api::admin::studio_overview;
-use crate::api::studio::{RetryVideo, studio_videos};
+use crate::api::studio::{ImportFromUrl, RetryVideo, studio_videos};
+use crate::components::form::FormMessage;
 use crate::components::uploader::Uploader;
 
 /// How often the list refreshes while something is uploading or processing, should the
@@ -21,8 +22,9 @@ pub fn StudioPage() -> impl IntoView {
     let overview = Resource::new(|| (), |_| studio_overview());
     let refresh = RwSignal::new(0u32);
     let retry = ServerAction::<RetryVideo>::new();
+    let import = ServerAction::<ImportFromUrl>::new();
     let videos = Resource::new(
-        move || (refresh.get(), retry.version().get()),
+        move || (refresh.get(), retry.version().get(), import.version().get()),
         |_| studio_videos(),
     );
     let on_finished = Callback::new(move |()| refresh.update(|n| *n += 1));
@@ -61,6 +63,7 @@ pub fn StudioPage() -> impl IntoView {
                         Ok(user) => view! {
                             <p>{format!("Welcome, {}.", user.display_name)}</p>
                             <Uploader on_finished/>
+                            <ImportForm import/>
                             <h2 id="videos-heading">"Your videos"</h2>
                             {move || retry.value().get().and_then(Result::err).map(|err| view! {
                                 <p class="error-banner" role="alert">{err.to_string()}</p>
@@ -80,6 +83,27 @@ pub fn StudioPage() -> impl IntoView {
                     }
                 })}
             </Suspense>
+        </section>
+    }
+}
+
+/// "Import from a URL": a video page, a media file or an HLS playlist, downloaded by the
+/// server into a new draft talk; it then shows in the list below like an upload.
+#[component]
+fn ImportForm(import: ServerAction<ImportFromUrl>) -> impl IntoView {
+    let result = Signal::derive(move || import.value().get());
+    view! {
+        <section class="import" aria-labelledby="import-heading">
+            <h2 id="import-heading">"Import from a URL"</h2>
+            <ActionForm action=import attr:class="inline-form import-form">
+                <label for="import-url">"Address of a video page, video file or HLS playlist"</label>
+                <input id="import-url" name="url" type="url" required
+                    placeholder="https://example.org/talks/keynote" autocomplete="off"/>
+                <button type="submit" class="button" disabled=move || import.pending().get()>
+                    "Import"
+                </button>
+            </ActionForm>
+            <FormMessage result/>
         </section>
     }
 }
@@ -148,7 +172,10 @@ fn VideoTable(list: Vec<StudioVideo>, retry: ServerAction<RetryVideo>) -> impl I
                             </ActionForm>
                         }
                     });
-                    let progress = (video.state == VideoState::Processing)
+                    // Transcoding, or an import downloading (uploads in the browser report
+                        // their progress in the uploader instead).
+                    let progress = (video.state == VideoState::Processing
+                        || (video.state == VideoState::Uploading && video.progress > 0.0))
                         .then(|| video.progress.clamp(0.0, 1.0));
                     view! {
                         <tr data-video-id=video.id.to_string() data-state=state>
@@ -156,7 +183,7 @@ fn VideoTable(list: Vec<StudioVideo>, retry: ServerAction<RetryVideo>) -> impl I
                             <td>
                                 <span class=format!("state state-{state}")>{status}</span>
                                 {progress.map(|p| view! {
-                                    <progress max="1" value=p.to_string() aria-label="Processing progress"></progress>
+                                    <progress max="1" value=p.to_string() aria-label="Progress"></progress>
                                 })}
                                 {reason.map(|r| view! { <p class="failure">{r}</p> })}
                                 {retry_form}

@@ -57,6 +57,7 @@ struct TestOptions {
     page_cache_ttl: Duration,
     uploads: ferrotape_server::api::uploads::UploadSettings,
     metrics_access: ferrotape_server::metrics::MetricsAccess,
+    imports: ferrotape_store::import_policy::ImportPolicy,
 }
 
 /// The address tests pretend the site runs at (Host and Origin of every request).
@@ -130,6 +131,17 @@ impl TestApp {
         .await
     }
 
+    /// The app checking URL imports against `imports` (an allow-list naming a test's server).
+    pub async fn spawn_with_imports(
+        imports: ferrotape_store::import_policy::ImportPolicy,
+    ) -> TestApp {
+        TestApp::spawn_options(TestOptions {
+            imports,
+            ..TestOptions::default()
+        })
+        .await
+    }
+
     /// The app with /metrics readable as `metrics_access` says.
     pub async fn spawn_with_metrics_access(
         metrics_access: ferrotape_server::metrics::MetricsAccess,
@@ -150,6 +162,7 @@ impl TestApp {
             page_cache_ttl,
             uploads,
             metrics_access,
+            imports,
         } = options;
         let database = TestDatabase::create().await;
         let pool = database.pool.clone();
@@ -179,6 +192,7 @@ impl TestApp {
             served_media,
             tools: tools.unwrap_or_default(),
             uploads,
+            imports: Arc::new(imports),
             accounts: accounts.clone(),
             http: Arc::new(HttpSettings {
                 trusted_proxies,
