@@ -10,8 +10,9 @@
 //! - `retry`: back-off with jitter.
 //! - `config`: settings (`WorkerArgs` for clap, `WorkerConfig`).
 //! - `diagnostic`: built-in `diagnostic.*` kinds for checking a fleet.
-//! - `transcode`: the HLS ladder job; `encoder`: encoder detection; `probe`: typed ffprobe
-//!   (and the input confinement every ffmpeg run uses); `ffmpeg`: running ffmpeg via sidecar.
+//! - `transcode`: the HLS ladder job; `progressive`: publishing its playlists while ffmpeg
+//!   writes them; `encoder`: encoder detection; `probe`: typed ffprobe (and the input
+//!   confinement every ffmpeg run uses); `ffmpeg`: running ffmpeg via sidecar.
 
 pub mod cleanup;
 pub mod config;
@@ -21,6 +22,7 @@ pub mod ffmpeg;
 pub mod handler;
 pub mod hourly;
 pub mod probe;
+pub mod progressive;
 pub mod retention;
 pub mod retry;
 pub mod runtime;
@@ -67,6 +69,7 @@ pub fn registry(config: &WorkerConfig, media: Arc<dyn MediaStore>) -> Registry {
             tools: config.tools.clone(),
             encoders: Arc::new(encoder::EncoderCache::new(config.tools.ffmpeg.clone())),
             concurrency: config.gpu_slots.max(1),
+            read_rate: None,
         })
         .register(cleanup::AbandonedUploads { media })
         .register(retention::Retention {

@@ -70,6 +70,13 @@ fn WatchView(data: WatchData) -> impl IntoView {
     let embed = embed_url(&origin, talk.summary.id);
     let player = match video {
         Some(video) => {
+            let processing = video.processing.then(|| {
+                view! {
+                    <p class="watch-processing" role="status">
+                        "Still processing — more of this talk becomes available as it is transcoded."
+                    </p>
+                }
+            });
             let props = PlayerProps {
                 video,
                 title: summary.title.clone(),
@@ -78,7 +85,7 @@ fn WatchView(data: WatchData) -> impl IntoView {
                 embedded: false,
                 autoplay_muted: false,
             };
-            view! { <PlayerIsland props position/> }.into_any()
+            view! { <PlayerIsland props position/> {processing} }.into_any()
         }
         None => view! {
             <div class="player-placeholder" role="status">
