@@ -97,9 +97,21 @@ impl JobHandler for Transcode {
             };
             // A last attempt that fails is discarded, and the database trigger on jobs marks
             // the video failed (migrations/20261201000002_transcode_outcomes.sql).
-            transcode(&attempt, &*media, &tools, &encoders, read_rate).await
+            let encoding = Encoding {
+                tools: &tools,
+                encoders: &encoders,
+                read_rate,
+            };
+            transcode(&attempt, &*media, &encoding).await
         })
     }
+}
+
+/// How this worker encodes: its tools, its encoders, and the source read rate.
+struct Encoding<'a> {
+    tools: &'a MediaTools,
+    encoders: &'a EncoderCache,
+    read_rate: Option<f64>,
 }
 
 /// One attempt at one video's transcode, and what proves it still owns the job.
@@ -126,9 +138,7 @@ fn outputs_of(master_key: &str) -> Option<&str> {
 async fn transcode(
     attempt: &Attempt<'_>,
     media: &dyn MediaStore,
-    tools: &MediaTools,
-    encoders: &EncoderCache,
-    read_rate: Option<f64>,
+    encoding: &Encoding<'_>,
 ) -> Result<(), String> {
     let (pool, tenant, video) = (attempt.pool, attempt.tenant, attempt.video);
     let row: Option<(String, Option<String>, Option<serde_json::Value>)> = sqlx::query_as(
@@ -159,9 +169,7 @@ async fn transcode(
     let result = encode_and_switch(
         attempt,
         media,
-        tools,
-        encoders,
-        read_rate,
+        encoding,
         &probe,
         &source_key,
         &mut generation,
@@ -272,14 +280,17 @@ fn millis(secs: f64) -> i64 {
 async fn encode_and_switch(
     attempt: &Attempt<'_>,
     media: &dyn MediaStore,
-    tools: &MediaTools,
-    encoders: &EncoderCache,
-    read_rate: Option<f64>,
+    encoding: &Encoding<'_>,
     probe: &Probe,
     source_key: &str,
     generation: &mut i32,
 ) -> Result<bool, String> {
     let (pool, tenant, video) = (attempt.pool, attempt.tenant, attempt.video);
+    let Encoding {
+        tools,
+        encoders,
+        read_rate,
+    } = *encoding;
     let mut prefix = output_prefix(tenant, video, *generation);
     let scratch = tempfile::Builder::new()
         .prefix("ferrotape-transcode-")
