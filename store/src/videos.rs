@@ -119,7 +119,11 @@ pub async fn public_since(
 }
 
 /// Whether `video` is still transcoding (its playlists may change at any moment).
-pub async fn is_processing(pool: &PgPool, tenant: TenantId, video: Uuid) -> Result<bool, StoreError> {
+pub async fn is_processing(
+    pool: &PgPool,
+    tenant: TenantId,
+    video: Uuid,
+) -> Result<bool, StoreError> {
     let processing = sqlx::query_scalar!(
         r#"SELECT (state = 'processing') AS "processing!" FROM videos
            WHERE tenant_id = $1 AND id = $2"#,
