@@ -37,7 +37,7 @@ pub struct TalkDetail {
     pub description: String,
     /// The state of the talk's video, if it has one: `ready` when any of its videos is.
     pub video_state: Option<VideoState>,
-    /// What the player needs, once a video is ready.
+    /// What the player needs, once a video is playable (ready, or far enough transcoded).
     pub video: Option<PlayableVideo>,
     pub updated_at: OffsetDateTime,
     /// Chapters in order of time (seek-bar marks, the list under the player, JSON-LD clips).
@@ -61,8 +61,9 @@ fn listed_by_default() -> bool {
     true
 }
 
-/// A ready video as the player sees it. Paths are site-relative (`/media/…`), served by
-/// this server whatever the storage backend.
+/// A playable video as the player sees it: a ready one, or one still transcoding whose first
+/// segments are out. Paths are site-relative (`/media/…`), served by this server whatever the
+/// storage backend.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlayableVideo {
     pub id: Uuid,
@@ -73,6 +74,12 @@ pub struct PlayableVideo {
     pub thumbnails_url: Option<String>,
     pub width: Option<u32>,
     pub height: Option<u32>,
+    /// Still transcoding: the playlists grow, and only the first `available_seconds` exist.
+    #[serde(default)]
+    pub processing: bool,
+    /// While processing, the seconds every rendition lists so far (when known).
+    #[serde(default)]
+    pub available_seconds: Option<u64>,
 }
 
 impl PlayableVideo {

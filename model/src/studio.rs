@@ -22,6 +22,9 @@ pub struct StudioVideo {
     /// The source is stored, so a failed transcode can be run again.
     #[serde(default)]
     pub can_retry: bool,
+    /// Watchable already while processing (every rung has its first segments).
+    #[serde(default)]
+    pub playable: bool,
     /// `/media/…` URL of the poster, once ready.
     pub poster_url: Option<String>,
     /// RFC 3339.
@@ -43,9 +46,15 @@ impl StudioVideo {
             VideoState::Uploading => "Uploading".to_owned(),
             VideoState::Processing => {
                 let percent = (self.progress.clamp(0.0, 1.0) * 100.0).floor() as u32;
+                let playable = if self.playable { ", playable" } else { "" };
                 match self.eta_secs {
-                    Some(secs) => format!("Processing {percent} % ({} left)", human_secs(secs)),
-                    None => format!("Processing {percent} %"),
+                    Some(secs) => {
+                        format!(
+                            "Processing {percent} %{playable} ({} left)",
+                            human_secs(secs)
+                        )
+                    }
+                    None => format!("Processing {percent} %{playable}"),
                 }
             }
             VideoState::Ready => "Ready".to_owned(),
@@ -81,6 +90,7 @@ mod tests {
             size_bytes: None,
             upload_id: None,
             can_retry: false,
+            playable: false,
             poster_url: None,
             created_at: String::new(),
         }
@@ -104,6 +114,14 @@ mod tests {
         assert_eq!(
             video(VideoState::Uploading, 0.5, Some(12)).status_text(),
             "Downloading 50 % (12 s left)"
+        );
+        let playable = StudioVideo {
+            playable: true,
+            ..video(VideoState::Processing, 0.1, Some(300))
+        };
+        assert_eq!(
+            playable.status_text(),
+            "Processing 10 %, playable (about 5 min left)"
         );
         assert_eq!(human_secs(12), "12 s");
         assert_eq!(human_secs(3720), "about 1 h 2 min");

@@ -2,7 +2,8 @@
 //! local files or streamed from the S3 bucket (so players and embeds need no access to the
 //! bucket). No cookies are read or set, so a CDN can cache every response:
 //! - segments, init files and images are immutable (`max-age` one year);
-//! - playlists and text tracks are short-lived (a re-transcode or a subtitle edit shows up soon);
+//! - playlists and text tracks are short-lived (a re-transcode or a subtitle edit shows up soon),
+//!   and playlists of a video still transcoding `no-cache` (they grow while it is watched);
 //! - byte ranges, `ETag`/`If-None-Match` and `Last-Modified` work;
 //! - `Access-Control-Allow-Origin: *`, so embeds and players on other sites can fetch.
 //!
@@ -13,7 +14,8 @@
 //! (`media_visibility`); anything else answers 404, as if it did not exist. Editors previewing
 //! a video that is not public get signed URLs, `/media/s/{expires}/{signature}/{key}`
 //! (`ferrotape_accounts::media_urls`), checked without a database read and answered
-//! `Cache-Control: private` so no shared cache keeps them.
+//! `Cache-Control: private` so no shared cache keeps them (playlists `private, no-cache`: the
+//! preview may be of a video still transcoding).
 
 use std::time::UNIX_EPOCH;
 
@@ -43,6 +45,10 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const SHORT_LIVED: &str = "public, max-age=60, must-revalidate";
 /// Signed previews: the browser may keep them a while, shared caches never.
 const PRIVATE: &str = "private, max-age=300";
+/// Playlists of a video still transcoding: they grow, so every fetch revalidates.
+const GROWING: &str = "no-cache";
+/// Signed playlists: the preview may be of a video still transcoding.
+const PRIVATE_GROWING: &str = "private, no-cache";
 
 /// The MIME type and caching of an output file, from its extension; `None` for anything a
 /// player has no business fetching.
@@ -142,17 +148,26 @@ async fn serve(
     let (Some((content_type, cache)), true) = (kind_of(&key), servable(&key)) else {
         return not_found();
     };
-    let cache = if signed { PRIVATE } else { cache };
+    let playlist = key.ends_with(".m3u8");
+    let mut cache = match (signed, playlist) {
+        (true, true) => PRIVATE_GROWING,
+        (true, false) => PRIVATE,
+        (false, _) => cache,
+    };
     if !signed {
         let (tenant, video) = ids_of(&key);
         match state
             .media_visibility
-            .is_public(&state.db, tenant, video)
+            .lookup(&state.db, tenant, video)
             .await
         {
-            Ok(true) => {}
+            Ok(visibility) if visibility.public => {
+                if visibility.processing && playlist {
+                    cache = GROWING;
+                }
+            }
             // Not public: indistinguishable from a video that does not exist.
-            Ok(false) => return not_found(),
+            Ok(_) => return not_found(),
             Err(err) => {
                 tracing::error!(%err, "cannot tell whether a video is public");
                 return crate::error::ApiError::Unavailable("the database").into_response();

@@ -21,7 +21,24 @@ const MAX_ENTRIES: usize = 50_000;
 
 struct Entry {
     looked_up: Instant,
+    access: MediaAccess,
+}
+
+/// What the database says of one id's media.
+#[derive(Debug, Clone, Copy)]
+struct MediaAccess {
     public_since: Option<OffsetDateTime>,
+    /// A video still transcoding.
+    processing: bool,
+}
+
+/// What `/media` may do with one video's outputs now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Visibility {
+    /// Anyone may fetch them.
+    pub public: bool,
+    /// The video is still transcoding: its playlists grow (served `no-cache`).
+    pub processing: bool,
 }
 
 pub struct MediaVisibility {
@@ -55,26 +72,45 @@ impl MediaVisibility {
         tenant: Uuid,
         video: Uuid,
     ) -> Result<bool, StoreError> {
+        Ok(self.lookup(pool, tenant, video).await?.public)
+    }
+
+    /// Whether anyone may fetch the outputs of `video` of `tenant` now, and whether it is
+    /// still transcoding.
+    pub async fn lookup(
+        &self,
+        pool: &PgPool,
+        tenant: Uuid,
+        video: Uuid,
+    ) -> Result<Visibility, StoreError> {
         let key = (tenant, video);
         let cached = {
             let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
             entries
                 .get(&key)
                 .filter(|entry| entry.looked_up.elapsed() < self.ttl)
-                .map(|entry| entry.public_since)
+                .map(|entry| entry.access)
         };
-        let public_since = match cached {
-            Some(public_since) => public_since,
+        let access = match cached {
+            Some(access) => access,
             None => {
-                let public_since = videos::public_since(pool, TenantId(tenant), video).await?;
-                self.remember(key, public_since);
-                public_since
+                let access = MediaAccess {
+                    public_since: videos::public_since(pool, TenantId(tenant), video).await?,
+                    processing: videos::is_processing(pool, TenantId(tenant), video).await?,
+                };
+                self.remember(key, access);
+                access
             }
         };
-        Ok(public_since.is_some_and(|since| since <= OffsetDateTime::now_utc()))
+        Ok(Visibility {
+            public: access
+                .public_since
+                .is_some_and(|since| since <= OffsetDateTime::now_utc()),
+            processing: access.processing,
+        })
     }
 
-    fn remember(&self, key: (Uuid, Uuid), public_since: Option<OffsetDateTime>) {
+    fn remember(&self, key: (Uuid, Uuid), access: MediaAccess) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_ENTRIES {
             entries.retain(|_, entry| entry.looked_up.elapsed() < self.ttl);
@@ -86,7 +122,7 @@ impl MediaVisibility {
             key,
             Entry {
                 looked_up: Instant::now(),
-                public_since,
+                access,
             },
         );
     }

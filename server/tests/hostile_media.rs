@@ -484,6 +484,7 @@ async fn the_transcode_reads_its_source_only_as_the_probed_container() {
             "ffmpeg".into(),
         )),
         concurrency: 1,
+        read_rate: None,
     };
     let result = handler
         .run(ferrotape_worker::JobContext {

@@ -122,6 +122,7 @@ async fn run_attempt(app: &TestApp, job: ClaimedJob, worker: &str) -> Result<(),
         tools: MediaTools::default(),
         encoders: Arc::new(EncoderCache::new("ffmpeg".into())),
         concurrency: 1,
+        read_rate: None,
     };
     handler
         .run(JobContext {

@@ -575,6 +575,7 @@ struct StudioRow {
     video_poster_key: Option<String>,
     video_created_at: Option<OffsetDateTime>,
     video_can_retry: Option<bool>,
+    video_playable: Option<bool>,
     video_upload_id: Option<Uuid>,
 }
 
@@ -666,6 +667,7 @@ async fn studio_rows(
                v.size_bytes AS "video_size?", v.poster_key AS "video_poster_key?",
                v.created_at AS "video_created_at?",
                (v.state = 'failed' AND v.source_key IS NOT NULL) AS "video_can_retry?",
+               (v.state = 'processing' AND v.available_ms IS NOT NULL) AS "video_playable?",
                (SELECT up.id FROM uploads up WHERE up.video_id = v.id AND up.state = 'open')
                    AS "video_upload_id?"
         FROM talks t
@@ -731,6 +733,7 @@ impl StudioRow {
                 size_bytes: self.video_size,
                 upload_id: self.video_upload_id,
                 can_retry: self.video_can_retry.unwrap_or(false),
+                playable: self.video_playable.unwrap_or(false),
                 poster_url: self.video_poster_key.map(|key| format!("/media/{key}")),
                 created_at: self
                     .video_created_at

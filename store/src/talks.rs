@@ -38,6 +38,7 @@ struct PublishedTalkRow {
     language: Option<String>,
     chapter_starts: Vec<i64>,
     chapter_titles: Vec<String>,
+    available_ms: Option<i64>,
 }
 
 /// Which published talk to read.
@@ -51,7 +52,8 @@ enum Selection<'a> {
 ///
 /// One checked query serves the watch page, the embed and oEmbed so all agree on what
 /// "reachable" means. The video is joined laterally so a talk without video appears; a ready
-/// video wins over a newer one still processing, so a re-upload never takes a talk offline.
+/// video wins over a newer one still processing, so a re-upload never takes a talk offline,
+/// and a processing video that is already playable (interim master) wins over one that is not.
 async fn published(
     pool: &PgPool,
     tenant: TenantId,
@@ -87,14 +89,17 @@ async fn published(
                coalesce(t.poster_key, v.poster_key) AS "poster_key?",
                v.thumbnails_key AS "thumbnails_key?",
                v.width AS "width?",
-               v.height AS "height?"
+               v.height AS "height?",
+               v.available_ms AS "available_ms?"
         FROM talks t
         LEFT JOIN LATERAL (
             SELECT vv.id, vv.duration_ms, vv.state, vv.master_key, vv.poster_key,
-                   vv.thumbnails_key, vv.width, vv.height
+                   vv.thumbnails_key, vv.width, vv.height, vv.available_ms
             FROM videos vv
             WHERE vv.tenant_id = t.tenant_id AND vv.talk_id = t.id
-            ORDER BY (vv.state = 'ready') DESC, vv.created_at DESC LIMIT 1
+            ORDER BY (vv.state = 'ready') DESC,
+                     (vv.state = 'processing' AND vv.master_key IS NOT NULL) DESC,
+                     vv.created_at DESC LIMIT 1
         ) v ON true
         WHERE t.tenant_id = $1
           AND ((t.state = 'public' AND t.published_at <= now()) OR t.state = 'unlisted')
@@ -118,14 +123,22 @@ impl PublishedTalkRow {
         let video_state = self.video_state.as_deref().and_then(VideoState::parse);
         let poster_url = self.poster_key.as_deref().map(media_path);
         let video = match (video_state, self.video_id, self.master_key.as_deref()) {
-            (Some(VideoState::Ready), Some(id), Some(master)) => Some(PlayableVideo {
-                id,
-                master_url: media_path(master),
-                poster_url: poster_url.clone(),
-                thumbnails_url: self.thumbnails_key.as_deref().map(media_path),
-                width: self.width.and_then(|w| u32::try_from(w).ok()),
-                height: self.height.and_then(|h| u32::try_from(h).ok()),
-            }),
+            // Processing with a master: the interim one (growing playlists, `available_ms`),
+            // or the finished one a re-transcode keeps serving until it switches.
+            (Some(VideoState::Ready | VideoState::Processing), Some(id), Some(master)) => {
+                Some(PlayableVideo {
+                    id,
+                    master_url: media_path(master),
+                    poster_url: poster_url.clone(),
+                    thumbnails_url: self.thumbnails_key.as_deref().map(media_path),
+                    width: self.width.and_then(|w| u32::try_from(w).ok()),
+                    height: self.height.and_then(|h| u32::try_from(h).ok()),
+                    processing: self.available_ms.is_some(),
+                    available_seconds: self
+                        .available_ms
+                        .and_then(|ms| u64::try_from(ms / 1000).ok()),
+                })
+            }
             _ => None,
         };
         TalkDetail {

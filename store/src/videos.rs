@@ -56,6 +56,7 @@ async fn studio_rows(
                   v.progress, extract(epoch FROM v.eta_at - now())::float8 AS eta_secs,
                   v.failure_reason, v.duration_ms, v.size_bytes, v.poster_key, v.created_at,
                   (v.state = 'failed' AND v.source_key IS NOT NULL) AS "can_retry!",
+                  (v.state = 'processing' AND v.available_ms IS NOT NULL) AS "playable!",
                   (SELECT u.id FROM uploads u WHERE u.video_id = v.id AND u.state = 'open') AS upload_id
            FROM videos v
            WHERE v.tenant_id = $1 AND v.uploaded_by = $2 AND ($4::uuid IS NULL OR v.id = $4)
@@ -81,6 +82,7 @@ async fn studio_rows(
             size_bytes: row.size_bytes,
             upload_id: row.upload_id,
             can_retry: row.can_retry,
+            playable: row.playable,
             poster_url: row.poster_key.map(|key| format!("/media/{key}")),
             created_at: row.created_at.format(&Rfc3339).unwrap_or_default(),
         })
@@ -114,4 +116,21 @@ pub async fn public_since(
     .fetch_optional(pool)
     .await?;
     Ok(since.flatten())
+}
+
+/// Whether `video` is still transcoding (its playlists may change at any moment).
+pub async fn is_processing(
+    pool: &PgPool,
+    tenant: TenantId,
+    video: Uuid,
+) -> Result<bool, StoreError> {
+    let processing = sqlx::query_scalar!(
+        r#"SELECT (state = 'processing') AS "processing!" FROM videos
+           WHERE tenant_id = $1 AND id = $2"#,
+        tenant.0,
+        video,
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(processing.unwrap_or(false))
 }

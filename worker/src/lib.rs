@@ -11,8 +11,9 @@
 //! - `retry`: back-off with jitter.
 //! - `config`: settings (`WorkerArgs` for clap, `WorkerConfig`).
 //! - `diagnostic`: built-in `diagnostic.*` kinds for checking a fleet.
-//! - `transcode`: the HLS ladder job; `encoder`: encoder detection; `probe`: typed ffprobe
-//!   (and the input confinement every ffmpeg run uses); `ffmpeg`: running ffmpeg via sidecar.
+//! - `transcode`: the HLS ladder job; `progressive`: publishing its playlists while ffmpeg
+//!   writes them; `encoder`: encoder detection; `probe`: typed ffprobe (and the input
+//!   confinement every ffmpeg run uses); `ffmpeg`: running ffmpeg via sidecar.
 //! - `ingest`: a file a job obtained enters the upload path (probe, store, transcode job);
 //!   `demo_video`: the demo talks' generated clips; `import`: URL imports (yt-dlp behind a
 //!   proxy that checks every destination).
@@ -28,6 +29,7 @@ pub mod hourly;
 pub mod import;
 pub mod ingest;
 pub mod probe;
+pub mod progressive;
 pub mod retention;
 pub mod retry;
 pub mod runtime;
@@ -75,6 +77,7 @@ pub fn registry(config: &WorkerConfig, media: Arc<dyn MediaStore>) -> Registry {
             tools: config.tools.clone(),
             encoders: Arc::new(encoder::EncoderCache::new(config.tools.ffmpeg.clone())),
             concurrency: config.gpu_slots.max(1),
+            read_rate: None,
         })
         .register(demo_video::DemoVideo {
             media: media.clone(),

@@ -4,6 +4,12 @@
 //! playlist (with measured bandwidths) and the thumbnails track, stores everything, and marks
 //! the video ready. Progress goes to `videos.progress` as ffmpeg reports it.
 //!
+//! While ffmpeg runs, the rung playlists are `EVENT` playlists that `progressive` stores as
+//! they grow (segments first). Once every rung lists a segment, an interim master playlist
+//! (bitrates from the ladder's targets) is stored and attached to the still-`processing` video
+//! (`master_key`, `playable_at`, `available_ms`): the talk is watchable. At the end the final
+//! `VOD` playlists and the measured master replace them under the same keys.
+//!
 //! ffmpeg reads the source confined to it (`probe::confined_input_args`, the demuxer pinned
 //! with `-f` from the stored probe), so nothing named inside a hostile file is ever opened.
 //!
@@ -13,6 +19,7 @@
 //! transcodes, and an `immutable` URL never changes content. What the switch replaced is
 //! deleted after it.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,6 +39,7 @@ use crate::config::MediaTools;
 use crate::encoder::{EncoderCache, RateControl, VideoEncoder};
 use crate::handler::{JobContext, JobFuture, JobHandler};
 use crate::probe::{self, Probe};
+use crate::progressive::{self, Publisher};
 
 /// Audio of an audio-only source.
 const AUDIO_ONLY_KBPS: u32 = 128;
@@ -39,12 +47,18 @@ const AUDIO_ONLY_KBPS: u32 = 128;
 /// The output folders of one transcode, under its prefix.
 const OUTPUT_FOLDERS: [&str; 2] = ["hls", "thumbs"];
 
+/// How often the growing playlists are looked at while ffmpeg writes them.
+const PUBLISH_EVERY: Duration = Duration::from_millis(500);
+
 pub struct Transcode {
     pub media: Arc<dyn MediaStore>,
     pub tools: MediaTools,
     pub encoders: Arc<EncoderCache>,
     /// Transcodes this worker runs at once (each also takes a GPU slot).
     pub concurrency: usize,
+    /// Read the source at most this many times real time (ffmpeg `-readrate`); `None`: as
+    /// fast as the encoder goes. Tests slow a tiny transcode down to watch it in flight.
+    pub read_rate: Option<f64>,
 }
 
 impl JobHandler for Transcode {
@@ -64,6 +78,7 @@ impl JobHandler for Transcode {
         let media = self.media.clone();
         let tools = self.tools.clone();
         let encoders = self.encoders.clone();
+        let read_rate = self.read_rate;
         Box::pin(async move {
             let video: Uuid = ctx
                 .job
@@ -82,9 +97,21 @@ impl JobHandler for Transcode {
             };
             // A last attempt that fails is discarded, and the database trigger on jobs marks
             // the video failed (migrations/20261201000002_transcode_outcomes.sql).
-            transcode(&attempt, &*media, &tools, &encoders).await
+            let encoding = Encoding {
+                tools: &tools,
+                encoders: &encoders,
+                read_rate,
+            };
+            transcode(&attempt, &*media, &encoding).await
         })
     }
+}
+
+/// How this worker encodes: its tools, its encoders, and the source read rate.
+struct Encoding<'a> {
+    tools: &'a MediaTools,
+    encoders: &'a EncoderCache,
+    read_rate: Option<f64>,
 }
 
 /// One attempt at one video's transcode, and what proves it still owns the job.
@@ -111,8 +138,7 @@ fn outputs_of(master_key: &str) -> Option<&str> {
 async fn transcode(
     attempt: &Attempt<'_>,
     media: &dyn MediaStore,
-    tools: &MediaTools,
-    encoders: &EncoderCache,
+    encoding: &Encoding<'_>,
 ) -> Result<(), String> {
     let (pool, tenant, video) = (attempt.pool, attempt.tenant, attempt.video);
     let row: Option<(String, Option<String>, Option<serde_json::Value>)> = sqlx::query_as(
@@ -137,35 +163,116 @@ async fn transcode(
     let probe =
         probe::parse(&serde_json::to_vec(&probe_json.unwrap_or_default()).unwrap_or_default())
             .map_err(|e| format!("the stored probe is unusable: {e}"))?;
-    let generation: Option<i32> = sqlx::query_scalar(
-        "UPDATE videos SET output_generation = output_generation + 1
-         WHERE tenant_id = $1 AND id = $2 AND state = 'processing'
-         RETURNING output_generation",
-    )
-    .bind(tenant.0)
-    .bind(video)
-    .fetch_optional(pool)
-    .await
-    .map_err(|e| format!("cannot number this transcode: {e}"))?;
-    let Some(generation) = generation else {
+    let Some(mut generation) = next_generation(attempt).await? else {
         return Ok(());
     };
-    let prefix = output_prefix(tenant, video, generation);
     let result = encode_and_switch(
         attempt,
         media,
-        tools,
-        encoders,
+        encoding,
         &probe,
         &source_key,
-        generation,
+        &mut generation,
     )
     .await;
     if !matches!(result, Ok(true)) {
         // Failed or superseded: nothing will ever point at this attempt's outputs.
+        let prefix = output_prefix(tenant, video, generation);
+        detach_interim(attempt, &prefix).await;
         delete_outputs(media, &prefix).await;
     }
     result.map(|_| ())
+}
+
+/// Takes the next output number for this attempt, while the video still waits. An interim
+/// master an earlier attempt left attached (it crashed, or lost its job) is detached in the
+/// same statement: its playlists will never be finished. A finished master stays (a
+/// re-transcode serves the previous one until it switches).
+async fn next_generation(attempt: &Attempt<'_>) -> Result<Option<i32>, String> {
+    sqlx::query_scalar(
+        "UPDATE videos SET output_generation = output_generation + 1,
+                master_key = CASE WHEN available_ms IS NULL THEN master_key END,
+                playable_at = CASE WHEN available_ms IS NULL THEN playable_at END,
+                available_ms = NULL
+         WHERE tenant_id = $1 AND id = $2 AND state = 'processing'
+         RETURNING output_generation",
+    )
+    .bind(attempt.tenant.0)
+    .bind(attempt.video)
+    .fetch_optional(attempt.pool)
+    .await
+    .map_err(|e| format!("cannot number this transcode: {e}"))
+}
+
+/// Makes the video watchable from this attempt's interim master: only while the attempt owns
+/// its job, the video still waits and has no master (a re-transcode keeps serving the finished
+/// one). `false` when it did not happen.
+async fn attach_interim(
+    attempt: &Attempt<'_>,
+    master_key: &str,
+    available: f64,
+) -> Result<bool, String> {
+    let attached = sqlx::query(
+        "WITH owner AS (
+             SELECT id FROM jobs
+             WHERE id = $4 AND attempt = $5 AND state = 'running'
+               AND attempted_by[cardinality(attempted_by)] = $6
+             FOR UPDATE
+         )
+         UPDATE videos SET master_key = $3, available_ms = $7,
+                playable_at = coalesce(playable_at, now())
+         WHERE tenant_id = $1 AND id = $2 AND state = 'processing' AND master_key IS NULL
+           AND EXISTS (SELECT 1 FROM owner)",
+    )
+    .bind(attempt.tenant.0)
+    .bind(attempt.video)
+    .bind(master_key)
+    .bind(attempt.job)
+    .bind(attempt.attempt)
+    .bind(attempt.worker)
+    .bind(millis(available))
+    .execute(attempt.pool)
+    .await
+    .map_err(|e| format!("cannot make the video playable: {e}"))?;
+    Ok(attached.rows_affected() == 1)
+}
+
+/// Records how much of an attached interim master every rung lists now.
+async fn record_available(attempt: &Attempt<'_>, master_key: &str, available: f64) {
+    let result = sqlx::query(
+        "UPDATE videos SET available_ms = $4
+         WHERE tenant_id = $1 AND id = $2 AND master_key = $3 AND available_ms IS NOT NULL",
+    )
+    .bind(attempt.tenant.0)
+    .bind(attempt.video)
+    .bind(master_key)
+    .bind(millis(available))
+    .execute(attempt.pool)
+    .await;
+    if let Err(err) = result {
+        tracing::warn!(%err, video = %attempt.video, "cannot record how much is playable");
+    }
+}
+
+/// Detaches the interim master of the outputs under `prefix`, if the video still points at it
+/// (a failed or superseded attempt leaves nothing half playable attached).
+async fn detach_interim(attempt: &Attempt<'_>, prefix: &str) {
+    let result = sqlx::query(
+        "UPDATE videos SET master_key = NULL, playable_at = NULL, available_ms = NULL
+         WHERE tenant_id = $1 AND id = $2 AND master_key = $3 AND available_ms IS NOT NULL",
+    )
+    .bind(attempt.tenant.0)
+    .bind(attempt.video)
+    .bind(format!("{prefix}/hls/master.m3u8"))
+    .execute(attempt.pool)
+    .await;
+    if let Err(err) = result {
+        tracing::warn!(%err, video = %attempt.video, "cannot detach an interim master");
+    }
+}
+
+fn millis(secs: f64) -> i64 {
+    (secs.max(0.0) * 1000.0).round() as i64
 }
 
 /// Encodes, stores under `prefix` and switches the video to it; `Ok(false)` when the attempt
@@ -173,14 +280,18 @@ async fn transcode(
 async fn encode_and_switch(
     attempt: &Attempt<'_>,
     media: &dyn MediaStore,
-    tools: &MediaTools,
-    encoders: &EncoderCache,
+    encoding: &Encoding<'_>,
     probe: &Probe,
     source_key: &str,
-    generation: i32,
+    generation: &mut i32,
 ) -> Result<bool, String> {
     let (pool, tenant, video) = (attempt.pool, attempt.tenant, attempt.video);
-    let prefix = &output_prefix(tenant, video, generation);
+    let Encoding {
+        tools,
+        encoders,
+        read_rate,
+    } = *encoding;
+    let mut prefix = output_prefix(tenant, video, *generation);
     let scratch = tempfile::Builder::new()
         .prefix("ferrotape-transcode-")
         .tempdir()
@@ -197,18 +308,50 @@ async fn encode_and_switch(
     } else {
         encoders.preferred().await.map_err(|e| e.to_string())?
     };
+    let staging = scratch.path().join("staging");
     let started = Instant::now();
-    loop {
-        let _ = tokio::fs::remove_dir_all(&out).await;
-        tokio::fs::create_dir_all(out.join("thumbs"))
-            .await
-            .map_err(|e| format!("no scratch space: {e}"))?;
+    let published = loop {
+        for dir in [&out, &staging] {
+            let _ = tokio::fs::remove_dir_all(dir).await;
+        }
+        for dir in [out.join("thumbs"), staging.clone()] {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| format!("no scratch space: {e}"))?;
+        }
+        let mut publisher = Publisher::new(
+            out.join("hls"),
+            staging.clone(),
+            format!("{prefix}/hls"),
+            plan.renditions(),
+        );
         let mut command = crate::ffmpeg::command(&tools.ffmpeg);
-        command.args(plan.ffmpeg_args(encoder, &source, &out));
-        match run_ffmpeg(command, probe.duration_secs, pool, tenant, video).await {
-            Ok(()) => break,
+        command.args(plan.ffmpeg_args(encoder, &source, &out, read_rate));
+        let encoded = encode_publishing(
+            attempt,
+            media,
+            &plan,
+            &prefix,
+            &mut publisher,
+            command,
+            probe.duration_secs,
+        )
+        .await;
+        match encoded {
+            Ok(()) => break publisher,
             Err(message) if encoder.is_hardware() => {
                 tracing::warn!(encoder = encoder.ffmpeg_name(), %message, "the GPU encode failed; falling back");
+                if publisher.published_anything() {
+                    // The next encode gets URLs of its own: those handed out already are
+                    // immutable and must never serve other bytes.
+                    detach_interim(attempt, &prefix).await;
+                    delete_outputs(media, &prefix).await;
+                    let Some(next) = next_generation(attempt).await? else {
+                        return Ok(false);
+                    };
+                    *generation = next;
+                    prefix = output_prefix(tenant, video, next);
+                }
                 encoder = encoders
                     .fallback_after(encoder)
                     .await
@@ -216,13 +359,26 @@ async fn encode_and_switch(
             }
             Err(message) => return Err(message),
         }
-    }
+    };
     tracing::info!(%video, encoder = encoder.ffmpeg_name(), secs = started.elapsed().as_secs_f64(), "encoded");
 
+    for rendition in plan.renditions() {
+        let path = out.join("hls").join(rendition).join("index.m3u8");
+        let text = tokio::fs::read_to_string(&path)
+            .await
+            .map_err(|e| format!("ffmpeg wrote no playlist {}: {e}", path.display()))?;
+        write(&path, &progressive::finished_playlist(&text)).await?;
+    }
     let variants = plan
         .write_master_and_thumbnails(&out, probe.duration_secs)
         .await?;
-    store_tree(media, &out, prefix).await?;
+    let already: HashSet<String> = published
+        .stored()
+        .iter()
+        .map(|file| format!("hls/{file}"))
+        .collect();
+    store_tree(media, &out, &prefix, &already).await?;
+    let prefix = &prefix;
     let has_thumbs = !plan.rungs.is_empty();
     // The switch: only while this attempt is the job's running one (the job row is locked, so
     // the rescuer or a cancel cannot take it over mid-statement) and the video still waits.
@@ -237,7 +393,8 @@ async fn encode_and_switch(
          )
          UPDATE videos SET state = 'ready', progress = 1, eta_at = NULL, master_key = $3,
                 poster_key = $4, thumbnails_key = $5, renditions = $6, encoder = $7,
-                processed_at = now()
+                processed_at = now(), available_ms = NULL,
+                playable_at = coalesce(playable_at, now())
          WHERE tenant_id = $1 AND id = $2 AND state = 'processing' AND EXISTS (SELECT 1 FROM owner)
          RETURNING (SELECT master_key FROM previous)",
     )
@@ -266,10 +423,88 @@ async fn encode_and_switch(
     {
         delete_outputs(media, old).await;
     }
-    for earlier in 1..generation {
+    for earlier in 1..*generation {
         delete_outputs(media, &output_prefix(tenant, video, earlier)).await;
     }
     Ok(true)
+}
+
+/// Where an attempt's interim master stands.
+enum Interim {
+    /// Not every rung lists a segment yet.
+    Waiting,
+    /// The video plays it.
+    Attached { master_key: String, available: f64 },
+    /// The video keeps a finished master (a re-transcode) or the attempt lost its job.
+    Declined,
+}
+
+/// Runs the encode, publishing the growing playlists every [`PUBLISH_EVERY`] and attaching the
+/// interim master once every rung lists a segment. A storage hiccup here only delays
+/// publishing: everything is stored again at the end.
+async fn encode_publishing(
+    attempt: &Attempt<'_>,
+    media: &dyn MediaStore,
+    plan: &Plan,
+    prefix: &str,
+    publisher: &mut Publisher,
+    command: ffmpeg_sidecar::command::FfmpegCommand,
+    duration: f64,
+) -> Result<(), String> {
+    let encode = run_ffmpeg(
+        command,
+        duration,
+        attempt.pool,
+        attempt.tenant,
+        attempt.video,
+    );
+    tokio::pin!(encode);
+    let mut ticker = tokio::time::interval(PUBLISH_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut interim = Interim::Waiting;
+    loop {
+        tokio::select! {
+            result = &mut encode => return result,
+            _ = ticker.tick() => {}
+        }
+        let available = match publisher.publish(media).await {
+            Ok(Some(available)) => available,
+            Ok(None) => continue,
+            Err(err) => {
+                tracing::warn!(%err, video = %attempt.video, "cannot publish the growing playlists yet");
+                continue;
+            }
+        };
+        match &mut interim {
+            Interim::Waiting => {
+                let master_key = format!("{prefix}/hls/master.m3u8");
+                let text = plan.interim_master()?;
+                if let Err(err) = publisher.put_text(media, "master.m3u8", &text).await {
+                    tracing::warn!(%err, video = %attempt.video, "cannot store the interim master yet");
+                    continue;
+                }
+                interim = if attach_interim(attempt, &master_key, available).await? {
+                    tracing::info!(video = %attempt.video, available, "playable while transcoding");
+                    Interim::Attached {
+                        master_key,
+                        available,
+                    }
+                } else {
+                    Interim::Declined
+                };
+            }
+            Interim::Attached {
+                master_key,
+                available: recorded,
+            } => {
+                if available > *recorded {
+                    record_available(attempt, master_key, available).await;
+                    *recorded = available;
+                }
+            }
+            Interim::Declined => {}
+        }
+    }
 }
 
 /// Removes the outputs under `prefix`: a whole generation (`…/v{n}`), or the output folders of
@@ -330,9 +565,74 @@ impl Plan {
         }
     }
 
-    fn ffmpeg_args(&self, encoder: VideoEncoder, source: &Path, out: &Path) -> Vec<String> {
+    /// The renditions' folder names under `hls/`.
+    fn renditions(&self) -> Vec<String> {
+        if self.rungs.is_empty() {
+            return vec!["audio".to_owned()];
+        }
+        self.rungs.iter().map(|rung| rung.name.clone()).collect()
+    }
+
+    /// The master playlist a video plays while it transcodes: bandwidths from the ladder's
+    /// targets (peak: the VBV maximum), since nothing can be measured yet.
+    fn interim_master(&self) -> Result<String, String> {
+        let text = if self.rungs.is_empty() {
+            hls::master_playlist(
+                &[],
+                Some(&AudioOnlyVariant {
+                    uri: "audio/index.m3u8".into(),
+                    bandwidth: u64::from(AUDIO_ONLY_KBPS) * 1000,
+                    codecs: "mp4a.40.2".into(),
+                }),
+            )
+        } else {
+            let variants: Vec<Variant> = self
+                .rungs
+                .iter()
+                .map(|rung| {
+                    let audio = if self.has_audio { rung.audio_kbps } else { 0 };
+                    self.variant(
+                        rung,
+                        u64::from(rung.maxrate_kbps + audio) * 1000,
+                        u64::from(rung.video_kbps + audio) * 1000,
+                    )
+                })
+                .collect();
+            hls::master_playlist(&variants, None)
+        };
+        text.map_err(|e| e.to_string())
+    }
+
+    /// The master playlist entry of `rung`.
+    fn variant(&self, rung: &Rung, bandwidth: u64, average_bandwidth: u64) -> Variant {
+        let level = hls::h264_level_for(rung.width, rung.height, rung.fps);
+        let mut codecs = hls::avc_codec_string(0x64, 0, level);
+        if self.has_audio {
+            codecs.push_str(",mp4a.40.2");
+        }
+        Variant {
+            uri: format!("{}/index.m3u8", rung.name),
+            bandwidth,
+            average_bandwidth,
+            width: rung.width,
+            height: rung.height,
+            frame_rate: rung.fps,
+            codecs,
+        }
+    }
+
+    fn ffmpeg_args(
+        &self,
+        encoder: VideoEncoder,
+        source: &Path,
+        out: &Path,
+        read_rate: Option<f64>,
+    ) -> Vec<String> {
         let mut args: Vec<String> = vec!["-y".into()];
         args.extend(encoder.input_args());
+        if let Some(rate) = read_rate.filter(|r| r.is_finite() && *r > 0.0) {
+            args.extend(["-readrate".into(), format!("{rate:.3}")]);
+        }
         // The source is read as the container its probe found, through the file protocol only.
         args.extend(probe::confined_input_args(self.demuxer));
         args.extend(["-f".into(), self.demuxer.into(), "-i".into()]);
@@ -417,20 +717,7 @@ impl Plan {
             let mut variants = Vec::new();
             for rung in &self.rungs {
                 let (peak, average) = measure(&hls_dir.join(&rung.name)).await?;
-                let level = hls::h264_level_for(rung.width, rung.height, rung.fps);
-                let mut codecs = hls::avc_codec_string(0x64, 0, level);
-                if self.has_audio {
-                    codecs.push_str(",mp4a.40.2");
-                }
-                variants.push(Variant {
-                    uri: format!("{}/index.m3u8", rung.name),
-                    bandwidth: peak,
-                    average_bandwidth: average,
-                    width: rung.width,
-                    height: rung.height,
-                    frame_rate: rung.fps,
-                    codecs,
-                });
+                variants.push(self.variant(rung, peak, average));
             }
             let text = hls::master_playlist(&variants, None).map_err(|e| e.to_string())?;
             write(&hls_dir.join("master.m3u8"), &text).await?;
@@ -489,12 +776,14 @@ pub fn hls_output_args(hls_dir: &Path, stream_map: &str) -> Vec<String> {
         "hls",
         "-hls_time",
         &SEGMENT_SECS.to_string(),
+        // EVENT: the playlists only grow while ffmpeg runs (so they can be published as they
+        // do); `temp_file`: a segment appears under its name only once complete.
         "-hls_playlist_type",
-        "vod",
+        "event",
         "-hls_segment_type",
         "fmp4",
         "-hls_flags",
-        "independent_segments",
+        "independent_segments+temp_file",
         "-hls_fmp4_init_filename",
         "init.mp4",
         "-hls_segment_filename",
@@ -554,8 +843,16 @@ async fn measure(dir: &Path) -> Result<(u64, u64), String> {
     Ok((peak.max(average).ceil() as u64, average.ceil() as u64))
 }
 
-/// Stores every file under `dir` at `prefix/<relative path>`.
-async fn store_tree(media: &dyn MediaStore, dir: &Path, prefix: &str) -> Result<(), String> {
+/// Stores every file under `dir` at `prefix/<relative path>`, but those in `already` (stored
+/// while ffmpeg ran). Playlists go last, the master very last, so no stored playlist ever
+/// names a file storage does not hold yet.
+async fn store_tree(
+    media: &dyn MediaStore,
+    dir: &Path,
+    prefix: &str,
+    already: &HashSet<String>,
+) -> Result<(), String> {
+    let mut files = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(current) = pending.pop() {
         let mut entries = tokio::fs::read_dir(&current)
@@ -572,11 +869,22 @@ async fn store_tree(media: &dyn MediaStore, dir: &Path, prefix: &str) -> Result<
                 .map_err(|e| e.to_string())?
                 .to_string_lossy()
                 .replace('\\', "/");
-            media
-                .put_file(&format!("{prefix}/{relative}"), &path)
-                .await
-                .map_err(|e| e.to_string())?;
+            if !already.contains(&relative) {
+                files.push((relative, path));
+            }
         }
+    }
+    files.sort_by_key(|(relative, _)| {
+        (
+            relative.ends_with("/master.m3u8"),
+            relative.ends_with(".m3u8"),
+        )
+    });
+    for (relative, path) in files {
+        media
+            .put_file(&format!("{prefix}/{relative}"), &path)
+            .await
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }

@@ -98,6 +98,13 @@ fn WatchView(data: WatchData) -> impl IntoView {
     let embed = embed_url(&origin, talk.summary.id);
     let player = match video {
         Some(video) => {
+            let processing = video.processing.then(|| {
+                view! {
+                    <p class="watch-processing" role="status">
+                        "Still processing — more of this talk becomes available as it is transcoded."
+                    </p>
+                }
+            });
             let props = PlayerProps {
                 video,
                 title: summary.title.clone(),
@@ -107,7 +114,7 @@ fn WatchView(data: WatchData) -> impl IntoView {
                 autoplay_muted: false,
                 chapters,
             };
-            view! { <PlayerIsland props position/> }.into_any()
+            view! { <PlayerIsland props position/> {processing} }.into_any()
         }
         None => view! {
             <div class="player-placeholder" role="status">

@@ -14,6 +14,7 @@ use super::{HLS_SCRIPT, QualityLevel, Streams};
 pub struct Engine {
     hls: Option<Hls>,
     _listeners: Vec<Closure<dyn FnMut(JsValue, JsValue)>>,
+    _element_listener: Option<Closure<dyn FnMut()>>,
 }
 
 impl Drop for Engine {
@@ -90,11 +91,14 @@ async fn load_hls_script() -> Result<(), String> {
     Ok(())
 }
 
-/// Starts playback of `streams` in `video` at `start` seconds.
+/// Starts playback of `streams` in `video` at `start` seconds. `from_start`: the stream is
+/// still growing (an `EVENT` playlist), which players treat as live and would join at its
+/// end; it starts at `start` instead.
 pub async fn attach(
     video: HtmlVideoElement,
     streams: &Streams,
     start: f64,
+    from_start: bool,
     levels: RwSignal<Vec<QualityLevel>>,
     playing_level: RwSignal<Option<usize>>,
 ) -> Result<Engine, String> {
@@ -105,9 +109,23 @@ pub async fn attach(
         } else {
             video.set_src(&streams.master_url);
         }
+        let element_listener = from_start.then(|| {
+            let element = video.clone();
+            let listener = Closure::<dyn FnMut()>::new(move || {
+                if element.current_time() > start + 1.0 {
+                    element.set_current_time(start);
+                }
+            });
+            let _ = video.add_event_listener_with_callback(
+                "loadedmetadata",
+                listener.as_ref().unchecked_ref(),
+            );
+            listener
+        });
         return Ok(Engine {
             hls: None,
             _listeners: Vec::new(),
+            _element_listener: element_listener,
         });
     }
     if !has_mse() {
@@ -123,7 +141,11 @@ pub async fn attach(
     };
     set(
         "startPosition",
-        JsValue::from_f64(if start > 0.0 { start } else { -1.0 }),
+        JsValue::from_f64(if start > 0.0 || from_start {
+            start
+        } else {
+            -1.0
+        }),
     );
     // Start at a rung that fits the player, not the top one.
     set("capLevelToPlayerSize", JsValue::TRUE);
@@ -195,5 +217,6 @@ pub async fn attach(
     Ok(Engine {
         hls: Some(hls),
         _listeners: listeners,
+        _element_listener: None,
     })
 }

@@ -161,6 +161,13 @@ pub fn Player(
     let waiting = RwSignal::new(false);
     let current = RwSignal::new(start_at.unwrap_or(0) as f64);
     let duration = RwSignal::new(duration_hint.unwrap_or(0) as f64);
+    // While the video still transcodes: where what exists ends (seeking stops there). It grows
+    // with the stream's seekable range as the playlists do.
+    let available = RwSignal::new(
+        video
+            .processing
+            .then(|| video.available_seconds.unwrap_or(0) as f64),
+    );
     let buffered = RwSignal::new(Vec::<(f64, f64)>::new());
     let volume = RwSignal::new(1.0_f64);
     let muted = RwSignal::new(autoplay_muted);
@@ -198,7 +205,10 @@ pub fn Player(
     };
     let seek_to = move |seconds: f64| {
         if let Some(video) = element() {
-            let end = finite_or_zero(video.duration()).max(duration.get_untracked());
+            let mut end = finite_or_zero(video.duration()).max(duration.get_untracked());
+            if let Some(available) = available.get_untracked() {
+                end = end.min(available);
+            }
             let target = if end > 0.0 {
                 seconds.clamp(0.0, end)
             } else {
@@ -356,7 +366,21 @@ pub fn Player(
             position.set(now);
         }
         let end = finite_or_zero(video.duration());
-        if end > 0.0 {
+        if let Some(known) = available.get_untracked() {
+            // A growing stream's duration is what exists so far: the talk's length stays the
+            // bar's length, and the seekable end says how far one may go.
+            let seekable = video.seekable();
+            let reachable = (0..seekable.length())
+                .filter_map(|i| seekable.end(i).ok())
+                .map(finite_or_zero)
+                .fold(end, f64::max);
+            if reachable > known {
+                available.set(Some(reachable));
+            }
+            if end > duration.get_untracked() {
+                duration.set(end);
+            }
+        } else if end > 0.0 {
             duration.set(end);
         }
         let ranges = video.buffered();
@@ -411,9 +435,22 @@ pub fn Player(
                 let hash = window().location().hash().ok()?;
                 time_format::parse_start_time(hash.strip_prefix("#t=")?)
             };
-            let start = start_at.filter(|s| *s > 0).or_else(from_hash).unwrap_or(0) as f64;
+            let mut start = start_at.filter(|s| *s > 0).or_else(from_hash).unwrap_or(0) as f64;
+            if let Some(available) = available.get_untracked() {
+                start = start.min(available);
+            }
+            // A growing stream plays from `start`, never from its live edge.
+            let from_start = available.get_untracked().is_some();
             leptos::task::spawn_local(async move {
-                match engine::attach(element.clone(), &streams, start, levels, playing_level).await
+                match engine::attach(
+                    element.clone(),
+                    &streams,
+                    start,
+                    from_start,
+                    levels,
+                    playing_level,
+                )
+                .await
                 {
                     Ok(running) => {
                         engine.set_value(Some(running));
@@ -707,6 +744,10 @@ pub fn Player(
                     <div class="player-played" aria-hidden="true"
                         style=move || format!("width: {:.3}%;", percent_of(current.get()))></div>
                     <div class="player-chapter-marks" aria-hidden="true">{chapter_marks}</div>
+                    {move || available.get().map(|end| view! {
+                        <div class="player-unavailable" aria-hidden="true"
+                            style=format!("left: {:.3}%;", percent_of(end))></div>
+                    })}
                     <input
                         type="range"
                         class="player-seek-input"
