@@ -3,5 +3,6 @@
 //! it in the crate root.
 
 pub mod accounts;
+pub mod images;
 pub mod studio;
 pub mod uploads;
