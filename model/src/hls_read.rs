@@ -23,13 +23,14 @@ pub fn largest_variant(master: &str) -> Option<String> {
                         .unwrap_or(0);
                     (pixels, bandwidth)
                 });
-        } else if !line.is_empty() && !line.starts_with('#') {
-            if let Some(rank) = pending.take()
-                && safe_relative_uri(line)
-                && best.as_ref().is_none_or(|(r, _)| rank > *r)
-            {
-                best = Some((rank, line.to_owned()));
-            }
+        } else if !line.is_empty()
+            && !line.starts_with('#')
+            // Every URI line ends the variant before it (`take`), chosen or not.
+            && let Some(rank) = pending.take()
+            && safe_relative_uri(line)
+            && best.as_ref().is_none_or(|(r, _)| rank > *r)
+        {
+            best = Some((rank, line.to_owned()));
         }
     }
     best.map(|(_, uri)| uri)
