@@ -672,8 +672,20 @@ async fn a_poster_frame_is_a_full_resolution_frame_of_the_chosen_moment() {
 
     let red = frame_poster(&mut client, talk, 500).await;
     let red_url = url_of(&red, "poster_url");
-    // A draft: hidden from plain /media.
+    // A draft: hidden from plain /media; the studio's signed preview URL shows it.
     assert_not_served(&app, &red_url).await;
+    let signed = app
+        .accounts
+        .media_urls()
+        .sign_media_path(&red_url, time::OffsetDateTime::now_utc());
+    let (status, headers, _) = fetch(&app, &signed).await;
+    assert_eq!(status, StatusCode::OK, "{signed}");
+    assert!(
+        headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .starts_with("private")
+    );
     publish(&app.pool, actor, talk).await;
     let red = served_jpeg(&app, &red_url).await;
     // The rendition's full size, not a 160 px sprite tile.
