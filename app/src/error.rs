@@ -96,6 +96,12 @@ impl AppError {
             "invalid_image" => {
                 "That file is not an image we can use (JPEG, PNG or WebP, at most 20 MB)."
             }
+            "image_too_large" => {
+                "That image is too large: at most 20 MB and 8000 pixels on each side."
+            }
+            "invalid_frame" => "Choose a moment inside the video.",
+            "no_video" => "This talk has no transcoded video to take a frame from yet.",
+            "frame_failed" => "The frame could not be taken from the video; try another moment.",
             _ => return None,
         };
         Some(message.to_owned())

@@ -112,6 +112,8 @@ pub struct SpeakerProfile {
     pub slug: String,
     pub name: String,
     pub bio: String,
+    /// `/media/…` of their photo (square, resized by the server), if they have one.
+    pub photo_url: Option<String>,
 }
 
 /// A tag as filters and links show it.

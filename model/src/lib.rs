@@ -7,6 +7,7 @@ pub mod account;
 pub mod admin;
 pub mod catalog;
 pub mod hls;
+pub mod hls_read;
 pub mod jobs;
 pub mod ladder;
 pub mod seo;

@@ -18,6 +18,7 @@ pub mod demo;
 pub mod embed;
 pub mod error;
 pub mod health;
+pub mod images;
 pub mod import;
 pub mod job_events;
 pub mod media;

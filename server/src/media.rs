@@ -7,11 +7,13 @@
 //! - byte ranges, `ETag`/`If-None-Match` and `Last-Modified` work;
 //! - `Access-Control-Allow-Origin: *`, so embeds and players on other sites can fetch.
 //!
-//! Only those three output folders are served: sources and upload chunks never are, and a key
+//! Only those three output folders are served, and `images/` of a talk or speaker (posters and
+//! photos, content-hashed so immutable too): sources and upload chunks never are, and a key
 //! must pass `check_key` (no `..`, no absolute paths).
 //!
-//! Who may watch: a plain URL serves only a video whose talk is public
-//! (`media_visibility`); anything else answers 404, as if it did not exist. Editors previewing
+//! Who may watch: a plain URL serves only a video (or a talk's poster) whose talk is public,
+//! and speakers' photos (`media_visibility`); anything else answers 404, as if it did not
+//! exist. Editors previewing
 //! a video that is not public get signed URLs, `/media/s/{expires}/{signature}/{key}`
 //! (`ferrotape_accounts::media_urls`), checked without a database read and answered
 //! `Cache-Control: private` so no shared cache keeps them (playlists `private, no-cache`: the
@@ -38,8 +40,9 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/media/{*key}", get(serve).head(serve).options(preflight))
 }
 
-/// Folders under a video that players may read.
-const SERVED_FOLDERS: [&str; 3] = ["hls", "thumbs", "subs"];
+/// Folders that may be read: a video's outputs (`hls`, `thumbs`, `subs`) and the `images`
+/// (posters, photos) of a talk or speaker.
+const SERVED_FOLDERS: [&str; 4] = ["hls", "thumbs", "subs", "images"];
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const SHORT_LIVED: &str = "public, max-age=60, must-revalidate";
@@ -65,13 +68,19 @@ fn kind_of(key: &str) -> Option<(&'static str, &'static str)> {
 
 /// Whether `key` names a player-facing output: `{tenant uuid}/{video uuid}/v{n}/{folder}/…`
 /// (each transcode attempt's own prefix), or `{tenant uuid}/{video uuid}/{folder}/…` as
-/// written before attempts had one.
+/// written before attempts had one; or an image, `{tenant uuid}/{talk or speaker
+/// uuid}/images/{sha256}.jpg` exactly as `images::key_for` names it.
 fn servable(key: &str) -> bool {
     let mut parts = key.splitn(3, '/');
     let (Some(tenant), Some(video), Some(mut rest)) = (parts.next(), parts.next(), parts.next())
     else {
         return false;
     };
+    if let Some(name) = rest.strip_prefix("images/") {
+        return tenant.parse::<Uuid>().is_ok()
+            && video.parse::<Uuid>().is_ok()
+            && crate::images::is_image_name(name);
+    }
     if let Some((generation, after)) = rest.split_once('/')
         && generation
             .strip_prefix('v')
@@ -84,6 +93,7 @@ fn servable(key: &str) -> bool {
     };
     tenant.parse::<Uuid>().is_ok()
         && video.parse::<Uuid>().is_ok()
+        && folder != "images"
         && SERVED_FOLDERS.contains(&folder)
         && !file.is_empty()
         && check_key(key).is_ok()
@@ -345,5 +355,15 @@ mod tests {
             assert!(!servable(&bad), "{bad}");
         }
         assert!(kind_of("a/b/hls/x.exe").is_none());
+        let hash = "0123456789abcdef".repeat(4);
+        assert!(servable(&format!("{t}/{t}/images/{hash}.jpg")));
+        for bad in [
+            format!("{t}/{t}/images/poster.jpg"),
+            format!("{t}/{t}/v2/images/{hash}.jpg"),
+            format!("{t}/{t}/images/x/{hash}.jpg"),
+            format!("{t}/{t}/images/{hash}.png"),
+        ] {
+            assert!(!servable(&bad), "{bad}");
+        }
     }
 }

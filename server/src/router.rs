@@ -43,6 +43,7 @@ pub fn build(state: AppState) -> Router {
         .merge(api::uploads::routes())
         .merge(api::imports::routes())
         .merge(api::studio::routes())
+        .merge(api::images::routes())
         .merge(seo::routes())
         .merge(embed::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), move || {

@@ -140,6 +140,9 @@ pub trait MediaStore: Send + Sync + std::fmt::Debug {
 
     /// Removes every object under `prefix/` (a retried transcode clears its earlier outputs).
     async fn delete_prefix(&self, prefix: &str) -> Result<(), MediaError>;
+
+    /// Removes the object `key` (a replaced poster or photo); a missing object is no error.
+    async fn delete_object(&self, key: &str) -> Result<(), MediaError>;
 }
 
 /// The configured storage, for callers that need a backend's own abilities (`/media` serves
@@ -380,6 +383,15 @@ impl MediaStore for LocalMedia {
     async fn delete_prefix(&self, prefix: &str) -> Result<(), MediaError> {
         let path = self.path_of(prefix)?;
         match tokio::fs::remove_dir_all(&path).await {
+            Ok(()) => Ok(()),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(err) => Err(io(&path)(err)),
+        }
+    }
+
+    async fn delete_object(&self, key: &str) -> Result<(), MediaError> {
+        let path = self.path_of(key)?;
+        match tokio::fs::remove_file(&path).await {
             Ok(()) => Ok(()),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(err) => Err(io(&path)(err)),

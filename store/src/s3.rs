@@ -620,4 +620,17 @@ impl MediaStore for S3Media {
             }
         }
     }
+
+    async fn delete_object(&self, key: &str) -> Result<(), MediaError> {
+        check_key(key)?;
+        // S3 answers a delete of a missing key with success too.
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(remote("delete an object"))?;
+        Ok(())
+    }
 }

@@ -548,6 +548,59 @@ pub async fn set_poster(
     Ok(previous.filter(|p| Some(p.as_str()) != poster_key))
 }
 
+/// What a poster can be chosen from: the talk's own poster now, and the video it serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PosterSources {
+    /// The editor's poster, if one is set.
+    pub poster_key: Option<String>,
+    /// The served video's master playlist and duration, once it has outputs.
+    pub video: Option<VideoOutputs>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VideoOutputs {
+    pub master_key: String,
+    pub duration_ms: u64,
+}
+
+/// The poster sources of a talk the actor may change (`NotFound` otherwise). The video is the
+/// one the watch page plays: the newest ready one, else the newest with playlists.
+pub async fn poster_sources(
+    pool: &PgPool,
+    tenant: TenantId,
+    actor: Actor,
+    talk: Uuid,
+) -> Result<PosterSources, StoreError> {
+    let row = sqlx::query!(
+        r#"SELECT t.created_by, t.poster_key, v.master_key AS "master_key?",
+                  v.duration_ms AS "duration_ms?"
+           FROM talks t
+           LEFT JOIN LATERAL (
+               SELECT vv.master_key, vv.duration_ms FROM videos vv
+               WHERE vv.tenant_id = t.tenant_id AND vv.talk_id = t.id
+                 AND vv.master_key IS NOT NULL
+               ORDER BY (vv.state = 'ready') DESC, vv.created_at DESC LIMIT 1
+           ) v ON true
+           WHERE t.tenant_id = $1 AND t.id = $2"#,
+        tenant.0,
+        talk,
+    )
+    .fetch_optional(pool)
+    .await?
+    .filter(|row| actor.admin || row.created_by == Some(actor.user))
+    .ok_or(StoreError::NotFound)?;
+    Ok(PosterSources {
+        poster_key: row.poster_key,
+        video: match (row.master_key, row.duration_ms) {
+            (Some(master_key), Some(ms)) => Some(VideoOutputs {
+                master_key,
+                duration_ms: ms.max(0) as u64,
+            }),
+            _ => None,
+        },
+    })
+}
+
 /// One row of the studio's talk list.
 struct StudioRow {
     id: Uuid,

@@ -364,7 +364,7 @@ async fn filters(
     Ok((tags, speakers))
 }
 
-/// A speaker's page: name and bio (talks come from [`catalog`] with the speaker filter).
+/// A speaker's page: name, bio and photo (talks come from [`catalog`] with the speaker filter).
 pub async fn find_speaker(
     pool: &PgPool,
     tenant: TenantId,
@@ -372,7 +372,8 @@ pub async fn find_speaker(
 ) -> Result<ferrotape_model::catalog::SpeakerProfile, StoreError> {
     sqlx::query_as!(
         ferrotape_model::catalog::SpeakerProfile,
-        "SELECT slug, name, bio FROM speakers WHERE tenant_id = $1 AND slug = $2",
+        r#"SELECT slug, name, bio, '/media/' || photo_key AS "photo_url?"
+           FROM speakers WHERE tenant_id = $1 AND slug = $2"#,
         tenant.0,
         slug,
     )

@@ -53,6 +53,10 @@ fn notice_for_code(code: &str) -> Option<String> {
             "Your password is changed and every session was ended. Log in with the new password."
         }
         "logged_out_everywhere" => "You are logged out on every device.",
+        "poster_saved" => "The poster is saved.",
+        "poster_removed" => "The talk shows its video's own poster again.",
+        "photo_saved" => "The photo is saved.",
+        "photo_removed" => "The photo is removed.",
         _ => return None,
     };
     Some(text.to_owned())

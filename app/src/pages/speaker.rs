@@ -46,6 +46,10 @@ pub fn SpeakerPage() -> impl IntoView {
                             <Meta name="description" content=description/>
                             <Link rel="canonical" href=canonical/>
                             <section class="speaker" aria-labelledby="speaker-name">
+                                {profile.photo_url.clone().map(|src| view! {
+                                    <img class="speaker-photo" src=src alt=profile.name.clone()
+                                        width="200" height="200"/>
+                                })}
                                 <h1 id="speaker-name">{profile.name.clone()}</h1>
                                 {(!profile.bio.trim().is_empty()).then(|| view! {
                                     <div class="speaker-bio">

@@ -3,6 +3,7 @@
 //! it in the crate root.
 
 pub mod accounts;
+pub mod images;
 pub mod imports;
 pub mod studio;
 pub mod uploads;
