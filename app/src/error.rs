@@ -84,7 +84,10 @@ impl AppError {
             "invalid_tags" => {
                 "Check the tags: at most 20, each at most 64 characters with a letter or digit."
             }
-            "invalid_speakers" => "Check the speakers: each once, at most 20.",
+            "invalid_speakers" => {
+                "Check the speakers: each once, at most 20, chosen by their exact name."
+            }
+            "invalid_recorded_on" => "The recording date is a date such as 2026-05-14.",
             "invalid_chapters" => {
                 "Check the chapters: one per line, a time then a title, in order, inside the video."
             }
@@ -117,13 +120,14 @@ fn field_code(field: &str) -> &'static str {
         "language" => "invalid_language",
         "event" => "invalid_event",
         "tags" => "invalid_tags",
-        "speakers" => "invalid_speakers",
+        "speakers" | "add_speaker" => "invalid_speakers",
+        "recorded_on" => "invalid_recorded_on",
         "chapters" => "invalid_chapters",
         "state" => "invalid_state",
         "publish_at" => "invalid_publish_at",
-        "name" => "invalid_name",
-        "bio" => "invalid_bio",
-        "links" => "invalid_links",
+        "name" | "new_speaker_name" => "invalid_name",
+        "bio" | "new_speaker_bio" => "invalid_bio",
+        "links" | "new_speaker_links" => "invalid_links",
         "image" | "photo" | "poster" => "invalid_image",
         _ => "invalid",
     }

@@ -34,6 +34,7 @@ use crate::pages::auth::{
 use crate::pages::embed::EmbedPage;
 use crate::pages::jobs::AdminJobsPage;
 use crate::pages::speaker::SpeakerPage;
+use crate::pages::talk_editor::TalkEditorPage;
 use crate::pages::{catalog::CatalogPage, not_found::NotFound, studio::StudioPage, talk::TalkPage};
 use crate::session::Session;
 
@@ -172,6 +173,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::Async/>
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                     <Route path=path!("/studio") view=StudioPage ssr=SsrMode::Async/>
+                    <Route path=path!("/studio/talks/:id") view=TalkEditorPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/users") view=AdminUsersPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/outbox") view=AdminOutboxPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/jobs") view=AdminJobsPage ssr=SsrMode::Async/>

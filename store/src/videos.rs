@@ -28,7 +28,18 @@ pub async fn list_for_uploader(
     user: Uuid,
     limit: i64,
 ) -> Result<Vec<StudioVideo>, StoreError> {
-    studio_rows(pool, tenant, user, None, limit).await
+    studio_rows(pool, tenant, user, None, false, limit).await
+}
+
+/// The videos `user` uploaded that belong to no talk yet, newest first (the studio offers to
+/// make a talk of each).
+pub async fn orphans_for_uploader(
+    pool: &PgPool,
+    tenant: TenantId,
+    user: Uuid,
+    limit: i64,
+) -> Result<Vec<StudioVideo>, StoreError> {
+    studio_rows(pool, tenant, user, None, true, limit).await
 }
 
 /// One of the videos `user` uploaded, as the studio lists it.
@@ -38,7 +49,7 @@ pub async fn find_for_uploader(
     user: Uuid,
     video: Uuid,
 ) -> Result<Option<StudioVideo>, StoreError> {
-    Ok(studio_rows(pool, tenant, user, Some(video), 1)
+    Ok(studio_rows(pool, tenant, user, Some(video), false, 1)
         .await?
         .into_iter()
         .next())
@@ -49,6 +60,7 @@ async fn studio_rows(
     tenant: TenantId,
     user: Uuid,
     only: Option<Uuid>,
+    orphans_only: bool,
     limit: i64,
 ) -> Result<Vec<StudioVideo>, StoreError> {
     let rows = sqlx::query!(
@@ -60,12 +72,14 @@ async fn studio_rows(
                   (SELECT u.id FROM uploads u WHERE u.video_id = v.id AND u.state = 'open') AS upload_id
            FROM videos v
            WHERE v.tenant_id = $1 AND v.uploaded_by = $2 AND ($4::uuid IS NULL OR v.id = $4)
+             AND (NOT $5 OR v.talk_id IS NULL)
            ORDER BY v.created_at DESC
            LIMIT $3"#,
         tenant.0,
         user,
         limit,
         only,
+        orphans_only,
     )
     .fetch_all(pool)
     .await?;

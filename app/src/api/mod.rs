@@ -5,5 +5,6 @@ pub mod admin;
 pub mod jobs;
 pub mod studio;
 pub mod talks;
+pub mod talks_editor;
 
 pub use talks::{CATALOG_PAGE_SIZE, get_talk, load_catalog, speaker_page};

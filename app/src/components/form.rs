@@ -38,6 +38,12 @@ where
 
 fn notice_for_code(code: &str) -> Option<String> {
     let text = match code {
+        // The studio's talk editor.
+        "saved" => "Saved.",
+        "publication" => "The publication is updated.",
+        "trashed" => "The talk is in the trash.",
+        "restored" => "The talk is restored (as a draft, or unpublished).",
+        "video" => "The new video is attached; the current one plays until it is ready.",
         "check_inbox" => {
             "Account created. We sent a confirmation link to your email address: open it, then log in."
         }

@@ -1,6 +1,7 @@
 pub mod form;
 pub mod layout;
 pub mod player;
+pub mod poster_frames;
 pub mod share;
 pub mod speaker_links;
 pub mod talk_card;

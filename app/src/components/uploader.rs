@@ -61,9 +61,16 @@ impl UploadProgress {
 
 #[component]
 pub fn Uploader(
-    /// Called when an upload finished (or failed) so the list can refresh.
+    /// Called when an upload finished (or failed) so the list can refresh; with the new
+    /// video's id when the file was accepted.
     #[prop(into)]
-    on_finished: Callback<()>,
+    on_finished: Callback<Option<uuid::Uuid>>,
+    /// The section's heading.
+    #[prop(default = "Upload a recording")]
+    heading: &'static str,
+    /// Fields shown above the file input (the studio asks for a title first).
+    #[prop(optional)]
+    children: Option<Children>,
 ) -> impl IntoView {
     let progress = RwSignal::new(UploadProgress::default());
     // Browser-side state is thread-local; on the server it would be dropped on another worker
@@ -86,7 +93,8 @@ pub fn Uploader(
 
     view! {
         <section class="uploader" aria-labelledby="upload-heading">
-            <h2 id="upload-heading">"Upload a recording"</h2>
+            <h2 id="upload-heading">{heading}</h2>
+            {children.map(|c| c())}
             <label
                 class="dropzone"
                 on:dragover=|ev| ev.prevent_default()
@@ -248,7 +256,7 @@ mod client {
     pub fn start(
         file: File,
         progress: RwSignal<UploadProgress>,
-        on_finished: Callback<()>,
+        on_finished: Callback<Option<uuid::Uuid>>,
     ) -> Control {
         let shared = Rc::new(Shared {
             progress,
@@ -268,15 +276,15 @@ mod client {
         let task = shared.clone();
         leptos::task::spawn_local(async move {
             let result = run(&task, &file).await;
-            let (phase, message) = match result {
-                Ok(message) => (Phase::Done, message),
-                Err(message) => (Phase::Failed, message),
+            let (phase, message, video) = match result {
+                Ok((message, video)) => (Phase::Done, message, video),
+                Err(message) => (Phase::Failed, message, None),
             };
             progress.update(|p| {
                 p.phase = phase;
                 p.message = message;
             });
-            on_finished.run(());
+            on_finished.run(video);
         });
         Control { shared }
     }
@@ -294,7 +302,8 @@ mod client {
         window().local_storage().ok().flatten()
     }
 
-    async fn run(shared: &Rc<Shared>, file: &File) -> Result<String, String> {
+    /// The outcome's message and, when the file was accepted, the new video's id.
+    async fn run(shared: &Rc<Shared>, file: &File) -> Result<(String, Option<uuid::Uuid>), String> {
         let key = storage_key(file);
         // Resume: the same file (name, size, modification time) reuses its upload. A completed
         // one (the answer to `complete` was lost) lists every chunk, so only `complete` is
@@ -393,7 +402,7 @@ mod client {
             if let Some(s) = storage() {
                 let _ = s.remove_item(&key);
             }
-            return Ok("Upload cancelled.".to_owned());
+            return Ok(("Upload cancelled.".to_owned(), None));
         }
         if let Some(message) = failure.borrow_mut().take() {
             return Err(format!(
@@ -412,9 +421,13 @@ mod client {
             }
         }
         if code == 200 {
-            Ok(format!(
-                "{} uploaded; it is being processed and appears below.",
-                file.name()
+            let video = body["video_id"].as_str().and_then(|id| id.parse().ok());
+            Ok((
+                format!(
+                    "{} uploaded; it is being processed and appears below.",
+                    file.name()
+                ),
+                video,
             ))
         } else {
             Err(error_text(&body))

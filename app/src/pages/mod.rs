@@ -8,3 +8,4 @@ pub mod not_found;
 pub mod speaker;
 pub mod studio;
 pub mod talk;
+pub mod talk_editor;
