@@ -59,7 +59,7 @@ pub fn build(state: AppState) -> Router {
         ))
         .layer(middleware::from_fn(csrf::protect))
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.page_cache.clone(),
             page_cache::serve,
         ))
         // CSP with the page's script nonce, HSTS over HTTPS (outside the cache, so every

@@ -30,15 +30,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use ferrotape_model::Role;
-use ferrotape_model::upload::{
-    self, DEFAULT_MAX_UPLOAD_BYTES, OpenUpload, QuotaExceeded, UploadRejected, UploadStatus,
-};
+use ferrotape_model::upload::{self, OpenUpload, QuotaExceeded, UploadRejected, UploadStatus};
 use ferrotape_store::accounts::UserRecord;
 use ferrotape_store::jobs;
 use ferrotape_store::media::{MediaError, StoredPart};
-use ferrotape_store::uploads::{
-    self, Aborted, CompletedAs, ProbedSource, UploadQuotas, UploadRecord,
-};
+use ferrotape_store::uploads::{self, Aborted, CompletedAs, ProbedSource, UploadRecord};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -577,29 +573,6 @@ async fn abort(
         Aborted::NotOpen => {
             let now = uploads::find(&state.db, record.tenant, record.id).await?;
             Err(closed(&now))
-        }
-    }
-}
-
-/// Settings of the upload API.
-#[derive(Debug, Clone)]
-pub struct UploadSettings {
-    /// Used when the tenant sets no limit.
-    pub max_bytes: u64,
-    pub quotas: UploadQuotas,
-}
-
-/// Uploads one user may have open at once unless configured otherwise.
-pub const DEFAULT_MAX_OPEN_UPLOADS_PER_USER: u32 = 10;
-
-impl Default for UploadSettings {
-    fn default() -> Self {
-        UploadSettings {
-            max_bytes: DEFAULT_MAX_UPLOAD_BYTES,
-            quotas: UploadQuotas {
-                open_per_user: Some(DEFAULT_MAX_OPEN_UPLOADS_PER_USER),
-                tenant_storage_bytes: None,
-            },
         }
     }
 }
