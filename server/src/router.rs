@@ -38,11 +38,9 @@ pub fn build(state: AppState) -> Router {
     };
     let options = state.leptos_options.clone();
 
+    let (api, _) = api::router();
     let site = Router::new()
-        .merge(api::accounts::routes())
-        .merge(api::uploads::routes())
-        .merge(api::imports::routes())
-        .merge(api::studio::routes())
+        .merge(api)
         .merge(seo::routes())
         .merge(embed::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
