@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// What a user may do within one tenant. Ordered: each role includes the ones before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Watches, keeps a watchlist and continue-watching.
@@ -134,6 +135,7 @@ pub fn check_display_name(input: &str) -> Result<String, AuthFailure> {
 
 /// The signed-in user as the UI sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionUser {
     pub id: uuid::Uuid,
     pub email: String,

@@ -7,6 +7,7 @@ use uuid::Uuid;
 use crate::Role;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserSummary {
     pub id: Uuid,
     pub email: String,

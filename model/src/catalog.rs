@@ -7,6 +7,7 @@ use uuid::Uuid;
 use crate::VideoState;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SpeakerRef {
     pub slug: String,
     pub name: String,
@@ -118,6 +119,7 @@ pub struct SpeakerProfile {
 
 /// A tag as filters and links show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TagRef {
     pub slug: String,
     pub name: String,

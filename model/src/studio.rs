@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::VideoState;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StudioVideo {
     pub id: uuid::Uuid,
     /// The uploaded file's name.

@@ -16,6 +16,7 @@ use crate::studio::StudioVideo;
 /// whether its publication time has come (so a scheduled talk goes public at its time with no
 /// job and no restart).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TalkState {
     /// Only editors see it.
@@ -89,6 +90,7 @@ impl TalkState {
 
 /// A change of publication an editor asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Publication {
     pub state: TalkState,
     /// Required for `scheduled` (a time ahead); for `published`, when given, a time not ahead
@@ -154,6 +156,7 @@ impl Publication {
 
 /// One refused field: which one and why, in words for the editor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[error("{field}: {message}")]
 pub struct FieldError {
     pub field: String,
@@ -205,6 +208,7 @@ pub fn validate_slug(field: &str, text: &str) -> Result<(), FieldError> {
 
 /// A chapter: a title from a time on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Chapter {
     pub start_ms: u64,
     pub title: String,
@@ -212,6 +216,7 @@ pub struct Chapter {
 
 /// The fields of a talk an editor writes (the studio's form and the API's body).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TalkFields {
     pub title: String,
     /// `None` when creating: made from the title. When updating: kept.
@@ -458,6 +463,7 @@ pub fn chapter_lines(chapters: &[Chapter]) -> String {
 
 /// A speaker's profile as editors write it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SpeakerFields {
     pub name: String,
     /// `None` when creating: made from the name. When updating: kept.
@@ -549,6 +555,7 @@ fn truncate(text: &str, max: usize) -> String {
 
 /// A speaker as the studio and the API show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Speaker {
     pub id: Uuid,
     pub slug: String,
@@ -562,6 +569,7 @@ pub struct Speaker {
 
 /// A tag with its id, as the studio and the API show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Tag {
     pub id: Uuid,
     pub slug: String,
@@ -573,6 +581,7 @@ pub struct Tag {
 
 /// A talk as the studio's list shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StudioTalk {
     pub id: Uuid,
     pub slug: String,
@@ -596,6 +605,7 @@ pub struct StudioTalk {
 
 /// Everything the talk editor needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EditableTalk {
     pub talk: StudioTalk,
     pub description: String,

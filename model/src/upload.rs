@@ -22,6 +22,7 @@ const AUDIO_EXTENSIONS: &[&str] = &["mp3", "m4a", "wav", "flac", "ogg", "opus", 
 
 /// What the client says when opening an upload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OpenUpload {
     pub file_name: String,
     pub size_bytes: u64,
@@ -229,6 +230,7 @@ pub fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
 
 /// Where an open upload stands, as `GET /api/v1/uploads/{id}` reports it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadStatus {
     pub id: uuid::Uuid,
     pub video_id: uuid::Uuid,

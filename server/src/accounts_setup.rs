@@ -7,7 +7,7 @@ use ferrotape_accounts::AccountsConfig;
 
 use crate::authority::Authority;
 use crate::cli::AccountArgs;
-use crate::request_context::HttpSettings;
+use crate::settings::HttpSettings;
 
 pub fn accounts_config(args: &AccountArgs) -> AccountsConfig {
     AccountsConfig {

@@ -186,7 +186,7 @@ pub struct UploadArgs {
     /// Uploads one user may have open (started, neither completed nor cancelled) at once; one
     /// more is refused with 429 `too_many_open_uploads`. 0: no limit.
     #[arg(long, env = "FERROTAPE_MAX_OPEN_UPLOADS_PER_USER", value_name = "N",
-          default_value_t = crate::api::uploads::DEFAULT_MAX_OPEN_UPLOADS_PER_USER)]
+          default_value_t = crate::settings::DEFAULT_MAX_OPEN_UPLOADS_PER_USER)]
     pub max_open_uploads_per_user: u32,
 
     /// Storage quota of each tenant in GB (10^9 bytes), counting its uploaded sources and open
@@ -202,15 +202,15 @@ pub struct UploadArgs {
 }
 
 impl UploadArgs {
-    pub fn settings(&self) -> crate::api::uploads::UploadSettings {
+    pub fn settings(&self) -> crate::settings::UploadSettings {
         let limit = |n: u64| (n > 0).then_some(n);
-        crate::api::uploads::UploadSettings {
+        crate::settings::UploadSettings {
             quotas: ferrotape_store::uploads::UploadQuotas {
                 open_per_user: limit(u64::from(self.max_open_uploads_per_user)).map(|n| n as u32),
                 tenant_storage_bytes: limit(self.tenant_storage_quota_gb)
                     .map(|gb| gb.saturating_mul(1_000_000_000)),
             },
-            ..crate::api::uploads::UploadSettings::default()
+            ..crate::settings::UploadSettings::default()
         }
     }
 }

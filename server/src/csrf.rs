@@ -3,7 +3,9 @@
 //!
 //! Browsers always send `Origin` on cross-origin POSTs and on form posts, and a page cannot
 //! forge it. A request without either header is allowed only when it carries no session
-//! cookie (a script or API client; nothing to ride on).
+//! cookie (a script or API client; nothing to ride on). A request authenticated by an API key
+//! (`session::api_bearer`) is exempt: browsers never add an `Authorization` header on their
+//! own, and the session ignores the cookies of such a request.
 
 use axum::extract::Request;
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -13,7 +15,7 @@ use ferrotape_accounts::RequestContext;
 use ferrotape_accounts::cookies::has_session_cookie;
 
 pub async fn protect(request: Request, next: Next) -> Response {
-    if is_safe(request.method()) {
+    if is_safe(request.method()) || crate::session::api_bearer(&request).is_some() {
         return next.run(request).await;
     }
     let authority = request

@@ -211,10 +211,12 @@ fn serve_site(cli: Cli) -> Result<(), String> {
             media_visibility: std::sync::Arc::new(
                 ferrotape_server::media_visibility::MediaVisibility::new(),
             ),
-            metrics_access: std::sync::Arc::new(ferrotape_server::metrics::MetricsAccess::new(
-                metrics_token.as_deref(),
-                metrics_listener.is_some(),
-            )),
+            metrics_access: std::sync::Arc::new(
+                ferrotape_server::metrics_access::MetricsAccess::new(
+                    metrics_token.as_deref(),
+                    metrics_listener.is_some(),
+                ),
+            ),
         };
         if let Some(metrics) = metrics_listener {
             let metrics = tokio::net::TcpListener::from_std(metrics).map_err(|e| e.to_string())?;

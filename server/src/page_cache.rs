@@ -37,8 +37,6 @@ use ferrotape_app::CSP_NONCE_HEADER;
 use ferrotape_app::islands::{is_public_page, public_page_address};
 use tokio::sync::OwnedMutexGuard;
 
-use crate::state::AppState;
-
 /// Tells how a public page was served: `hit` (a fresh copy), `stale` (an expired copy while a
 /// render refreshes it) or `miss` (rendered for this request).
 pub const CACHE_STATUS: HeaderName = HeaderName::from_static("x-ferrotape-cache");
@@ -305,8 +303,7 @@ fn respond(page: Page, status: &'static str) -> Response {
 }
 
 /// Middleware: serves anonymous public pages from the cache, keeping fresh renders.
-pub async fn serve(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let cache = &state.page_cache;
+pub async fn serve(State(cache): State<Arc<PageCache>>, request: Request, next: Next) -> Response {
     let key = match cacheable(&request) {
         Some(key) if !cache.ttl.is_zero() => key,
         _ => return next.run(request).await,
@@ -315,7 +312,7 @@ pub async fn serve(State(state): State<AppState>, request: Request, next: Next) 
         Lookup::Fresh(page) => respond(page, "hit"),
         Lookup::Stale(page) => respond(page, "stale"),
         Lookup::Revalidate(page) => {
-            let cache = state.page_cache.clone();
+            let cache = cache.clone();
             tokio::spawn(async move {
                 if let Ok(rendered) = render(next, request).await {
                     cache.keep(key, rendered);

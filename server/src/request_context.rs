@@ -11,44 +11,12 @@ use axum::response::{IntoResponse, Response};
 use ferrotape_accounts::{ClientContext, RequestContext};
 use ferrotape_model::TenantId;
 use ferrotape_store::tenants;
-use ipnet::IpNet;
 
 use crate::authority::{Authority, Malformed};
 use crate::cli::CookieSecure;
 use crate::error::ApiError;
+use crate::settings::HttpSettings;
 use crate::state::AppState;
-
-/// Settings from the command line that shape how requests are read.
-#[derive(Debug, Clone)]
-pub struct HttpSettings {
-    pub trusted_proxies: Vec<IpNet>,
-    /// Origin for mail links when the host name says nothing better (`FERROTAPE_PUBLIC_URL`,
-    /// or the listen address).
-    pub default_origin: String,
-    pub cookie_secure: CookieSecure,
-}
-
-impl HttpSettings {
-    fn trusts(&self, peer: IpAddr) -> bool {
-        self.trusted_proxies.iter().any(|net| net.contains(&peer))
-    }
-
-    /// The origin of a host name found in `tenant_hosts`: the configured public origin when it
-    /// names that host (it carries the right scheme and port), else `https://{host}` (plain
-    /// `http` for a loopback name).
-    fn origin_of_stored_host(&self, host: &str) -> String {
-        let configured = self
-            .default_origin
-            .split_once("://")
-            .and_then(|(_, authority)| Authority::parse(authority).ok());
-        if configured.is_some_and(|a| a.host_text() == host) {
-            return self.default_origin.clone();
-        }
-        let loopback = Authority::parse(host).is_ok_and(|a| a.is_loopback());
-        let scheme = if loopback { "http" } else { "https" };
-        format!("{scheme}://{host}")
-    }
-}
 
 pub async fn resolve(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let settings = &state.http;

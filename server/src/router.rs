@@ -38,12 +38,9 @@ pub fn build(state: AppState) -> Router {
     };
     let options = state.leptos_options.clone();
 
+    let (api, _) = api::router();
     let site = Router::new()
-        .merge(api::accounts::routes())
-        .merge(api::uploads::routes())
-        .merge(api::imports::routes())
-        .merge(api::studio::routes())
-        .merge(api::images::routes())
+        .merge(api)
         .merge(seo::routes())
         .merge(embed::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
@@ -60,7 +57,7 @@ pub fn build(state: AppState) -> Router {
         ))
         .layer(middleware::from_fn(csrf::protect))
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.page_cache.clone(),
             page_cache::serve,
         ))
         // CSP with the page's script nonce, HSTS over HTTPS (outside the cache, so every

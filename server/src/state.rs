@@ -8,13 +8,13 @@ use ferrotape_store::PgPool;
 use ferrotape_store::media::{MediaStore, OpenedMedia};
 use ferrotape_worker::MediaTools;
 
-use crate::api::uploads::UploadSettings;
 use leptos::prelude::LeptosOptions;
 
 use crate::job_events::JobEvents;
 use crate::media_visibility::MediaVisibility;
+use crate::metrics_access::MetricsAccess;
 use crate::page_cache::PageCache;
-use crate::request_context::HttpSettings;
+use crate::settings::{HttpSettings, UploadSettings};
 use crate::video_events::VideoEvents;
 
 #[derive(Clone)]
@@ -39,7 +39,7 @@ pub struct AppState {
     /// Which videos `/media` serves to anyone (cached answers).
     pub media_visibility: Arc<MediaVisibility>,
     /// Who may read /metrics.
-    pub metrics_access: Arc<crate::metrics::MetricsAccess>,
+    pub metrics_access: Arc<MetricsAccess>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

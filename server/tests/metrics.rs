@@ -11,7 +11,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode};
 use common::TestApp;
 use ferrotape_model::{Role, TenantId};
-use ferrotape_server::metrics::MetricsAccess;
+use ferrotape_server::metrics_access::MetricsAccess;
 use ferrotape_store::jobs::{self, NewJob};
 use ferrotape_worker::retention::{self, RetentionPolicy};
 use ferrotape_worker::{JobContext, JobFuture, JobHandler, Registry, WorkerConfig};

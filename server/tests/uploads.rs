@@ -753,8 +753,8 @@ async fn completing_an_upload_the_cleanup_removed_is_not_found() {
 fn quotas(
     open_per_user: Option<u32>,
     storage: Option<u64>,
-) -> ferrotape_server::api::uploads::UploadSettings {
-    ferrotape_server::api::uploads::UploadSettings {
+) -> ferrotape_server::settings::UploadSettings {
+    ferrotape_server::settings::UploadSettings {
         quotas: ferrotape_store::uploads::UploadQuotas {
             open_per_user,
             tenant_storage_bytes: storage,

@@ -4,6 +4,7 @@
 //! Nothing here knows about HTTP or the UI; `server` and `worker` build on it.
 
 pub mod accounts;
+pub mod api_keys;
 pub mod config;
 pub mod db;
 pub mod embedded;

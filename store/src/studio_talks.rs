@@ -494,8 +494,21 @@ pub async fn attach_video(
     talk: Uuid,
     video: Uuid,
 ) -> Result<(), StoreError> {
+    attach_video_expecting(pool, tenant, actor, talk, video, None).await
+}
+
+/// [`attach_video`], refused with `Stale` (nothing written) when the talk's revision is no
+/// longer `expected_revision`.
+pub async fn attach_video_expecting(
+    pool: &PgPool,
+    tenant: TenantId,
+    actor: Actor,
+    talk: Uuid,
+    video: Uuid,
+    expected_revision: Option<i64>,
+) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
-    let locked = lock_talk(&mut tx, tenant, actor, talk, None).await?;
+    let locked = lock_talk(&mut tx, tenant, actor, talk, expected_revision).await?;
     refuse_trashed(&locked)?;
     claim_video(&mut tx, tenant, actor, video).await?;
     sqlx::query!(

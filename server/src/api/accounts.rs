@@ -5,8 +5,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use ferrotape_accounts::cookies::{REFRESH_COOKIE, cleared_cookies, read_cookie, session_cookies};
 use ferrotape_accounts::{AccessClaims, AccountError, RequestContext};
 use ferrotape_model::admin::UserSummary;
@@ -16,25 +15,29 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::docs::ErrorBody;
 use crate::auth::require_role;
 use crate::error::ApiError;
 use crate::state::AppState;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Account requests are small; anything bigger is refused before it is parsed.
 const BODY_LIMIT: usize = 16 * 1024;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/auth/signup", post(sign_up))
-        .route("/api/v1/auth/login", post(log_in))
-        .route("/api/v1/auth/logout", post(log_out))
-        .route("/api/v1/auth/logout-everywhere", post(log_out_everywhere))
-        .route("/api/v1/auth/me", get(me))
-        .route("/api/v1/auth/verify-email", post(verify_email))
-        .route("/api/v1/auth/password-reset", post(request_reset))
-        .route("/api/v1/auth/password-reset/confirm", post(reset_password))
-        .route("/api/v1/admin/users", get(list_users))
-        .route("/api/v1/admin/users/{id}", patch(update_user))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(sign_up))
+        .routes(routes!(log_in))
+        .routes(routes!(log_out))
+        .routes(routes!(log_out_everywhere))
+        .routes(routes!(me))
+        .routes(routes!(verify_email))
+        .routes(routes!(request_reset))
+        .routes(routes!(reset_password))
+        .routes(routes!(list_users))
+        .routes(routes!(update_user))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
 
@@ -47,13 +50,18 @@ fn with_cookies(mut response: Response, cookies: [String; 2]) -> Response {
     response
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct SignUp {
     email: String,
     display_name: String,
     password: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = SignUp, security(()),
+    responses((status = 201, description = "Account created; a confirmation mail is on its way"),
+              (status = 409, description = "The address is taken", body = ErrorBody),
+              (status = 422, description = "A refused email, name or password", body = ErrorBody),
+              (status = 429, description = "Too many attempts", body = ErrorBody)))]
 async fn sign_up(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
@@ -80,12 +88,16 @@ async fn sign_up(
         .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct LogIn {
     email: String,
     password: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LogIn, security(()),
+    responses((status = 200, description = "Logged in: `{user}`, with the session cookies"),
+              (status = 401, description = "Wrong email or password", body = ErrorBody),
+              (status = 429, description = "Too many attempts", body = ErrorBody)))]
 async fn log_in(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
@@ -103,6 +115,8 @@ async fn log_in(
     ))
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("session" = [])),
+    responses((status = 204, description = "Logged out; the session cookies are cleared")))]
 async fn log_out(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
@@ -117,6 +131,9 @@ async fn log_out(
     ))
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/logout-everywhere", tag = "auth",
+    responses((status = 200, description = "Every session of the user ended: `{sessions_ended}`"),
+              (status = 401, description = "Not logged in", body = ErrorBody)))]
 async fn log_out_everywhere(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
@@ -133,16 +150,22 @@ async fn log_out_everywhere(
     ))
 }
 
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth",
+    responses((status = 200, description = "The calling user", body = SessionUser),
+              (status = 401, description = "Not logged in", body = ErrorBody)))]
 async fn me(claims: Option<Extension<AccessClaims>>) -> Result<Json<SessionUser>, ApiError> {
     let claims = claims.ok_or(AccountError::Unauthenticated)?.0;
     Ok(Json(claims.user()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct Token {
     token: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/verify-email", tag = "auth", request_body = Token, security(()),
+    responses((status = 204, description = "The address is confirmed"),
+              (status = 400, description = "An invalid or used link", body = ErrorBody)))]
 async fn verify_email(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
@@ -156,11 +179,14 @@ async fn verify_email(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ResetRequest {
     email: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = ResetRequest, security(()),
+    responses((status = 202, description = "A reset link is mailed if the address has an account"),
+              (status = 429, description = "Too many attempts", body = ErrorBody)))]
 async fn request_reset(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
@@ -180,12 +206,16 @@ async fn request_reset(
         .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ResetConfirm {
     token: String,
     password: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "auth", request_body = ResetConfirm, security(()),
+    responses((status = 204, description = "The password is changed; every session ended"),
+              (status = 400, description = "An invalid or used link", body = ErrorBody),
+              (status = 422, description = "A refused password", body = ErrorBody)))]
 async fn reset_password(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
@@ -199,6 +229,9 @@ async fn reset_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin",
+    responses((status = 200, description = "The site's users", body = Vec<UserSummary>),
+              (status = 403, description = "Not an admin", body = ErrorBody)))]
 async fn list_users(
     State(state): State<AppState>,
     request: axum::extract::Request,
@@ -208,13 +241,18 @@ async fn list_users(
     Ok(Json(users.iter().map(UserRecord::summary).collect()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UserUpdate {
     role: Option<Role>,
     disabled: Option<bool>,
 }
 
+#[utoipa::path(patch, path = "/api/v1/admin/users/{id}", tag = "admin", request_body = UserUpdate,
+    params(("id" = Uuid, Path, description = "The user's id")),
+    responses((status = 204, description = "Changed"),
+              (status = 403, description = "Not an admin, or the last admin", body = ErrorBody),
+              (status = 404, description = "No such user", body = ErrorBody)))]
 async fn update_user(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -23,8 +23,8 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::put;
-use axum::{Json, Router};
+
+use axum::Json;
 use ferrotape_accounts::AccountError;
 use ferrotape_model::Role;
 use ferrotape_store::StoreError;
@@ -42,22 +42,18 @@ use crate::images::decode::MAX_FILE_BYTES;
 use crate::images::frame::{self, FrameError};
 use crate::images::{self, ImageRejected, Jpeg, Shape};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// A form's few text fields and its boundaries beside the file.
 const FORM_OVERHEAD: usize = 64 * 1024;
 /// Text fields (`at_ms`, `return_to`) are short.
 const MAX_TEXT_FIELD: usize = 2048;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/talks/{id}/poster",
-            put(put_poster).post(post_poster).delete(delete_poster),
-        )
-        .route(
-            "/api/v1/speakers/{id}/photo",
-            put(put_photo).post(post_photo).delete(delete_photo),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(put_poster, post_poster, delete_poster))
+        .routes(routes!(put_photo, post_photo, delete_photo))
         .layer(DefaultBodyLimit::max(MAX_FILE_BYTES + FORM_OVERHEAD))
 }
 
@@ -350,6 +346,15 @@ fn finish(return_to: Option<String>, result: Result<Response, ApiError>, notice:
 
 // ---- talk posters ----
 
+/// Sets a talk's poster from an image (JPEG, PNG or WebP; resized, re-encoded as JPEG).
+#[utoipa::path(put, path = "/api/v1/talks/{id}/poster", tag = "images",
+    params(("id" = String, Path, description = "The talk's id")),
+    request_body(content = Vec<u8>, content_type = "image/jpeg", description = "The image (image/png and image/webp too)"),
+    responses((status = 200, description = "Saved: `{poster_url}`"),
+              (status = 404, description = "No such talk of yours", body = super::docs::ErrorBody),
+              (status = 413, description = "Too large (bytes or pixels)", body = super::docs::ErrorBody),
+              (status = 415, description = "Not a JPEG, PNG or WebP image", body = super::docs::ErrorBody),
+              (status = 422, description = "A damaged image, or a frame outside the video", body = super::docs::ErrorBody)))]
 async fn put_poster(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -365,6 +370,17 @@ async fn put_poster(
     save_poster(&state, &user, actor, talk, sources.poster_key, jpeg).await
 }
 
+/// Sets a talk's poster from a form (`file`, or `at_ms` for a frame of the video; `return_to`
+/// for a 303 back) or JSON `{"at_ms": n}` (a full-resolution frame of the served video).
+#[utoipa::path(post, path = "/api/v1/talks/{id}/poster", tag = "images",
+    params(("id" = String, Path, description = "The talk's id")),
+    request_body(content = String, content_type = "multipart/form-data", description = "`file` or `at_ms`, optional `return_to`; or application/json `{\"at_ms\": n}`"),
+    responses((status = 200, description = "Saved: `{poster_url}`"),
+              (status = 303, description = "A form post with `return_to`: back to it with `?notice=` or `?error=`"),
+              (status = 404, description = "No such talk of yours", body = super::docs::ErrorBody),
+              (status = 413, description = "Too large", body = super::docs::ErrorBody),
+              (status = 415, description = "Not an image", body = super::docs::ErrorBody),
+              (status = 422, description = "A damaged image, or a frame outside the video", body = super::docs::ErrorBody)))]
 async fn post_poster(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -500,6 +516,11 @@ async fn save_poster(
     }
 }
 
+/// Goes back to the video's own poster.
+#[utoipa::path(delete, path = "/api/v1/talks/{id}/poster", tag = "images",
+    params(("id" = String, Path, description = "The talk's id")),
+    responses((status = 204, description = "The video's own poster is shown again"),
+              (status = 404, description = "No such talk of yours", body = super::docs::ErrorBody)))]
 async fn delete_poster(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -538,6 +559,15 @@ async fn current_photo(
         .and_then(|url| url.strip_prefix("/media/").map(str::to_owned)))
 }
 
+/// Sets a speaker's photo from an image (cropped square, resized, re-encoded as JPEG).
+#[utoipa::path(put, path = "/api/v1/speakers/{id}/photo", tag = "images",
+    params(("id" = String, Path, description = "The speaker's id")),
+    request_body(content = Vec<u8>, content_type = "image/jpeg", description = "The image (image/png and image/webp too)"),
+    responses((status = 200, description = "Saved: `{photo_url}`"),
+              (status = 404, description = "No such speaker", body = super::docs::ErrorBody),
+              (status = 413, description = "Too large (bytes or pixels)", body = super::docs::ErrorBody),
+              (status = 415, description = "Not a JPEG, PNG or WebP image", body = super::docs::ErrorBody),
+              (status = 422, description = "A damaged image", body = super::docs::ErrorBody)))]
 async fn put_photo(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -553,6 +583,16 @@ async fn put_photo(
     save_photo(&state, &user, speaker, current, jpeg).await
 }
 
+/// Sets a speaker's photo from a form (`file`, optional `return_to` for a 303 back).
+#[utoipa::path(post, path = "/api/v1/speakers/{id}/photo", tag = "images",
+    params(("id" = String, Path, description = "The speaker's id")),
+    request_body(content = String, content_type = "multipart/form-data", description = "`file`, optional `return_to`"),
+    responses((status = 200, description = "Saved: `{photo_url}`"),
+              (status = 303, description = "A form post with `return_to`: back to it with `?notice=` or `?error=`"),
+              (status = 404, description = "No such speaker", body = super::docs::ErrorBody),
+              (status = 413, description = "Too large", body = super::docs::ErrorBody),
+              (status = 415, description = "Not an image", body = super::docs::ErrorBody),
+              (status = 422, description = "A damaged image", body = super::docs::ErrorBody)))]
 async fn post_photo(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -632,6 +672,11 @@ async fn save_photo(
     }
 }
 
+/// Removes a speaker's photo.
+#[utoipa::path(delete, path = "/api/v1/speakers/{id}/photo", tag = "images",
+    params(("id" = String, Path, description = "The speaker's id")),
+    responses((status = 204, description = "Removed"),
+              (status = 404, description = "No such speaker", body = super::docs::ErrorBody)))]
 async fn delete_photo(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -7,11 +7,10 @@
 //! http/https, or a host that resolves to a private address (unless
 //! `FERROTAPE_IMPORT_ALLOW_HOSTS` names it) is a 4xx with the `ApiError` JSON.
 
+use axum::Json;
 use axum::extract::{DefaultBodyLimit, FromRequest, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
 use ferrotape_model::Role;
 use ferrotape_store::import_policy::ImportRefused;
 use ferrotape_store::imports;
@@ -20,16 +19,18 @@ use serde_json::json;
 use crate::auth::require_role;
 use crate::error::ApiError;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 const JSON_BODY_LIMIT: usize = 16 * 1024;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/imports", post(start))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(start))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 struct StartImport {
     url: String,
 }
@@ -48,6 +49,11 @@ pub fn refused(err: ImportRefused) -> ApiError {
     ApiError::Coded(status, err.code(), err.to_string())
 }
 
+/// Imports a video from a URL into a new draft talk.
+#[utoipa::path(post, path = "/api/v1/imports", tag = "imports", request_body = StartImport,
+    responses((status = 202, description = "Started: `{video_id, talk_id}`; the import job downloads it"),
+              (status = 400, description = "Not an importable address", body = super::docs::ErrorBody),
+              (status = 422, description = "A destination that cannot or may not be reached", body = super::docs::ErrorBody)))]
 async fn start(
     State(state): State<AppState>,
     request: axum::extract::Request,

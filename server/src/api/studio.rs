@@ -7,10 +7,8 @@
 
 use std::convert::Infallible;
 
-use axum::Router;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::routing::get;
 use ferrotape_model::{Role, TenantId};
 use ferrotape_store::videos::{self, VideoEvent};
 use futures::Stream;
@@ -21,11 +19,18 @@ use uuid::Uuid;
 use crate::auth::require_role;
 use crate::error::ApiError;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/v1/studio/events", get(events))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(events))
 }
 
+/// The caller's videos as they change, as server-sent events (`ready`, then `video`,
+/// `removed` and `resync` events).
+#[utoipa::path(get, path = "/api/v1/studio/events", tag = "studio",
+    responses((status = 200, description = "An event stream", content_type = "text/event-stream"),
+              (status = 401, description = "Not logged in", body = super::docs::ErrorBody)))]
 async fn events(
     State(state): State<AppState>,
     request: axum::extract::Request,

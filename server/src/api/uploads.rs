@@ -23,29 +23,27 @@
 
 use std::time::Duration;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
 use ferrotape_model::Role;
-use ferrotape_model::upload::{
-    self, DEFAULT_MAX_UPLOAD_BYTES, OpenUpload, QuotaExceeded, UploadRejected, UploadStatus,
-};
+use ferrotape_model::upload::{self, OpenUpload, QuotaExceeded, UploadRejected, UploadStatus};
 use ferrotape_store::accounts::UserRecord;
 use ferrotape_store::jobs;
 use ferrotape_store::media::{MediaError, StoredPart};
-use ferrotape_store::uploads::{
-    self, Aborted, CompletedAs, ProbedSource, UploadQuotas, UploadRecord,
-};
+use ferrotape_store::uploads::{self, Aborted, CompletedAs, ProbedSource, UploadRecord};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::docs::ErrorBody;
 use crate::auth::require_role;
 use crate::error::ApiError;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// How long a presigned chunk URL stays valid: long enough for a slow link, short enough that
 /// a leaked URL soon stops working.
@@ -56,16 +54,16 @@ const PRESIGNED_URL_VALIDITY: Duration = Duration::from_secs(3600);
 const CHUNK_BODY_LIMIT: usize = upload::CHUNK_SIZE as usize + 64 * 1024;
 const JSON_BODY_LIMIT: usize = 16 * 1024;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/uploads", post(open))
-        .route("/api/v1/uploads/{id}", get(status).delete(abort))
-        .route("/api/v1/uploads/{id}/complete", post(complete))
-        .route("/api/v1/uploads/{id}/chunks/{n}/url", post(presign_chunk))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(open))
+        .routes(routes!(status, abort))
+        .routes(routes!(complete))
+        .routes(routes!(presign_chunk))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .merge(
-            Router::new()
-                .route("/api/v1/uploads/{id}/chunks/{n}", put(put_chunk))
+            OpenApiRouter::new()
+                .routes(routes!(put_chunk))
                 .layer(DefaultBodyLimit::max(CHUNK_BODY_LIMIT)),
         )
 }
@@ -96,6 +94,12 @@ fn media_failure(err: MediaError) -> ApiError {
     ApiError::Unavailable("media storage")
 }
 
+#[utoipa::path(post, path = "/api/v1/uploads", tag = "uploads", request_body = OpenUpload,
+    responses((status = 201, description = "Opened: the chunk plan", body = UploadStatus),
+              (status = 400, description = "An empty file", body = ErrorBody),
+              (status = 413, description = "Over the size limit or the storage quota", body = ErrorBody),
+              (status = 415, description = "Not a video or audio file", body = ErrorBody),
+              (status = 429, description = "Too many open uploads", body = ErrorBody)))]
 async fn open(
     State(state): State<AppState>,
     request: axum::extract::Request,
@@ -215,6 +219,10 @@ async fn status_of(state: &AppState, record: &UploadRecord) -> Result<UploadStat
     })
 }
 
+#[utoipa::path(get, path = "/api/v1/uploads/{id}", tag = "uploads",
+    params(("id" = Uuid, Path, description = "The upload's id")),
+    responses((status = 200, description = "Which chunks arrived", body = UploadStatus),
+              (status = 404, description = "No such upload of yours", body = ErrorBody)))]
 async fn status(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -252,6 +260,15 @@ async fn open_chunk(
     Ok((record, n, length))
 }
 
+#[utoipa::path(put, path = "/api/v1/uploads/{id}/chunks/{n}", tag = "uploads",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The chunk's bytes"),
+    params(("id" = Uuid, Path, description = "The upload's id"),
+           ("n" = u32, Path, description = "The chunk number, from 0"),
+           ("X-Chunk-Sha256" = String, Header, description = "The chunk's SHA-256, 64 hex digits")),
+    responses((status = 200, description = "Stored and verified: `{n, duplicate}`"),
+              (status = 400, description = "A checksum mismatch, a wrong length or chunk number", body = ErrorBody),
+              (status = 404, description = "No such upload of yours", body = ErrorBody),
+              (status = 409, description = "The upload is no longer open", body = ErrorBody)))]
 async fn put_chunk(
     State(state): State<AppState>,
     Path((id, n)): Path<(String, String)>,
@@ -315,13 +332,19 @@ async fn put_chunk(
     Ok(Json(json!({ "n": n, "duplicate": false })).into_response())
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 struct PresignRequest {
     /// The chunk's SHA-256 in hex; storage refuses a body with another one.
     sha256: String,
 }
 
 /// A presigned URL to PUT chunk `n` to, straight to object storage.
+#[utoipa::path(post, path = "/api/v1/uploads/{id}/chunks/{n}/url", tag = "uploads", request_body = PresignRequest,
+    params(("id" = Uuid, Path, description = "The upload's id"),
+           ("n" = u32, Path, description = "The chunk number, from 0")),
+    responses((status = 200, description = "`{url, headers}` to PUT the chunk to"),
+              (status = 400, description = "No SHA-256, or a wrong chunk number", body = ErrorBody),
+              (status = 409, description = "Storage takes no direct uploads, or the upload is closed", body = ErrorBody)))]
 async fn presign_chunk(
     State(state): State<AppState>,
     Path((id, n)): Path<(String, String)>,
@@ -413,6 +436,11 @@ fn claimed_sha256(headers: &HeaderMap) -> Result<[u8; 32], ApiError> {
         })
 }
 
+#[utoipa::path(post, path = "/api/v1/uploads/{id}/complete", tag = "uploads",
+    params(("id" = Uuid, Path, description = "The upload's id")),
+    responses((status = 200, description = "Joined and probed: the video is transcoding"),
+              (status = 409, description = "Chunks are missing", body = ErrorBody),
+              (status = 422, description = "The file is not playable media (`not_playable`)", body = ErrorBody)))]
 async fn complete(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -555,6 +583,11 @@ pub(crate) async fn wake_workers(pool: &ferrotape_store::PgPool) {
     }
 }
 
+#[utoipa::path(delete, path = "/api/v1/uploads/{id}", tag = "uploads",
+    params(("id" = Uuid, Path, description = "The upload's id")),
+    responses((status = 204, description = "Cancelled; its stored chunks are deleted"),
+              (status = 404, description = "No such upload of yours", body = ErrorBody),
+              (status = 409, description = "Being completed right now, or closed", body = ErrorBody)))]
 async fn abort(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -577,29 +610,6 @@ async fn abort(
         Aborted::NotOpen => {
             let now = uploads::find(&state.db, record.tenant, record.id).await?;
             Err(closed(&now))
-        }
-    }
-}
-
-/// Settings of the upload API.
-#[derive(Debug, Clone)]
-pub struct UploadSettings {
-    /// Used when the tenant sets no limit.
-    pub max_bytes: u64,
-    pub quotas: UploadQuotas,
-}
-
-/// Uploads one user may have open at once unless configured otherwise.
-pub const DEFAULT_MAX_OPEN_UPLOADS_PER_USER: u32 = 10;
-
-impl Default for UploadSettings {
-    fn default() -> Self {
-        UploadSettings {
-            max_bytes: DEFAULT_MAX_UPLOAD_BYTES,
-            quotas: UploadQuotas {
-                open_per_user: Some(DEFAULT_MAX_OPEN_UPLOADS_PER_USER),
-                tenant_storage_bytes: None,
-            },
         }
     }
 }

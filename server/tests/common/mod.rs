@@ -17,7 +17,7 @@ use axum::extract::ConnectInfo;
 use ferrotape_accounts::{Accounts, AccountsConfig};
 use ferrotape_model::Role;
 use ferrotape_server::cli::CookieSecure;
-use ferrotape_server::request_context::HttpSettings;
+use ferrotape_server::settings::HttpSettings;
 use ferrotape_server::state::AppState;
 use ferrotape_store::PgPool;
 use ferrotape_store::test_support::TestDatabase;
@@ -55,8 +55,8 @@ struct TestOptions {
     storage: Option<ferrotape_store::media::OpenedMedia>,
     tools: Option<ferrotape_worker::MediaTools>,
     page_cache_ttl: Duration,
-    uploads: ferrotape_server::api::uploads::UploadSettings,
-    metrics_access: ferrotape_server::metrics::MetricsAccess,
+    uploads: ferrotape_server::settings::UploadSettings,
+    metrics_access: ferrotape_server::metrics_access::MetricsAccess,
     imports: ferrotape_store::import_policy::ImportPolicy,
 }
 
@@ -90,7 +90,7 @@ impl TestApp {
     /// The app with these upload settings (quotas), storage (an S3 bucket; default local) and
     /// media tools.
     pub async fn spawn_with_uploads(
-        uploads: ferrotape_server::api::uploads::UploadSettings,
+        uploads: ferrotape_server::settings::UploadSettings,
         storage: Option<ferrotape_store::media::OpenedMedia>,
         tools: Option<ferrotape_worker::MediaTools>,
     ) -> TestApp {
@@ -144,7 +144,7 @@ impl TestApp {
 
     /// The app with /metrics readable as `metrics_access` says.
     pub async fn spawn_with_metrics_access(
-        metrics_access: ferrotape_server::metrics::MetricsAccess,
+        metrics_access: ferrotape_server::metrics_access::MetricsAccess,
     ) -> TestApp {
         TestApp::spawn_options(TestOptions {
             metrics_access,
