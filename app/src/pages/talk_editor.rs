@@ -289,8 +289,19 @@ fn TalkForm(data: EditorData, save: ServerAction<SaveTalk>) -> impl IntoView {
     let event_error = error("event");
     let chapters_error = error("chapters");
     let invalid = |e: Signal<Option<String>>| move || e.get().is_some().then_some("true");
+    // After a save the page re-renders with the stored values as the fields' defaults, but a
+    // field the editor typed in keeps its text (the new speaker's name would be created
+    // twice): the form is reset to those defaults.
+    let form_ref = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if matches!(save.value().get(), Some(Ok(_)))
+            && let Some(form) = form_ref.get_untracked()
+        {
+            form.reset();
+        }
+    });
     view! {
-        <ActionForm action=save attr:class="editor-form" attr:aria-label="Talk details">
+        <ActionForm action=save node_ref=form_ref attr:class="editor-form" attr:aria-label="Talk details">
             // Enter in a text field submits with the form's first button: this Save, not a
             // speaker's "Move up".
             <button type="submit" class="visually-hidden" tabindex="-1" aria-hidden="true">"Save"</button>
