@@ -126,7 +126,7 @@ pub fn redirect_page_permanently(path: &str) {
 }
 
 /// True for a plain HTML form post (no JavaScript): the browser wants a page back.
-fn plain_form_post() -> bool {
+pub fn plain_form_post() -> bool {
     parts().is_some_and(|parts| {
         parts
             .headers

@@ -955,3 +955,98 @@ async fn the_openapi_document_describes_exactly_the_routes_served() {
         );
     }
 }
+
+/// The studio's page creates and revokes keys without JavaScript; the secret shows once.
+#[tokio::test]
+async fn the_studio_page_creates_and_revokes_keys_without_javascript() {
+    let app = TestApp::spawn().await;
+    let mut studio = editor(&app, "ed@example.com").await;
+    let page = studio.get("/studio").await;
+    assert!(
+        page.body.contains("href=\"/studio/api-keys\""),
+        "the studio links to its keys"
+    );
+    let created = studio
+        .form_post(
+            "studio/api-keys/create",
+            &[("name", "Deploy bot"), ("write", "on")],
+            "/studio/api-keys",
+        )
+        .await;
+    assert!(
+        created.status.is_redirection(),
+        "{} {}",
+        created.status,
+        created.body
+    );
+    assert_eq!(created.location(), Some("/studio/api-keys"));
+    let shown = studio.get("/studio/api-keys").await;
+    assert_eq!(shown.status, StatusCode::OK);
+    let marker = "<code class=\"secret\">";
+    let start = shown.body.find(marker).expect("the new secret is shown") + marker.len();
+    let secret: String = shown.body[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    assert_eq!(secret.len(), 46, "{secret}");
+    assert!(shown.body.contains("Deploy bot"));
+    // It works, with the write scope only.
+    let made = call(
+        &app,
+        &secret,
+        Method::POST,
+        "/api/v1/tags",
+        Some(json!({"name": "Rust"})),
+    )
+    .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    // Shown once.
+    let again = studio.get("/studio/api-keys").await;
+    assert!(!again.body.contains(&secret));
+    assert!(
+        again.body.contains(&secret[..11]),
+        "the prefix stays listed"
+    );
+
+    let refused = studio
+        .form_post(
+            "studio/api-keys/create",
+            &[("name", "No scope")],
+            "/studio/api-keys",
+        )
+        .await;
+    assert!(
+        refused.location().unwrap().contains("error="),
+        "{:?}",
+        refused.location()
+    );
+
+    let id = ferrotape_store::api_keys::list(&app.pool, TenantId::DEFAULT, studio_user(&app).await)
+        .await
+        .unwrap()[0]
+        .id;
+    let revoked = studio
+        .form_post(
+            "studio/api-keys/revoke",
+            &[("id", &id.to_string())],
+            "/studio/api-keys",
+        )
+        .await;
+    assert!(revoked.status.is_redirection());
+    let after = call(&app, &secret, Method::GET, "/api/v1/tags", None).await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        !studio
+            .get("/studio/api-keys")
+            .await
+            .body
+            .contains("Deploy bot")
+    );
+}
+
+async fn studio_user(app: &TestApp) -> uuid::Uuid {
+    sqlx::query_scalar("SELECT id FROM users WHERE email = 'ed@example.com'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod api_keys;
 pub mod jobs;
 pub mod studio;
 pub mod talks;

@@ -101,7 +101,10 @@ pub fn StudioPage() -> impl IntoView {
     view! {
         <Title text="Studio"/>
         <section class="studio" aria-labelledby="studio-heading">
-            <h1 id="studio-heading">"Studio"</h1>
+            <header class="studio-header">
+                <h1 id="studio-heading">"Studio"</h1>
+                <nav aria-label="Studio"><A href="/studio/api-keys">"API keys"</A></nav>
+            </header>
             <Suspense fallback=|| view! { <p class="loading" role="status">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match overview.await {

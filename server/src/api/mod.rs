@@ -5,10 +5,10 @@
 //! crate root.
 
 pub mod accounts;
-pub mod images;
 pub mod api_keys;
 pub mod conditional;
 pub mod docs;
+pub mod images;
 pub mod imports;
 pub mod paging;
 pub mod speakers;
