@@ -122,7 +122,10 @@ test('an editor takes an upload to a scheduled, renamed, then unlisted talk', as
   await chapters.fill('0:00 Intro\n0:20 Too late');
   await page.getByRole('button', { name: 'Save', exact: true }).click();
   const chaptersError = page.locator('#talk-chapters-error');
-  await chaptersError.filter({ hasText: 'after the video ends' }).waitFor();
+  await chaptersError.filter({ hasText: 'after the video ends' }).waitFor().catch(async (err) => {
+    await page.screenshot({ path: `${ARTIFACTS_DIR}/studio-failure.png`, fullPage: true });
+    throw new Error(`${err.message}\nmessages: ${await page.locator('.form-messages').innerText()}\nchapters: ${await chaptersError.innerText()}`);
+  });
   assert.equal(await chapters.getAttribute('aria-invalid'), 'true');
   assert.match(await chapters.getAttribute('aria-describedby'), /talk-chapters-error/);
   assert.ok(await chapters.evaluate((el) => el === document.activeElement), 'the refused field has the focus');
@@ -181,7 +184,6 @@ test('an editor takes an upload to a scheduled, renamed, then unlisted talk', as
   assert.match(await page.locator('label[for="publish-at"]').innerText(), /your time zone, UTC\+1[23]:00/);
   const scheduledAt = Date.now();
   await page.getByRole('button', { name: 'Apply' }).click();
-  await page.getByRole('status').filter({ hasText: 'The publication is updated.' }).waitFor();
   await page.locator('.editor-status[data-talk-state="scheduled"]').waitFor();
 
   // Not public yet: no watch page, not in the catalog; then, at its time, both.

@@ -202,7 +202,7 @@ pub fn TalkEditorPage() -> impl IntoView {
                                         })}
                                     </Transition>
                                     <SpeakerPhotos talk=data.talk.clone()/>
-                                    <VideoSection talk=data.talk.clone() status attach/>
+                                    <VideoSection talk=data.talk.clone() video_state attach/>
                                     <TrashSection talk=data.talk.clone() trash restore/>
                                 </div>
                             </div>
@@ -823,7 +823,9 @@ fn SpeakerPhotos(talk: EditableTalk) -> impl IntoView {
 #[component]
 fn VideoSection(
     talk: EditableTalk,
-    status: Resource<Result<ferrotape_model::talk::StudioTalk, AppError>>,
+    // A memo, not the resource: a resource read here would put the whole editor (and what the
+    // editor is typing) back into the page's Suspense fallback on every status refresh.
+    video_state: Memo<Option<VideoState>>,
     attach: ServerAction<AttachTalkVideo>,
 ) -> impl IntoView {
     let id = talk.talk.id;
@@ -836,20 +838,13 @@ fn VideoSection(
             });
         }
     });
-    let playing = move || {
-        status
-            .get()
-            .and_then(Result::ok)
-            .and_then(|t| t.video)
-            .map(|v| v.state)
-            == Some(VideoState::Processing)
-    };
+    let processing = move || video_state.get() == Some(VideoState::Processing);
     view! {
         <section class="editor-panel" aria-labelledby="upload-heading">
             <Uploader on_finished heading=if has_video { "Replace the video" } else { "Add a video" }>
                 <p class="field-hint">
                     "The talk keeps its address; its current video goes on playing until the new one is ready."
-                    {move || playing().then_some(" The newest upload is being processed now.")}
+                    {move || processing().then_some(" The newest upload is being processed now.")}
                 </p>
             </Uploader>
         </section>
