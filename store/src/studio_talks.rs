@@ -691,7 +691,13 @@ async fn studio_rows(
         TalkState::Scheduled | TalkState::Published => "public",
         other => other.as_str(),
     });
-    let want_scheduled = filter.state.map(|s| s == TalkState::Scheduled);
+    // Only the two public states split by time; asking `published_at > now()` of any other
+    // state would compare NULL and list nothing.
+    let want_scheduled = filter.state.and_then(|s| match s {
+        TalkState::Scheduled => Some(true),
+        TalkState::Published => Some(false),
+        _ => None,
+    });
     let words = filter
         .q
         .as_deref()
