@@ -420,6 +420,19 @@ async fn publication_states_decide_where_a_talk_shows() {
     .unwrap();
     let page = talks::find_published(pool, T, "stateful").await.unwrap();
     assert!(!page.listed);
+    // The studio's state filter finds it (states without a publication time included).
+    let unlisted = StudioTalkFilter {
+        state: Some(TalkState::Unlisted),
+        ..StudioTalkFilter::default()
+    };
+    let found = studio_talks::list(pool, T, editor, &unlisted, None, 50)
+        .await
+        .unwrap();
+    assert_eq!(
+        found.len(),
+        1,
+        "the unlisted filter lists the unlisted talk"
+    );
     assert!(catalog_slugs(pool).await.is_empty());
     assert!(talks::sitemap(pool, T).await.unwrap().is_empty());
     assert!(
