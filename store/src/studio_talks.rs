@@ -850,7 +850,7 @@ pub async fn editable(
     actor: Actor,
     talk: Uuid,
 ) -> Result<EditableTalk, StoreError> {
-    let summary = find_including_trash(pool, tenant, actor, talk).await?;
+    let summary = find(pool, tenant, actor, talk).await?;
     let row = sqlx::query!(
         r#"SELECT t.description, t.language, t.recorded_on, t.event, t.poster_key,
                   v.duration_ms AS "duration_ms?", v.poster_key AS "video_poster?",
@@ -919,16 +919,6 @@ pub async fn editable(
         thumbnails_url: row.thumbnails_key.map(|key| format!("/media/{key}")),
         master_url: row.master_key.map(|key| format!("/media/{key}")),
     })
-}
-
-/// A talk (in the trash or not) as the list shows it.
-async fn find_including_trash(
-    pool: &PgPool,
-    tenant: TenantId,
-    actor: Actor,
-    talk: Uuid,
-) -> Result<StudioTalk, StoreError> {
-    find(pool, tenant, actor, talk).await
 }
 
 /// The current slug of the reachable talk that once had `old_slug`, for a 301.
