@@ -3,7 +3,7 @@
 //! Every one must get a clear 4xx — never a 5xx, never a panic — and change no row and no
 //! stored file.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;

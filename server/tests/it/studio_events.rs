@@ -2,7 +2,7 @@
 //! appear, progress (percent and ETA), fail and go away, as server-sent events fed by the
 //! database trigger — and never another editor's.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::Duration;

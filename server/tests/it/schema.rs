@@ -1,7 +1,7 @@
 //! Schema v1 rules that no code path may bypass: the video state machine, tenant-consistent
 //! references, and constraints on user-provided text.
 
-mod common;
+use crate::common;
 
 use common::{insert_talk, insert_tenant};
 use ferrotape_model::{TenantId, VideoState};

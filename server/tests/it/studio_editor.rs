@@ -3,7 +3,7 @@
 //! paths above all. A stale save, a refused field and a bulk action that cannot publish a talk
 //! each answer clearly and write nothing they should not.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::{PASSWORD, TestApp};

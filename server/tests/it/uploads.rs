@@ -2,7 +2,7 @@
 //! chunks verified by SHA-256, resent and out-of-order chunks, completion with chunks missing,
 //! files that are not playable, limits, hostile names, ownership, abort.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

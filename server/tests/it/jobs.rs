@@ -1,7 +1,7 @@
 //! The job queue as the server shows it: /admin/jobs (counts, errors, retry, cancel; admins of
 //! the tenant only) and /metrics (unfinished jobs per state, events seen).
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -5,7 +5,7 @@
 //! no connection; nothing stored (files or probe) may carry the outside video; the refused
 //! source itself is deleted.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

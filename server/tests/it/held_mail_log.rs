@@ -2,7 +2,7 @@
 //! only the embedded default, where the log is a newcomer's only inbox, writes them to the
 //! log (issue 14.9). Anywhere else the log names the mail and points to /admin/outbox.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

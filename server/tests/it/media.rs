@@ -2,7 +2,7 @@
 //! nothing else (sources, upload chunks, paths that climb out) is reachable; outputs of a
 //! video whose talk is not public only through a signed preview URL.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};

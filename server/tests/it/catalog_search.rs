@@ -2,7 +2,7 @@
 //! with highlighted matches, tag and speaker filters, stable pagination, speaker pages, and
 //! hostile or odd input that must neither break the page nor leak drafts.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::{TestApp, insert_talk, insert_tenant};

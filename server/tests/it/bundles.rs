@@ -1,7 +1,7 @@
 //! Which browser bundle a page loads: the public viewer pages the small islands bundle
 //! (`viewer/`), every other page the whole app's; and the islands' props survive any title.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::{TestApp, insert_ready_video, insert_talk};

@@ -1,7 +1,7 @@
 //! Accounts end to end through the real router: sign-up, mail (a real SMTP server), email
 //! confirmation, log in, sessions, password reset, rate limits, CSRF, roles and admin.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{Method, StatusCode};

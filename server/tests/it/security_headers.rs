@@ -2,7 +2,7 @@
 //! `<script>` of the page (fresh per response, cached copies included), HSTS only over HTTPS,
 //! and a page cache that junk query parameters cannot fill.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! `/metrics`: who may read it (bearer token, separate listener, loopback by default), the
 //! histograms it exports, and the retention job that keeps the queue and token tables small.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -5,7 +5,7 @@
 //! destinations (also behind a redirect), a file over the size limit, a 404, a page without
 //! video, a file that is not a video.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

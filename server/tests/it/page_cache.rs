@@ -1,7 +1,7 @@
 //! The public-page micro-cache: anonymous viewers share recent renders; anyone with a cookie,
 //! other hosts and other URLs get their own.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! input; and the OpenAPI document checked against the router and every response against the
 //! document's schemas.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::OnceLock;

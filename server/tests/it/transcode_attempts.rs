@@ -4,7 +4,7 @@
 //! (discarded, cancelled, rescued past its last attempt) leaves its video `failed` with a
 //! reason, and Retry works.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -9,7 +9,7 @@
 //! takes about 12 s and the in-flight state can be looked at; the test polls, never sleeps a
 //! fixed time.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

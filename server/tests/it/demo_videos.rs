@@ -2,7 +2,7 @@
 //! in the background with the real ffmpeg (and espeak-ng's speech when it is installed), and a
 //! second run neither duplicates nor regenerates anything.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

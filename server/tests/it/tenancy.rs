@@ -2,7 +2,7 @@
 //! in both. Every read and write path answers for its own tenant only, and another tenant's
 //! rows are "not found", never "forbidden".
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};

@@ -1,6 +1,6 @@
 //! The site as a visitor sees it: SSR pages, status codes, escaping, health endpoints.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::{TestApp, insert_talk, insert_tenant};

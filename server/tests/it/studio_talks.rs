@@ -3,7 +3,7 @@
 //! what each one shows where, the trash and its purge; and what viewers then see: the watch
 //! page's chapters, Markdown and JSON-LD, old slugs answering 301, unlisted talks unindexed.
 
-mod common;
+use crate::common;
 
 use ferrotape_model::talk::{Chapter, Publication, StudioTalkFilter, TalkFields, TalkState};
 use ferrotape_model::{CatalogQuery, TenantId};

@@ -3,7 +3,7 @@
 //! sitemap, a watch page's canonical and OpenGraph links — ever carries header text: they name
 //! the tenant's stored host name or the configured origin.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, Ordering};

@@ -3,7 +3,7 @@
 //! the browser), the server joins the multipart upload, the worker transcodes from and to the
 //! bucket, and `/media` streams the outputs with ranges and revalidation.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

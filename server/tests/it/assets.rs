@@ -1,7 +1,7 @@
 //! `/pkg/…` and `/vendor/…`: the built bundles, precompressed twins chosen by Accept-Encoding,
 //! revalidated on every use, and served without a database.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -1,7 +1,7 @@
 //! `/robots.txt` and `/sitemap.xml`: published talks only, the video extension for talks that
 //! can be watched, the tenant's own talks, links on the trusted origin, hostile titles escaped.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};

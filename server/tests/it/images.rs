@@ -3,7 +3,7 @@
 //! previous image kept, a poster taken at full resolution from a real transcoded video,
 //! permissions, draft posters hidden until publication, plain HTML forms, and S3 storage.
 
-mod common;
+use crate::common;
 
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
