@@ -119,7 +119,7 @@ pub fn master_playlist(
 }
 
 /// A URI line must stay one line and must not read as a tag or comment.
-fn check_uri(uri: &str) -> Result<(), HlsError> {
+pub(crate) fn check_uri(uri: &str) -> Result<(), HlsError> {
     let unsafe_char = |c: char| c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'');
     if uri.is_empty() || uri.starts_with('#') || uri.chars().any(unsafe_char) {
         return Err(HlsError::UnsafeUri(uri.to_owned()));

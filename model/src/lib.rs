@@ -14,6 +14,7 @@ pub mod ladder;
 pub mod seo;
 pub mod slug;
 pub mod studio;
+pub mod subtitles;
 pub mod talk;
 pub mod tenant;
 pub mod time_format;
