@@ -25,6 +25,10 @@
 //! predictably when it is present. The value is a parameter for a video whose timeline
 //! does not start at 0 (a recording cut from a live stream keeps its timestamps).
 //!
+//! Checked against ffmpeg 5.1: its HLS demuxer (`-strict experimental`) reads a rendition
+//! written here next to our fMP4 video, drops the repeated copy of a cue that spans two
+//! segments, and puts the cues on the same timeline as the video and audio.
+//!
 //! The plain `.vtt` track for `<track>` elements ([`super::write_vtt`]) carries no
 //! timestamp map: browsers ignore it and take cue times as media times.
 
@@ -336,7 +340,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// What ffmpeg 6 writes for `-master_pl_name master.m3u8 -var_stream_map "v:0,a:0,name:hi
+    /// What ffmpeg 5.1 writes for `-master_pl_name master.m3u8 -var_stream_map "v:0,a:0,name:hi
     /// v:1,a:1,name:lo"` with fMP4 segments, blank lines and all.
     const FFMPEG_MASTER: &str = "#EXTM3U\n#EXT-X-VERSION:7\n\
         #EXT-X-STREAM-INF:BANDWIDTH=75900,RESOLUTION=320x180,CODECS=\"avc1.64000c,mp4a.40.2\"\n\
