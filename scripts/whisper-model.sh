@@ -28,6 +28,8 @@ mkdir -p "$(dirname "$dest")"
 # One provisioning at a time per DEST (make run and make test in two clones share the cache).
 exec 9>"$dest.lock"
 flock 9
+# Under the lock, a converter's temporary file beside DEST is left over from a killed run.
+rm -f "$(dirname "$dest")/.$(basename "$dest")".*.tmp
 
 # --- the venv's packages (checked by their dist-info directories: no pip start-up) ----------
 installed() { compgen -G "$FERROTAPE_VENV/lib/python3*/site-packages/$1-$2.dist-info" >/dev/null; }

@@ -27,6 +27,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -738,6 +739,8 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"download directory (default {DEFAULT_CACHE})")
 
     args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so that a temporary file beside --out is removed.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         if args.command == "convert":
             print(convert(args.ct2, args.mel_filters, args.vocab, args.out, ftype=0 if args.f32 else 1).summary())
