@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # `make run`: install what is missing, build in release, serve http://127.0.0.1:3000 in the
-# embedded mode (PostgreSQL and media under ./data, worker in-process).
+# embedded mode (PostgreSQL, media and the Whisper model under ./data, worker in-process).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh run
 source scripts/env.sh
+
+# The subtitle worker's Whisper model: tiny.en converted to ggml once into the data dir (see
+# scripts/whisper-model.sh), unless FERROTAPE_WHISPER_MODEL already names a ggml model.
+if [ -z "${FERROTAPE_WHISPER_MODEL:-}" ]; then
+  FERROTAPE_WHISPER_MODEL="$(realpath -m "${FERROTAPE_DATA_DIR:-./data}/models/ggml-tiny.en.bin")"
+  scripts/whisper-model.sh "$FERROTAPE_WHISPER_MODEL"
+fi
+export FERROTAPE_WHISPER_MODEL
 
 scripts/build-site.sh
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make test`: every test. Installs what is missing, builds the release site, starts a private
+# `make test`: every test. Installs what is missing (the Whisper model too, converted once into
+# ~/.cache/ferrotape/models), runs the model converter's tests, builds the release site, starts a private
 # PostgreSQL, an SMTP sink and an S3 server (SeaweedFS) for the integration tests, runs the Rust tests (nextest) and the end-to-end tests
 # (Playwright in Chromium against the release server on a free port with its own data dir).
 set -euo pipefail
@@ -28,6 +29,16 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'echo "== terminated" >&2; exit 143' TERM INT
+
+phase "Whisper model (tiny.en as ggml, converted once into ~/.cache/ferrotape/models)"
+# Outside the clone so that every clone and run reuses it; the Rust tests read
+# FERROTAPE_TEST_WHISPER_MODEL, the servers the end-to-end tests start FERROTAPE_WHISPER_MODEL.
+export FERROTAPE_TEST_WHISPER_MODEL="$HOME/.cache/ferrotape/models/ggml-tiny.en.bin"
+scripts/whisper-model.sh "$FERROTAPE_TEST_WHISPER_MODEL"
+export FERROTAPE_WHISPER_MODEL="$FERROTAPE_TEST_WHISPER_MODEL"
+
+phase "whisper model converter tests"
+"$FERROTAPE_VENV/bin/python" -m unittest discover -s scripts/tests -t scripts/tests
 
 phase "release build (server + wasm bundle)"
 scripts/build-site.sh
