@@ -20,7 +20,8 @@ fi
 # --- Debian packages -------------------------------------------------------------------------
 # espeak-ng: the speech of the demo talks' generated clips (and of the subtitle tests).
 # python3-venv: the project's venv holding yt-dlp (URL imports) and the test tools.
-apt_packages=(postgresql ffmpeg brotli espeak-ng python3 python3-venv)
+# cmake, clang, libclang-dev: whisper-rs builds whisper.cpp (auto-captions) from source.
+apt_packages=(postgresql ffmpeg brotli espeak-ng python3 python3-venv cmake clang libclang-dev)
 [ "$mode" = "test" ] && apt_packages+=(chromium curl)
 command -v node >/dev/null || apt_packages+=(nodejs)
 command -v npm >/dev/null || apt_packages+=(npm)

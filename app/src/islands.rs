@@ -100,6 +100,8 @@ pub struct PlayerProps {
     pub autoplay_muted: bool,
     #[serde(default)]
     pub chapters: Vec<ferrotape_model::talk::Chapter>,
+    #[serde(default)]
+    pub transcript: Vec<ferrotape_model::catalog::TranscriptLine>,
 }
 
 /// What the share island is rendered with.
@@ -147,8 +149,11 @@ fn player(props: PlayerProps, position: RwSignal<f64>) -> impl IntoView {
         embedded,
         autoplay_muted,
         chapters,
+        transcript,
     } = props;
-    view! { <Player video title duration_hint start_at position embedded autoplay_muted chapters/> }
+    view! {
+        <Player video title duration_hint start_at position embedded autoplay_muted chapters transcript/>
+    }
 }
 
 /// The inside of the share island.

@@ -56,6 +56,18 @@ pub struct TalkDetail {
     /// BCP 47 tag of the spoken language, if known.
     #[serde(default)]
     pub language: Option<String>,
+    /// What is said, line by line, from the talk's best caption track (a person's before the
+    /// machine's, the talk's language first); empty without captions.
+    #[serde(default)]
+    pub transcript: Vec<TranscriptLine>,
+}
+
+/// One line of a transcript: a caption cue's text (one line) and when it is said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TranscriptLine {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub text: String,
 }
 
 fn listed_by_default() -> bool {
@@ -81,6 +93,20 @@ pub struct PlayableVideo {
     /// While processing, the seconds every rendition lists so far (when known).
     #[serde(default)]
     pub available_seconds: Option<u64>,
+    /// Caption tracks with at least one cue, a person's before the machine's per language.
+    #[serde(default)]
+    pub captions: Vec<CaptionTrackRef>,
+}
+
+/// A caption track the player offers as a `<track kind="subtitles">`: the whole track as one
+/// WebVTT file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptionTrackRef {
+    /// BCP 47 (`srclang`).
+    pub language: String,
+    /// What the captions menu shows: "English (auto)", "Deutsch (human)".
+    pub label: String,
+    pub url: String,
 }
 
 impl PlayableVideo {

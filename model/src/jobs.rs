@@ -58,6 +58,9 @@ pub enum ResourceClass {
     Cpu,
     /// Takes a slot of the worker's GPU semaphore and counts against the fleet-wide cap.
     Gpu,
+    /// Speech recognition (Whisper): its own slots on each worker, so captions never hold a
+    /// transcode's slot and transcodes never wait behind captions.
+    Speech,
 }
 
 impl ResourceClass {
@@ -65,6 +68,7 @@ impl ResourceClass {
         match self {
             ResourceClass::Cpu => "cpu",
             ResourceClass::Gpu => "gpu",
+            ResourceClass::Speech => "speech",
         }
     }
 }

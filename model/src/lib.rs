@@ -11,6 +11,7 @@ pub mod hls;
 pub mod hls_read;
 pub mod jobs;
 pub mod ladder;
+pub mod language;
 pub mod seo;
 pub mod slug;
 pub mod studio;

@@ -121,7 +121,12 @@ pub struct VideoObject {
     pub embed_url: Option<String>,
     /// The talk's chapters, emitted as `hasPart` Clip entries (Google's key moments).
     pub chapters: Vec<crate::talk::Chapter>,
+    /// What is said, as plain text (`transcript`); empty without captions.
+    pub transcript: String,
 }
+
+/// The longest transcript JSON-LD carries: a 90-minute talk's words, with room to spare.
+const MAX_TRANSCRIPT_CHARS: usize = 200_000;
 
 /// JSON-LD for `<script type="application/ld+json">`. `<`, `>` and `&` are written as
 /// `\u003c`, `\u003e`, `\u0026`, so no title or description can close the script element.
@@ -151,6 +156,15 @@ pub fn video_object_json_ld(video: &VideoObject) -> String {
     }
     if !video.chapters.is_empty() {
         object["hasPart"] = clips(video);
+    }
+    if !video.transcript.trim().is_empty() {
+        object["transcript"] = serde_json::Value::String(
+            video
+                .transcript
+                .chars()
+                .take(MAX_TRANSCRIPT_CHARS)
+                .collect(),
+        );
     }
     object
         .to_string()
@@ -371,6 +385,7 @@ mod tests {
             content_url: "https://x.test/media/t/v/hls/master.m3u8".into(),
             embed_url: Some("https://x.test/embed/a".into()),
             chapters: Vec::new(),
+            transcript: String::new(),
         }
     }
 
@@ -400,6 +415,20 @@ mod tests {
         assert_eq!(parts[1]["url"], "https://x.test/talks/a?t=90");
         let without = video_object_json_ld(&video_object("A", ""));
         assert!(!without.contains("hasPart"));
+    }
+
+    #[test]
+    fn json_ld_carries_the_transcript_as_text_that_cannot_close_the_script() {
+        let mut video = video_object("A", "");
+        video.transcript = "Hello </script><b>world</b> & more".into();
+        let json = video_object_json_ld(&video);
+        assert!(
+            !json.contains("</script>") && !json.contains("<b>"),
+            "{json}"
+        );
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["transcript"], "Hello </script><b>world</b> & more");
+        assert!(!video_object_json_ld(&video_object("A", "")).contains("transcript"));
     }
 
     #[test]

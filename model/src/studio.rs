@@ -30,6 +30,49 @@ pub struct StudioVideo {
     pub poster_url: Option<String>,
     /// RFC 3339.
     pub created_at: String,
+    /// The video's caption tracks (filled where the studio shows them: the talk editor).
+    #[serde(default)]
+    pub captions: Vec<CaptionStatus>,
+}
+
+/// One caption track of a video as the studio shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CaptionStatus {
+    /// "English (auto)".
+    pub label: String,
+    /// `transcribing`, `ready` or `failed`.
+    pub state: String,
+    /// 0 to 1 while transcribing.
+    pub progress: f32,
+    pub eta_secs: Option<u32>,
+    pub failure_reason: Option<String>,
+    pub cues: u32,
+}
+
+impl CaptionStatus {
+    /// "English (auto): transcribing 40 % (about 2 min left)", "English (auto): 12 cues".
+    pub fn status_text(&self) -> String {
+        let what = match self.state.as_str() {
+            "transcribing" => {
+                let percent = (self.progress.clamp(0.0, 1.0) * 100.0).floor() as u32;
+                match self.eta_secs {
+                    Some(secs) => format!("transcribing {percent} % ({} left)", human_secs(secs)),
+                    None => format!("transcribing {percent} %"),
+                }
+            }
+            "failed" => format!(
+                "failed: {}",
+                self.failure_reason
+                    .as_deref()
+                    .unwrap_or("no reason was recorded")
+            ),
+            _ if self.cues == 0 => "no speech heard".to_owned(),
+            _ if self.cues == 1 => "1 cue".to_owned(),
+            _ => format!("{} cues", self.cues),
+        };
+        format!("{}: {what}", self.label)
+    }
 }
 
 impl StudioVideo {
@@ -94,6 +137,7 @@ mod tests {
             playable: false,
             poster_url: None,
             created_at: String::new(),
+            captions: Vec::new(),
         }
     }
 

@@ -157,9 +157,17 @@ fn serve_site(cli: Cli) -> Result<(), String> {
     let grace = Duration::from_secs(cli.server.shutdown_grace_secs);
     let page_cache_ttl = Duration::from_millis(cli.server.page_cache_ms);
     let page_cache_max_bytes = cli.server.page_cache_max_bytes;
-    let in_process_worker = in_process_worker.then(|| ferrotape_worker::WorkerConfig {
-        shutdown_grace: grace,
-        ..ferrotape_worker::WorkerConfig::from(&cli.worker)
+    let in_process_worker = in_process_worker.then(|| {
+        let mut config = ferrotape_worker::WorkerConfig {
+            shutdown_grace: grace,
+            ..ferrotape_worker::WorkerConfig::from(&cli.worker)
+        };
+        // The server's worker finds the provisioned model in the server's own data dir.
+        if cli.worker.whisper_model.is_none() {
+            config.transcribe.model =
+                ferrotape_worker::transcribe::whisper::default_model_path(&cli.common.data_dir);
+        }
+        config
     });
     let accounts_config = ferrotape_accounts::AccountsConfig {
         // Only the embedded default logs held mail with its links: there the log is the

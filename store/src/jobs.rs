@@ -189,7 +189,8 @@ pub async fn claim(
     if limit <= 0 || kinds.is_empty() {
         return Ok(Vec::new());
     }
-    if class == ResourceClass::Cpu {
+    // Only GPU claims count against the fleet-wide cap.
+    if class != ResourceClass::Gpu {
         return claim_rows(pool, kinds, class, limit, worker, lease).await;
     }
     let mut tx = pool.begin().await?;

@@ -811,6 +811,7 @@ impl StudioRow {
                     .video_created_at
                     .and_then(|at| at.format(&Rfc3339).ok())
                     .unwrap_or_default(),
+                captions: Vec::new(),
             }),
             _ => None,
         };

@@ -112,10 +112,19 @@ async fn published(
     )
     .fetch_all(pool)
     .await?;
-    Ok(rows
+    let mut talks: Vec<TalkDetail> = rows
         .into_iter()
         .map(PublishedTalkRow::into_detail)
-        .collect())
+        .collect();
+    for talk in &mut talks {
+        if let Some(video) = talk.video.as_mut() {
+            video.captions = crate::subtitles::captions_for(pool, tenant, video.id).await?;
+            talk.transcript =
+                crate::subtitles::transcript_for(pool, tenant, video.id, talk.language.as_deref())
+                    .await?;
+        }
+    }
+    Ok(talks)
 }
 
 impl PublishedTalkRow {
@@ -137,6 +146,7 @@ impl PublishedTalkRow {
                     available_seconds: self
                         .available_ms
                         .and_then(|ms| u64::try_from(ms / 1000).ok()),
+                    captions: Vec::new(),
                 })
             }
             _ => None,
@@ -171,6 +181,7 @@ impl PublishedTalkRow {
             description_html: String::new(),
             event: self.event,
             language: self.language,
+            transcript: Vec::new(),
         }
     }
 }

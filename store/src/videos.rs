@@ -101,6 +101,7 @@ async fn studio_rows(
             playable: row.playable,
             poster_url: row.poster_key.map(|key| format!("/media/{key}")),
             created_at: row.created_at.format(&Rfc3339).unwrap_or_default(),
+            captions: Vec::new(),
         })
         .collect())
 }
@@ -209,6 +210,7 @@ pub async fn list_for_actor(
                 playable: row.playable,
                 poster_url: row.poster_key.map(|key| format!("/media/{key}")),
                 created_at: row.created_at.format(&Rfc3339).unwrap_or_default(),
+                captions: Vec::new(),
             };
             (
                 ApiVideo {

@@ -1,11 +1,12 @@
 //! Worker settings, shared by `ferrotape-worker` and the server's in-process worker.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ferrotape_store::import_policy::{self, AllowEntry, ImportPolicy};
 
 use crate::retry::RetryPolicy;
+use crate::transcribe::TranscribeSettings;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct WorkerArgs {
@@ -107,6 +108,28 @@ pub struct WorkerArgs {
     #[arg(long, env = "FERROTAPE_IMPORT_SLOTS", value_name = "N", default_value_t = 2,
           value_parser = clap::value_parser!(u32).range(1..=64))]
     pub import_slots: u32,
+
+    /// The Whisper model (whisper.cpp's ggml format) captions are made with. Default:
+    /// models/ggml-tiny.en.bin in the data dir (the server's --data-dir; ./data for a
+    /// separate worker), which scripts/whisper-model.sh provisions.
+    #[arg(long, env = "FERROTAPE_WHISPER_MODEL", value_name = "FILE")]
+    pub whisper_model: Option<PathBuf>,
+
+    /// Transcriptions this worker runs at once (their own slots: never a transcode's).
+    #[arg(long, env = "FERROTAPE_TRANSCRIBE_SLOTS", value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub transcribe_slots: u32,
+
+    /// CPU threads each transcription decodes with. Default: the cores, at most 4.
+    #[arg(long, env = "FERROTAPE_TRANSCRIBE_THREADS", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub transcribe_threads: Option<u32>,
+
+    /// Seconds of audio decoded per window (long talks are decoded window by window, with
+    /// progress after each one).
+    #[arg(long, env = "FERROTAPE_TRANSCRIBE_WINDOW_SECS", value_name = "SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(10..=3600))]
+    pub transcribe_window_secs: u64,
 }
 
 /// How URL imports run.
@@ -168,6 +191,7 @@ pub struct WorkerConfig {
     pub tools: MediaTools,
     pub retention: crate::retention::RetentionPolicy,
     pub import: ImportSettings,
+    pub transcribe: TranscribeSettings,
 }
 
 impl Default for WorkerConfig {
@@ -183,6 +207,7 @@ impl Default for WorkerConfig {
             tools: MediaTools::default(),
             retention: crate::retention::RetentionPolicy::default(),
             import: ImportSettings::default(),
+            transcribe: TranscribeSettings::default(),
         }
     }
 }
@@ -216,6 +241,18 @@ impl From<&WorkerArgs> for WorkerConfig {
                     max_duration_secs: args.import_max_duration_secs.max(1),
                 },
                 slots: args.import_slots as usize,
+            },
+            transcribe: TranscribeSettings {
+                model: args.whisper_model.clone().unwrap_or_else(|| {
+                    crate::transcribe::whisper::default_model_path(Path::new("data"))
+                }),
+                slots: args.transcribe_slots as usize,
+                threads: args
+                    .transcribe_threads
+                    .unwrap_or_else(crate::transcribe::default_threads),
+                window: Duration::from_secs(args.transcribe_window_secs),
+                // Long enough for several words of context on each side of the cut.
+                overlap: Duration::from_secs(args.transcribe_window_secs.min(100) / 10),
             },
             ..WorkerConfig::default()
         }

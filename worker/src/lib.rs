@@ -14,6 +14,7 @@
 //! - `transcode`: the HLS ladder job; `progressive`: publishing its playlists while ffmpeg
 //!   writes them; `encoder`: encoder detection; `probe`: typed ffprobe (and the input
 //!   confinement every ffmpeg run uses); `ffmpeg`: running ffmpeg via sidecar.
+//! - `transcribe`: Whisper captions of a ready video (its own resource class and slots).
 //! - `ingest`: a file a job obtained enters the upload path (probe, store, transcode job);
 //!   `demo_video`: the demo talks' generated clips; `import`: URL imports (yt-dlp behind a
 //!   proxy that checks every destination).
@@ -34,6 +35,7 @@ pub mod retention;
 pub mod retry;
 pub mod runtime;
 pub mod transcode;
+pub mod transcribe;
 pub mod trash;
 
 use std::sync::Arc;
@@ -91,6 +93,11 @@ pub fn registry(config: &WorkerConfig, media: Arc<dyn MediaStore>) -> Registry {
         .register(cleanup::AbandonedUploads {
             media: media.clone(),
         })
+        .register(transcribe::Transcribe::new(
+            media.clone(),
+            config.tools.clone(),
+            config.transcribe.clone(),
+        ))
         .register(trash::PurgeTrash { media })
         .register(retention::Retention {
             policy: config.retention,

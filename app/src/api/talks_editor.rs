@@ -414,6 +414,8 @@ pub async fn talk_status(id: String) -> Result<StudioTalk, AppError> {
                 accounts()?
                     .media_urls()
                     .sign_studio_video(video, time::OffsetDateTime::now_utc());
+                video.captions =
+                    ferrotape_store::subtitles::statuses(&pool()?, editor.tenant, video.id).await?;
             }
             Ok(talk)
         }
@@ -736,6 +738,36 @@ pub async fn restore_talk(id: String) -> Result<(), AppError> {
     .await;
     let page = format!("/studio/talks/{}", id_text.trim());
     finish_form(result, &page, "", Some(&format!("{page}?notice=restored")))
+}
+
+/// Transcribes the talk's video again (its machine captions are replaced; a person's stay).
+#[server(endpoint = "studio/talk/transcribe")]
+pub async fn transcribe_talk(id: String) -> Result<(), AppError> {
+    use crate::server_context::{finish_form, pool};
+    let id_text = id.clone();
+    let result = async {
+        let editor = server::editor().await?;
+        let pool = pool()?;
+        let talk =
+            ferrotape_store::studio_talks::find(&pool, editor.tenant, editor.actor, talk_id(&id)?)
+                .await?;
+        let video = talk
+            .video
+            .filter(|v| v.state == ferrotape_model::VideoState::Ready)
+            .ok_or_else(|| {
+                AppError::Invalid("The talk has no ready video to transcribe.".into())
+            })?;
+        ferrotape_store::subtitles::queue_transcription(&pool, editor.tenant, video.id).await?;
+        Ok(())
+    }
+    .await;
+    let page = format!("/studio/talks/{}", id_text.trim());
+    finish_form(
+        result,
+        &page,
+        "",
+        Some(&format!("{page}?notice=transcribing")),
+    )
 }
 
 /// Gives the talk a newly uploaded video (one of the caller's without a talk); the talk keeps

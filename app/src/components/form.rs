@@ -44,6 +44,7 @@ fn notice_for_code(code: &str) -> Option<String> {
         "trashed" => "The talk is in the trash.",
         "restored" => "The talk is restored (as a draft, or unpublished).",
         "video" => "The new video is attached; the current one plays until it is ready.",
+        "transcribing" => "The captions are being made again; their progress shows above.",
         "check_inbox" => {
             "Account created. We sent a confirmation link to your email address: open it, then log in."
         }

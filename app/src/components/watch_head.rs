@@ -53,6 +53,12 @@ pub fn WatchHead(talk: TalkDetail, origin: String) -> impl IntoView {
                 content_url: format!("{origin}{}", video.master_url),
                 embed_url: Some(embed.clone()),
                 chapters: talk.chapters.clone(),
+                transcript: talk
+                    .transcript
+                    .iter()
+                    .map(|line| line.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
             })
         });
     let has_video = video.is_some();

@@ -66,6 +66,8 @@ fn EmbeddedPlayer(data: WatchData) -> impl IntoView {
                         embedded: true,
                         autoplay_muted: autoplay,
                         chapters: talk.chapters.clone(),
+                        // The embed is the player alone; the transcript stays on the page.
+                        transcript: Vec::new(),
                     };
                     let position = RwSignal::new(props.start_at as f64);
                     view! { <PreloadPlayerEngine/> <PlayerIsland props position/> }.into_any()

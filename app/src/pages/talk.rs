@@ -91,6 +91,7 @@ fn WatchView(data: WatchData) -> impl IntoView {
         video,
         chapters,
         event,
+        transcript,
         ..
     } = talk.clone();
     let date = summary.recorded_on.unwrap_or(summary.published_at.date());
@@ -113,6 +114,7 @@ fn WatchView(data: WatchData) -> impl IntoView {
                 embedded: false,
                 autoplay_muted: false,
                 chapters,
+                transcript,
             };
             view! { <PlayerIsland props position/> {processing} }.into_any()
         }

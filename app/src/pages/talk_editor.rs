@@ -19,8 +19,8 @@ use uuid::Uuid;
 
 use crate::AppError;
 use crate::api::talks_editor::{
-    AttachTalkVideo, EditorData, PublishTalk, RestoreTalk, SaveTalk, SpeakerChoice, TrashTalk,
-    talk_editor, talk_status,
+    AttachTalkVideo, EditorData, PublishTalk, RestoreTalk, SaveTalk, SpeakerChoice, TranscribeTalk,
+    TrashTalk, talk_editor, talk_status,
 };
 use crate::components::form::FormMessage;
 use crate::components::poster_frames::PosterFrames;
@@ -105,6 +105,7 @@ pub fn TalkEditorPage() -> impl IntoView {
     let trash = ServerAction::<TrashTalk>::new();
     let restore = ServerAction::<RestoreTalk>::new();
     let attach = ServerAction::<AttachTalkVideo>::new();
+    let transcribe = ServerAction::<TranscribeTalk>::new();
     // The form is reloaded only after a change went through: a refused save leaves it (and
     // what the editor typed) as it is.
     let saved = RwSignal::new(0u32);
@@ -122,6 +123,7 @@ pub fn TalkEditorPage() -> impl IntoView {
     Effect::new(move |_| watch(trash.value().get()));
     Effect::new(move |_| watch(restore.value().get()));
     Effect::new(move |_| watch(attach.value().get()));
+    Effect::new(move |_| watch(transcribe.value().get()));
 
     let refresh = RwSignal::new(0u32);
     let status = Resource::new(
@@ -203,6 +205,7 @@ pub fn TalkEditorPage() -> impl IntoView {
                                     </Transition>
                                     <SpeakerPhotos talk=data.talk.clone()/>
                                     <VideoSection talk=data.talk.clone() video_state attach/>
+                                    <CaptionsSection talk=data.talk.clone() video_state transcribe/>
                                     <TrashSection talk=data.talk.clone() trash restore/>
                                 </div>
                             </div>
@@ -241,6 +244,16 @@ fn EditorStatus(
                                 {talk.deleted_at.map(|_| view! { " " <span class="state-badge talk-state-trash">"In the trash"</span> })}
                             </dd></div>
                             <div><dt>"Video"</dt><dd><VideoStatus video=talk.video.clone()/></dd></div>
+                            <div><dt>"Captions"</dt><dd class="caption-status">
+                                {let captions = talk.video.as_ref().map(|v| v.captions.clone()).unwrap_or_default();
+                                 if captions.is_empty() {
+                                    view! { <span>"None yet: they are made once the video is ready."</span> }.into_any()
+                                 } else {
+                                    view! { <ul class="caption-list">{captions.into_iter().map(|c| view! {
+                                        <li data-caption-state=c.state.clone()>{c.status_text()}</li>
+                                    }).collect_view()}</ul> }.into_any()
+                                 }}
+                            </dd></div>
                             <div><dt>"Public address"</dt><dd>
                                 {if reachable {
                                     view! { <a href=url.clone() class="public-url">{url.clone()}</a> }.into_any()
@@ -847,6 +860,27 @@ fn VideoSection(
                     {move || processing().then_some(" The newest upload is being processed now.")}
                 </p>
             </Uploader>
+        </section>
+    }
+}
+
+/// Machine captions made again (after the video changed, or with a better model).
+#[component]
+fn CaptionsSection(
+    talk: EditableTalk,
+    video_state: Memo<Option<VideoState>>,
+    transcribe: ServerAction<TranscribeTalk>,
+) -> impl IntoView {
+    let id = talk.talk.id.to_string();
+    let ready = move || video_state.get() == Some(VideoState::Ready);
+    view! {
+        <section class="editor-panel" aria-labelledby="captions-heading">
+            <h2 id="captions-heading">"Captions"</h2>
+            <p class="field-hint">"Captions are made from the speech once the video is ready. Making them again replaces the machine's track; tracks a person edited stay."</p>
+            <ActionForm action=transcribe attr:class="inline-form">
+                <input type="hidden" name="id" value=id/>
+                <button type="submit" class="button" disabled=move || !ready()>"Make the captions again"</button>
+            </ActionForm>
         </section>
     }
 }

@@ -150,6 +150,9 @@ pub async fn attach(
     // Start at a rung that fits the player, not the top one.
     set("capLevelToPlayerSize", JsValue::TRUE);
     set("enableWorker", JsValue::TRUE);
+    // Captions come from the page's own `<track>` elements (every browser, one code path);
+    // the master's subtitle renditions are for other HLS players, and would show twice.
+    set("enableWebVTT", JsValue::FALSE);
     let hls = Hls::new(&config);
 
     let mut listeners = Vec::new();

@@ -13,7 +13,9 @@ mod engine;
 #[cfg(feature = "hydrate")]
 mod hls;
 pub mod previews;
+mod transcript;
 
+use ferrotape_model::catalog::TranscriptLine;
 use ferrotape_model::talk::Chapter;
 use ferrotape_model::{PlayableVideo, time_format};
 use leptos::html;
@@ -22,6 +24,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{HtmlVideoElement, KeyboardEvent, PointerEvent, TextTrackKind, TextTrackMode};
 
 use previews::{Tile, parse_tile};
+use transcript::Transcript;
 
 #[cfg(feature = "hydrate")]
 use engine::Engine;
@@ -85,6 +88,31 @@ struct CaptionTrack {
     /// Index in `video.textTracks`.
     index: u32,
     label: String,
+    /// BCP 47, as the track declares it (`srclang`).
+    language: String,
+}
+
+/// The captions a viewer last chose, kept in this browser's storage for every talk: a
+/// language, or off.
+mod caption_preference {
+    const KEY: &str = "ferrotape.captions";
+    const OFF: &str = "off";
+
+    fn storage() -> Option<web_sys::Storage> {
+        web_sys::window()?.local_storage().ok().flatten()
+    }
+
+    /// `None`: never chosen; `Some(None)`: turned off; `Some(Some(language))`.
+    pub fn load() -> Option<Option<String>> {
+        let value = storage()?.get_item(KEY).ok().flatten()?;
+        Some((value != OFF).then_some(value))
+    }
+
+    pub fn save(language: Option<&str>) {
+        if let Some(storage) = storage() {
+            let _ = storage.set_item(KEY, language.unwrap_or(OFF));
+        }
+    }
 }
 
 /// The seek-bar tooltip under the pointer.
@@ -151,6 +179,9 @@ pub fn Player(
     /// bar's spoken value, and (outside embeds) a list under the player that seeks.
     #[prop(optional)]
     chapters: Vec<Chapter>,
+    /// The talk's transcript: a panel under the player (outside embeds) whose lines seek.
+    #[prop(optional)]
+    transcript: Vec<TranscriptLine>,
 ) -> impl IntoView {
     let video_ref = NodeRef::<html::Video>::new();
     let player_ref = NodeRef::<html::Div>::new();
@@ -261,7 +292,11 @@ pub fn Player(
                     if track.mode() == TextTrackMode::Showing {
                         showing = Some(index);
                     }
-                    list.push(CaptionTrack { index, label });
+                    list.push(CaptionTrack {
+                        index,
+                        label,
+                        language: track.language(),
+                    });
                 }
                 // Cues load only for tracks that are at least hidden.
                 TextTrackKind::Metadata
@@ -272,6 +307,16 @@ pub fn Player(
                 }
                 _ => {}
             }
+        }
+        // The viewer's last choice, in this browser, for every talk: the same language again.
+        let preferred = caption_preference::load();
+        if showing.is_none()
+            && let Some(Some(language)) = preferred.as_ref()
+            && let Some(track) = list.iter().find(|t| &t.language == language)
+            && let Some(text_track) = tracks.get(track.index)
+        {
+            text_track.set_mode(TextTrackMode::Showing);
+            showing = Some(track.index);
         }
         captions.set(list);
         active_caption.set(showing);
@@ -296,6 +341,14 @@ pub fn Player(
         if choice.is_some() {
             last_caption.set(choice);
         }
+        let language = choice.and_then(|index| {
+            captions.with_untracked(|c| {
+                c.iter()
+                    .find(|t| t.index == index)
+                    .map(|t| t.language.clone())
+            })
+        });
+        caption_preference::save(language.as_deref());
     };
     let toggle_captions = move || {
         if active_caption.get_untracked().is_some() {
@@ -707,6 +760,10 @@ pub fn Player(
                 {video.thumbnails_url.clone().map(|src| view! {
                     <track kind="metadata" label=THUMBNAILS_LABEL src=src default=true/>
                 })}
+                {video.captions.iter().map(|track| view! {
+                    <track kind="subtitles" srclang=track.language.clone()
+                        label=track.label.clone() src=track.url.clone()/>
+                }).collect_view()}
             </video>
             <noscript>
                 <p class="player-noscript">"The player needs JavaScript. "
@@ -921,6 +978,15 @@ pub fn Player(
             </div>
         </div>
         {chapter_list}
+        {(!embedded && !transcript.is_empty()).then(|| {
+            let seek = Callback::new(move |seconds: f64| {
+                seek_to(seconds);
+                if let Some(video) = element() && video.paused() {
+                    let _ = video.play();
+                }
+            });
+            view! { <Transcript lines=transcript current seek/> }
+        })}
     }
 }
 

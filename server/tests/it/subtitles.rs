@@ -1,0 +1,389 @@
+//! Auto-captions: a talk with espeak-ng speech is transcribed by the real Whisper model
+//! (`FERROTAPE_TEST_WHISPER_MODEL`, provisioned by `make test`) in the worker, in several
+//! windows; its track, master playlist, watch page and transcript lines show the words. A
+//! silent video gets an empty track, one with no audio none, and a missing model a clear
+//! failure.
+
+use crate::common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::TestApp;
+use ferrotape_model::TenantId;
+use ferrotape_model::subtitles::Cue;
+use ferrotape_worker::transcribe::TranscribeSettings;
+
+const T: TenantId = TenantId::DEFAULT;
+
+fn model() -> PathBuf {
+    let path = std::env::var_os("FERROTAPE_TEST_WHISPER_MODEL")
+        .map(PathBuf::from)
+        .expect(
+            "FERROTAPE_TEST_WHISPER_MODEL must name the ggml model (make test provisions it with \
+         scripts/whisper-model.sh)",
+        );
+    assert!(path.is_file(), "no model at {}", path.display());
+    path
+}
+
+fn run(command: &mut Command) {
+    let output = command.output().expect("the tool runs");
+    assert!(
+        output.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A 320x180 clip whose sound is `audio` (a file, or a lavfi source when `lavfi`).
+fn clip(dir: &Path, name: &str, audio: Option<(&str, bool)>) -> PathBuf {
+    let out = dir.join(name);
+    let mut ffmpeg = Command::new("ffmpeg");
+    ffmpeg.args([
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=navy:size=320x180:rate=25",
+    ]);
+    match audio {
+        Some((source, true)) => {
+            ffmpeg.args(["-f", "lavfi", "-i", source, "-t", "6"]);
+        }
+        Some((file, false)) => {
+            ffmpeg.args(["-i", file, "-shortest"]);
+        }
+        None => {
+            ffmpeg.args(["-t", "3"]);
+        }
+    }
+    ffmpeg.args([
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+    ]);
+    if audio.is_some() {
+        ffmpeg.args(["-c:a", "aac"]);
+    }
+    run(ffmpeg.arg(&out));
+    out
+}
+
+fn speech(dir: &Path, text: &str) -> PathBuf {
+    let wav = dir.join("speech.wav");
+    run(Command::new("espeak-ng")
+        .args(["-s", "140", "-w"])
+        .arg(&wav)
+        .arg(text));
+    wav
+}
+
+/// Imports `file` into a new published talk and runs the worker until its transcription is
+/// over (or none was queued). Returns the talk's slug and the video's id.
+async fn transcribe(
+    app: &TestApp,
+    slug: &str,
+    file: &Path,
+    settings: TranscribeSettings,
+) -> uuid::Uuid {
+    common::insert_talk(
+        &app.pool,
+        T,
+        slug,
+        slug,
+        Some(time::OffsetDateTime::now_utc()),
+        &[],
+    )
+    .await;
+    let tools = ferrotape_worker::MediaTools::default();
+    let imported =
+        ferrotape_server::import::import_video(&app.pool, &*app.media, &tools, T, slug, file)
+            .await
+            .unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let config = ferrotape_worker::WorkerConfig {
+        poll_interval: Duration::from_millis(100),
+        retry: ferrotape_worker::retry::RetryPolicy {
+            base: Duration::from_millis(100),
+            max: Duration::from_millis(200),
+        },
+        transcribe: settings,
+        ..ferrotape_worker::WorkerConfig::default()
+    };
+    let worker = tokio::spawn(ferrotape_worker::run(
+        app.pool.clone(),
+        app.media.clone(),
+        config,
+        stopped,
+    ));
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let (video_state, job_state): (String, Option<String>) = sqlx::query_as(
+            "SELECT v.state::text, (SELECT j.state::text FROM jobs j WHERE j.kind = 'transcribe'
+                                     AND j.payload ->> 'video_id' = v.id::text
+                                     ORDER BY j.id DESC LIMIT 1)
+             FROM videos v WHERE v.id = $1",
+        )
+        .bind(imported.video)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        assert_ne!(video_state, "failed", "the transcode failed");
+        if matches!(
+            job_state.as_deref(),
+            Some("completed" | "discarded" | "cancelled")
+        ) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {video_state}, transcription {job_state:?}"
+        );
+
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = stop.send(true);
+    worker.await.unwrap();
+    imported.video
+}
+
+fn settings(window_secs: u64, overlap_secs: u64) -> TranscribeSettings {
+    TranscribeSettings {
+        model: model(),
+        slots: 1,
+        threads: 2,
+        window: Duration::from_secs(window_secs),
+        overlap: Duration::from_secs(overlap_secs),
+    }
+}
+
+type TrackRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    serde_json::Value,
+    Option<String>,
+    Option<String>,
+);
+
+async fn tracks(app: &TestApp, video: uuid::Uuid) -> Vec<TrackRow> {
+    sqlx::query_as(
+        "SELECT language, origin::text, state::text, failure_reason, cues, vtt_key, playlist_key
+         FROM subtitle_tracks WHERE video_id = $1",
+    )
+    .bind(video)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap()
+}
+
+fn words_of(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+#[tokio::test]
+async fn spoken_words_become_an_auto_track_in_the_master_the_page_and_the_transcript() {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let wav = speech(
+        dir.path(),
+        "Hello everyone. Welcome to the conference. Today we talk about video streaming. \
+         First we look at the encoder. Then we measure the network. \
+         Thank you very much for listening.",
+    );
+    let file = clip(dir.path(), "talk.mp4", Some((wav.to_str().unwrap(), false)));
+    // 8 s windows with 3 s of overlap: a ~15 s talk is decoded in three windows and stitched.
+    let video = transcribe(&app, "speech", &file, settings(8, 3)).await;
+
+    let tracks = tracks(&app, video).await;
+    assert_eq!(tracks.len(), 1, "{tracks:?}");
+    let (language, origin, state, failure, cues, vtt_key, playlist_key) = &tracks[0];
+    assert_eq!(
+        (language.as_str(), origin.as_str(), state.as_str()),
+        ("en", "auto", "ready"),
+        "{failure:?}"
+    );
+    let cues: Vec<Cue> = serde_json::from_value(cues.clone()).unwrap();
+    assert!(!cues.is_empty());
+    let said: Vec<String> = cues.iter().flat_map(|c| words_of(&c.text)).collect();
+    for expected in [
+        "welcome",
+        "conference",
+        "video",
+        "encoder",
+        "network",
+        "listening",
+    ] {
+        assert_eq!(
+            said.iter().filter(|w| *w == expected).count(),
+            1,
+            "{expected:?} once in {said:?} (nothing lost or doubled at the window cuts)"
+        );
+    }
+    for cue in &cues {
+        assert!(cue.start_ms < cue.end_ms && cue.end_ms <= 20_000, "{cue:?}");
+        assert!(!cue.words.is_empty());
+        for word in &cue.words {
+            assert!((0.0..=1.0).contains(&word.probability), "{word:?}");
+            assert!(
+                word.start_ms >= cue.start_ms && word.end_ms <= cue.end_ms,
+                "{word:?} in {cue:?}"
+            );
+        }
+    }
+    for pair in cues.windows(2) {
+        assert!(
+            pair[0].end_ms <= pair[1].start_ms,
+            "cues in order without overlap: {pair:?}"
+        );
+    }
+
+    // The whole-file track and the HLS rendition are stored, and the master names it.
+    let media = app.media_dir.path();
+    let vtt = std::fs::read_to_string(media.join(vtt_key.as_ref().unwrap())).unwrap();
+    assert!(vtt.starts_with("WEBVTT"), "{vtt}");
+    assert!(vtt.to_lowercase().contains("welcome"), "{vtt}");
+    let playlist = std::fs::read_to_string(media.join(playlist_key.as_ref().unwrap())).unwrap();
+    assert!(playlist.contains("#EXT-X-ENDLIST"), "{playlist}");
+    let segment = playlist
+        .lines()
+        .find(|l| !l.starts_with('#') && !l.is_empty())
+        .unwrap();
+    let folder = Path::new(playlist_key.as_ref().unwrap()).parent().unwrap();
+    let segment = std::fs::read_to_string(media.join(folder).join(segment)).unwrap();
+    assert!(
+        segment.starts_with("WEBVTT") && segment.contains("X-TIMESTAMP-MAP"),
+        "{segment}"
+    );
+    let (master_key,): (String,) = sqlx::query_as("SELECT master_key FROM videos WHERE id = $1")
+        .bind(video)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let master = std::fs::read_to_string(media.join(&master_key)).unwrap();
+    assert!(master.contains("TYPE=SUBTITLES"), "{master}");
+    assert!(
+        master.contains("LANGUAGE=\"en\"") && master.contains("English (auto)"),
+        "{master}"
+    );
+    let uri = master
+        .lines()
+        .find(|l| l.contains("TYPE=SUBTITLES"))
+        .and_then(|l| l.split("URI=\"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .unwrap();
+    let resolved = media
+        .join(Path::new(&master_key).parent().unwrap())
+        .join(uri);
+    assert_eq!(
+        std::fs::canonicalize(resolved).unwrap(),
+        std::fs::canonicalize(media.join(playlist_key.as_ref().unwrap())).unwrap()
+    );
+    for variant in master
+        .lines()
+        .filter(|l| l.starts_with("#EXT-X-STREAM-INF"))
+    {
+        assert!(variant.contains("SUBTITLES=\"subs\""), "{variant}");
+    }
+    // The player's <track> is served by /media as text/vtt.
+    let page = app.get("/talks/speech").await;
+    let track_url = format!("/media/{}", vtt_key.as_ref().unwrap());
+    assert!(
+        page.body.contains(&format!("src=\"{track_url}\"")),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("kind=\"subtitles\""));
+    let served = app.get(&track_url).await;
+    assert_eq!(served.status, 200);
+    assert_eq!(served.headers["content-type"], "text/vtt; charset=utf-8");
+    assert_eq!(served.body, vtt);
+
+    // The spoken lines are stored for search.
+    let lines: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT start_ms, text FROM transcript_lines WHERE video_id = $1 ORDER BY start_ms",
+    )
+    .bind(video)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(lines.len(), cues.len());
+    let found: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM transcript_lines WHERE video_id = $1
+           AND search @@ websearch_to_tsquery('english', 'conference')",
+    )
+    .bind(video)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(found, 1);
+}
+
+#[tokio::test]
+async fn silence_gives_an_empty_track_and_no_audio_no_track() {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let silent = clip(
+        dir.path(),
+        "silent.mp4",
+        Some(("anullsrc=r=48000:cl=stereo", true)),
+    );
+    let video = transcribe(&app, "silent", &silent, settings(300, 10)).await;
+    let tracks_of_silence = tracks(&app, video).await;
+    assert_eq!(tracks_of_silence.len(), 1, "{tracks_of_silence:?}");
+    let (_, _, state, failure, cues, ..) = &tracks_of_silence[0];
+    assert_eq!(state, "ready", "{failure:?}");
+    assert_eq!(cues, &serde_json::json!([]));
+    // An empty track is not offered to viewers.
+    let page = app.get("/talks/silent").await;
+    assert!(!page.body.contains("kind=\"subtitles\""), "{}", page.body);
+
+    let mute = clip(dir.path(), "mute.mp4", None);
+    let video = transcribe(&app, "mute", &mute, settings(300, 10)).await;
+    assert!(tracks(&app, video).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_missing_model_fails_the_job_with_a_clear_error_and_the_video_stays_ready() {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = clip(dir.path(), "tone.mp4", Some(("sine=frequency=300", true)));
+    let settings = TranscribeSettings {
+        model: dir.path().join("no-such-model.bin"),
+        ..settings(300, 10)
+    };
+    let video = transcribe(&app, "no-model", &file, settings).await;
+    let (state, error): (String, serde_json::Value) = sqlx::query_as(
+        "SELECT state::text, errors[cardinality(errors)] FROM jobs
+         WHERE kind = 'transcribe' AND payload ->> 'video_id' = $1",
+    )
+    .bind(video.to_string())
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(state, "discarded");
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .contains("no Whisper model at"),
+        "{error}"
+    );
+    let (video_state,): (String,) = sqlx::query_as("SELECT state::text FROM videos WHERE id = $1")
+        .bind(video)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(video_state, "ready");
+}
