@@ -238,6 +238,17 @@ pub struct CatalogHit {
     pub talk: TalkSummary,
     pub marked_title: Option<String>,
     pub marked_excerpt: Option<String>,
+    /// The transcript line that matches the search best, when what is said matches.
+    #[serde(default)]
+    pub spoken: Option<SpokenMatch>,
+}
+
+/// A line of a talk's transcript that matches a search, and when it is said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpokenMatch {
+    /// The line with [`MARK_START`]/[`MARK_END`] around the matches.
+    pub marked_line: String,
+    pub start_seconds: u64,
 }
 
 /// One page of the catalog.

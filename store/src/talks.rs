@@ -1,6 +1,6 @@
 //! Talks and speakers. Every function takes the tenant and scopes its query to it.
 
-use ferrotape_model::catalog::media_path;
+use ferrotape_model::catalog::{SpokenMatch, media_path};
 use ferrotape_model::{
     CatalogHit, CatalogQuery, CatalogResults, PlayableVideo, SpeakerRef, TagRef, TalkDetail,
     TalkSummary, TenantId, VideoState,
@@ -213,6 +213,8 @@ struct CatalogRow {
     poster_key: Option<String>,
     marked_title: Option<String>,
     marked_excerpt: Option<String>,
+    spoken_start_ms: Option<i64>,
+    spoken_line: Option<String>,
     total: i64,
 }
 
@@ -253,6 +255,13 @@ pub async fn catalog(
             },
             marked_title: row.marked_title,
             marked_excerpt: row.marked_excerpt,
+            spoken: row
+                .spoken_line
+                .zip(row.spoken_start_ms)
+                .map(|(marked_line, start_ms)| SpokenMatch {
+                    marked_line,
+                    start_seconds: (start_ms.max(0) / 1000) as u64,
+                }),
         })
         .collect();
     let (tags, speakers) = filters(pool, tenant).await?;
@@ -281,18 +290,31 @@ async fn catalog_page(
             SELECT CASE WHEN $2::text IS NULL THEN NULL
                         ELSE websearch_to_tsquery('english', $2) END AS q
         ),
+        -- Talks whose spoken words match (the transcript lines' own index, once).
+        spoken AS (
+            SELECT vv.talk_id, max(ts_rank_cd(l.search, search.q)) AS rank
+            FROM search
+            JOIN transcript_lines l ON l.tenant_id = $1 AND l.search @@ search.q
+            JOIN videos vv ON vv.tenant_id = l.tenant_id AND vv.id = l.video_id
+            WHERE search.q IS NOT NULL AND vv.talk_id IS NOT NULL
+            GROUP BY vv.talk_id
+        ),
         -- The page's talks, ranked, with the count of all matches: only cheap columns here,
         -- because the window count makes Postgres compute every matching row's columns.
         page AS (
             SELECT t.id, t.published_at,
+                   -- What a talk is about (title, speakers, tags, description) ranks above
+                   -- what is said in it.
                    CASE WHEN search.q IS NULL THEN 0
-                        ELSE ts_rank_cd(t.search, search.q) END AS rank,
+                        ELSE ts_rank_cd(t.search, search.q) + 0.1 * coalesce(spoken.rank, 0)
+                   END AS rank,
                    count(*) OVER () AS total
             FROM talks t
             CROSS JOIN search
+            LEFT JOIN spoken ON spoken.talk_id = t.id
             WHERE t.tenant_id = $1
               AND t.published_at IS NOT NULL AND t.published_at <= now()
-              AND (search.q IS NULL OR t.search @@ search.q)
+              AND (search.q IS NULL OR t.search @@ search.q OR spoken.talk_id IS NOT NULL)
               AND ($3::text IS NULL OR EXISTS (
                     SELECT 1 FROM talk_tags tt JOIN tags g ON g.tenant_id = tt.tenant_id AND g.id = tt.tag_id
                     WHERE tt.tenant_id = t.tenant_id AND tt.talk_id = t.id AND g.slug = $3))
@@ -318,10 +340,22 @@ async fn catalog_page(
                     ELSE ts_headline('english', t.title, search.q, $7) END AS marked_title,
                CASE WHEN search.q IS NULL OR t.description = '' THEN NULL
                     ELSE ts_headline('english', t.description, search.q, $8) END AS marked_excerpt,
+               line.start_ms AS "spoken_start_ms?",
+               CASE WHEN line.text IS NULL THEN NULL
+                    ELSE ts_headline('english', line.text, search.q, $7) END AS spoken_line,
                page.total AS "total!"
         FROM page
         JOIN talks t ON t.tenant_id = $1 AND t.id = page.id
         CROSS JOIN search
+        -- The line that matches best, earliest first, to show and to link to.
+        LEFT JOIN LATERAL (
+            SELECT l.start_ms, l.text
+            FROM transcript_lines l
+            JOIN videos vv ON vv.tenant_id = l.tenant_id AND vv.id = l.video_id
+            WHERE search.q IS NOT NULL AND l.tenant_id = t.tenant_id AND vv.talk_id = t.id
+              AND l.search @@ search.q
+            ORDER BY ts_rank_cd(l.search, search.q) DESC, l.start_ms LIMIT 1
+        ) line ON true
         LEFT JOIN LATERAL (
             SELECT vv.duration_ms, CASE WHEN vv.state = 'ready' THEN vv.poster_key END AS poster_key
             FROM videos vv

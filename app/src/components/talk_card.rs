@@ -1,6 +1,6 @@
 //! One talk in the catalog grid.
 
-use ferrotape_model::catalog::marked_segments;
+use ferrotape_model::catalog::{SpokenMatch, marked_segments};
 use ferrotape_model::{TalkSummary, time_format};
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -30,6 +30,9 @@ pub fn TalkCard(
     /// A description excerpt with search matches marked.
     #[prop(optional_no_strip)]
     marked_excerpt: Option<String>,
+    /// The transcript line the search matched, linked to its moment.
+    #[prop(optional_no_strip)]
+    spoken: Option<SpokenMatch>,
 ) -> impl IntoView {
     let href = format!("/talks/{}", talk.slug);
     let date = talk.recorded_on.unwrap_or(talk.published_at.date());
@@ -65,6 +68,19 @@ pub fn TalkCard(
                 <SpeakerLinks speakers=talk.speakers/>
             </p>
             {marked_excerpt.map(|text| view! { <p class="talk-card-excerpt">{marked(&text)}</p> })}
+            {spoken.map(|line| {
+                let at = format!("/talks/{}?t={}", talk.slug, time_format::share_time(line.start_seconds));
+                view! {
+                    <p class="talk-card-spoken">
+                        <a href=at>
+                            <span class="talk-card-spoken-time">
+                                "Said at " {time_format::clock(line.start_seconds)}
+                            </span>
+                            " “" {marked(&line.marked_line)} "”"
+                        </a>
+                    </p>
+                }
+            })}
             <p class="talk-card-date">
                 <time datetime=date.to_string()>{time_format::date(date)}</time>
             </p>

@@ -157,7 +157,7 @@ pub fn TalkGrid(page: CatalogResults) -> impl IntoView {
     view! {
         <ul class="talk-grid" role="list">
             {page.hits.into_iter().map(|hit| view! {
-                <TalkCard talk=hit.talk marked_title=hit.marked_title marked_excerpt=hit.marked_excerpt/>
+                <TalkCard talk=hit.talk marked_title=hit.marked_title marked_excerpt=hit.marked_excerpt spoken=hit.spoken/>
             }).collect_view()}
         </ul>
     }

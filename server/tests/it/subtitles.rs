@@ -328,6 +328,39 @@ async fn spoken_words_become_an_auto_track_in_the_master_the_page_and_the_transc
     .await
     .unwrap();
     assert_eq!(found, 1);
+
+    // The watch page lists the transcript, each line linked to its moment, and its JSON-LD
+    // carries it.
+    assert!(
+        page.body.contains("class=\"transcript-list\""),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("href=\"?t=") && page.body.contains("\"transcript\":\"Hello"),
+        "{}",
+        page.body
+    );
+    // The catalog finds the talk by a word only said in it, with the line and its moment.
+    let search = app.get("/?q=streaming").await;
+    assert!(search.body.contains("talk-card-spoken"), "{}", search.body);
+    let line = lines
+        .iter()
+        .find(|(_, text)| text.to_lowercase().contains("streaming"))
+        .unwrap();
+    let at = format!(
+        "href=\"/talks/speech?t={}\"",
+        ferrotape_model::time_format::share_time(line.0 as u64 / 1000)
+    );
+    assert!(search.body.contains(&at), "{at} in {}", search.body);
+    assert!(
+        search
+            .body
+            .to_lowercase()
+            .contains("<mark>streaming</mark>"),
+        "{}",
+        search.body
+    );
 }
 
 #[tokio::test]

@@ -112,11 +112,9 @@ mod tests {
             texts,
             ["Welcome to the conference.", "Today we talk.", "Later"]
         );
-        assert_eq!(
-            (cues[0].start_ms, cues[0].end_ms),
-            (0, 1_300),
-            "extended to the next cue"
-        );
+        assert_eq!((cues[0].start_ms, cues[0].end_ms), (0, 1_200));
+        // Short cues get a second on screen, as far as the next one allows.
+        assert_eq!((cues[1].start_ms, cues[1].end_ms), (1_300, 2_300));
         assert_eq!(cues[1].words.len(), 3);
         assert_eq!((cues[2].start_ms, cues[2].end_ms), (4_000, 5_000));
     }

@@ -87,8 +87,15 @@ impl Model {
         params.set_progress_callback_safe(move |percent: i32| {
             progress.store(percent.clamp(0, 100) as u32, Ordering::Relaxed);
         });
-        let stop = cancelled.clone();
-        params.set_abort_callback_safe(move || stop.load(Ordering::Relaxed));
+        // whisper-rs 0.16's `set_abort_callback_safe` calls its trampoline with the wrong type
+        // (a boxed `dyn FnMut` read as the closure), so whisper.cpp aborts at random: the raw
+        // callback reads our flag directly. `cancelled` outlives `full`, which is the only
+        // caller of the callback.
+        // SAFETY: the pointer is to the AtomicBool inside `cancelled`, alive for this call.
+        unsafe {
+            params.set_abort_callback(Some(abort_when_set));
+            params.set_abort_callback_user_data(Arc::as_ptr(&cancelled) as *mut std::ffi::c_void);
+        }
         state
             .full(params, audio)
             .map_err(|e| format!("Whisper failed: {e}"))?;
@@ -150,6 +157,13 @@ impl Model {
             language: detected,
         })
     }
+}
+
+/// whisper.cpp's abort callback: stop once the flag behind `data` is set.
+unsafe extern "C" fn abort_when_set(data: *mut std::ffi::c_void) -> bool {
+    // SAFETY: `data` is the `AtomicBool` `words` passes, alive while `full` runs.
+    let flag = unsafe { &*(data as *const AtomicBool) };
+    flag.load(Ordering::Relaxed)
 }
 
 /// whisper.cpp's own default for skipping a no-speech window.
