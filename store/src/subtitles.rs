@@ -285,8 +285,9 @@ pub async fn ready_tracks(
     tenant: TenantId,
     video: Uuid,
 ) -> Result<Vec<ReadyTrack>, StoreError> {
-    let rows: Vec<(Uuid, String, String, Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT id, language, origin::text, vtt_key, playlist_key FROM subtitle_tracks
+    // Ready rows always have both keys (a CHECK); the filter only keeps the types honest.
+    let rows: Vec<ReadyRow> = sqlx::query_as(
+        "SELECT id, language, origin::text AS origin, vtt_key, playlist_key FROM subtitle_tracks
          WHERE tenant_id = $1 AND video_id = $2 AND state = 'ready'
          ORDER BY language, origin DESC",
     )
@@ -296,16 +297,25 @@ pub async fn ready_tracks(
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(id, language, origin, vtt, playlist)| {
+        .filter_map(|row| {
             Some(ReadyTrack {
-                id,
-                language,
-                origin,
-                vtt_key: vtt?,
-                playlist_key: playlist?,
+                id: row.id,
+                language: row.language,
+                origin: row.origin,
+                vtt_key: row.vtt_key?,
+                playlist_key: row.playlist_key?,
             })
         })
         .collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct ReadyRow {
+    id: Uuid,
+    language: String,
+    origin: String,
+    vtt_key: Option<String>,
+    playlist_key: Option<String>,
 }
 
 /// The caption tracks the player offers for a video: ready, with at least one cue.
@@ -372,20 +382,12 @@ pub async fn statuses(
     tenant: TenantId,
     video: Uuid,
 ) -> Result<Vec<CaptionStatus>, StoreError> {
-    let rows: Vec<(
-        String,
-        String,
-        String,
-        f32,
-        Option<f64>,
-        Option<String>,
-        i32,
-    )> = sqlx::query_as(
-        "SELECT language, origin::text, state::text, progress,
-                    extract(epoch FROM eta_at - now())::float8, failure_reason,
-                    jsonb_array_length(cues)
-             FROM subtitle_tracks WHERE tenant_id = $1 AND video_id = $2
-             ORDER BY language, origin DESC",
+    let rows: Vec<StatusRow> = sqlx::query_as(
+        "SELECT language, origin::text AS origin, state::text AS state, progress,
+                extract(epoch FROM eta_at - now())::float8 AS eta_secs, failure_reason,
+                jsonb_array_length(cues) AS cues
+         FROM subtitle_tracks WHERE tenant_id = $1 AND video_id = $2
+         ORDER BY language, origin DESC",
     )
     .bind(tenant.0)
     .bind(video)
@@ -393,17 +395,26 @@ pub async fn statuses(
     .await?;
     Ok(rows
         .into_iter()
-        .map(
-            |(language, origin, state, progress, eta, failure_reason, cues)| CaptionStatus {
-                label: track_label(&language, &origin),
-                state,
-                progress,
-                eta_secs: eta.filter(|s| *s > 0.0).map(|s| s.ceil() as u32),
-                failure_reason,
-                cues: cues.max(0) as u32,
-            },
-        )
+        .map(|row| CaptionStatus {
+            label: track_label(&row.language, &row.origin),
+            state: row.state,
+            progress: row.progress,
+            eta_secs: row.eta_secs.filter(|s| *s > 0.0).map(|s| s.ceil() as u32),
+            failure_reason: row.failure_reason,
+            cues: row.cues.max(0) as u32,
+        })
         .collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct StatusRow {
+    language: String,
+    origin: String,
+    state: String,
+    progress: f32,
+    eta_secs: Option<f64>,
+    failure_reason: Option<String>,
+    cues: i32,
 }
 
 /// Queues a new transcription of a video (the studio's "Transcribe again"); `false` when one

@@ -420,3 +420,160 @@ async fn a_missing_model_fails_the_job_with_a_clear_error_and_the_video_stays_re
         .unwrap();
     assert_eq!(video_state, "ready");
 }
+
+/// 16 kHz mono samples of `seconds` of espeak-ng speech (the job's audio format).
+fn speech_samples(dir: &Path, seconds: u32) -> Vec<f32> {
+    let once = speech(
+        dir,
+        "We keep talking about encoders, networks and players for a long while.",
+    );
+    let raw = dir.join("speech.f32");
+    run(Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-stream_loop", "-1", "-i"])
+        .arg(&once)
+        .args([
+            "-t",
+            &seconds.to_string(),
+            "-ac",
+            "1",
+            "-ar",
+            "16000",
+            "-f",
+            "f32le",
+        ])
+        .arg(&raw));
+    std::fs::read(raw)
+        .unwrap()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_stopped_decode_ends_at_once_and_a_cancelled_job_fails_its_track() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    // Whisper itself: 90 s of speech take it many seconds; stopped after its first percent, it
+    // returns within a moment.
+    let samples = speech_samples(dir.path(), 90);
+    let model = Arc::new(ferrotape_worker::transcribe::whisper::Model::load(&model()).unwrap());
+    let (percent, stop) = (
+        Arc::new(AtomicU32::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let decode = std::thread::spawn({
+        let (model, percent, stop) = (model.clone(), percent.clone(), stop.clone());
+        move || model.words(&samples, None, 2, percent, stop)
+    });
+    let started = Instant::now();
+    while percent.load(Ordering::Relaxed) == 0 {
+        assert!(!decode.is_finished(), "the decode ended before it started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The first progress report comes after the first of three 30 s passes: the rest would
+    // take about twice as long again. Stopped, it ends within the pass it is in.
+    let (stopped_at, before_stop) = (Instant::now(), started.elapsed());
+    let reached = percent.load(Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
+    let result = decode.join().unwrap();
+    let took = stopped_at.elapsed();
+    assert!(result.is_err(), "a stopped decode is no result");
+    assert!(
+        took < before_stop,
+        "the decode went on for {took:?} after the stop ({before_stop:?} to reach {reached} %)"
+    );
+    assert!(percent.load(Ordering::Relaxed) < 60, "it stopped early");
+
+    // The job: cancelled while Whisper works, it ends cancelled and its track failed.
+    let app = TestApp::spawn().await;
+    let long = dir.path().join("long.wav");
+    run(Command::new("ffmpeg")
+        .args([
+            "-v", "error", "-y", "-f", "f32le", "-ar", "16000", "-ac", "1", "-i",
+        ])
+        .arg(dir.path().join("speech.f32"))
+        .arg(&long));
+    let file = clip(
+        dir.path(),
+        "long.mp4",
+        Some((long.to_str().unwrap(), false)),
+    );
+    common::insert_talk(
+        &app.pool,
+        T,
+        "long",
+        "long",
+        Some(time::OffsetDateTime::now_utc()),
+        &[],
+    )
+    .await;
+    let tools = ferrotape_worker::MediaTools::default();
+    let imported =
+        ferrotape_server::import::import_video(&app.pool, &*app.media, &tools, T, "long", &file)
+            .await
+            .unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let config = ferrotape_worker::WorkerConfig {
+        poll_interval: Duration::from_millis(100),
+        lease: Duration::from_secs(3),
+        transcribe: settings(300, 10),
+        ..ferrotape_worker::WorkerConfig::default()
+    };
+    let worker = tokio::spawn(ferrotape_worker::run(
+        app.pool.clone(),
+        app.media.clone(),
+        config,
+        stopped,
+    ));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let job: i64 = loop {
+        let row: Option<(i64, f32)> = sqlx::query_as(
+            "SELECT j.id, t.progress FROM jobs j JOIN subtitle_tracks t ON t.video_id = $1
+             WHERE j.kind = 'transcribe' AND j.state = 'running' AND j.payload ->> 'video_id' = $1::text",
+        )
+        .bind(imported.video)
+        .fetch_optional(&app.pool)
+        .await
+        .unwrap();
+        if let Some((id, progress)) = row
+            && progress > 0.06
+        {
+            break id;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the transcription never got going"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    ferrotape_store::jobs::cancel(&app.pool, T, job)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (state,): (String,) = sqlx::query_as("SELECT state::text FROM jobs WHERE id = $1")
+            .bind(job)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        if state == "cancelled" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the job is still {state}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (state, reason): (String, Option<String>) = sqlx::query_as(
+        "SELECT state::text, failure_reason FROM subtitle_tracks WHERE video_id = $1",
+    )
+    .bind(imported.video)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (state.as_str(), reason.as_deref()),
+        ("failed", Some("the transcription was cancelled"))
+    );
+    let _ = stop.send(true);
+    worker.await.unwrap();
+}

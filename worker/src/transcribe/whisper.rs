@@ -89,8 +89,8 @@ impl Model {
         });
         // whisper-rs 0.16's `set_abort_callback_safe` calls its trampoline with the wrong type
         // (a boxed `dyn FnMut` read as the closure), so whisper.cpp aborts at random: the raw
-        // callback reads our flag directly. `cancelled` outlives `full`, which is the only
-        // caller of the callback.
+        // callback reads our flag directly. whisper.cpp asks it after each encoder pass and
+        // each decoder step, so a stop takes effect within one of those.
         // SAFETY: the pointer is to the AtomicBool inside `cancelled`, alive for this call.
         unsafe {
             params.set_abort_callback(Some(abort_when_set));
