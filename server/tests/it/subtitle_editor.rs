@@ -757,3 +757,83 @@ async fn another_editors_talk_is_not_found_and_an_admin_may() {
     let anonymous = app.get(&base).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }
+
+/// The editor page: the player, the editor's data and the loader of its own bundle, which no
+/// other page names.
+#[tokio::test]
+async fn the_editor_page_loads_the_editor_bundle_and_no_other_page_does() {
+    let app = TestApp::spawn().await;
+    let (mut browser, user) = editor(&app, "ed@example.test", "10.3.0.8").await;
+    let talk = talk_with_video(&app, &mut browser, user).await;
+    let created = import(&mut browser, talk.id, "language=en", None, FILE).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+
+    let page = browser
+        .get(&format!("/studio/talks/{}/subtitles", talk.id))
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let html = &page.body;
+    assert!(html.contains("id=\"subtitle-editor\""), "{html}");
+    assert!(html.contains(&talk.id.to_string()));
+    assert!(
+        html.contains("English (human)"),
+        "the tracks are in the props"
+    );
+    assert!(html.contains("/pkg/subtitle_editor.js"), "{html}");
+    assert!(html.contains("/pkg/subtitle_editor.wasm"));
+    assert!(html.contains("/media/s/"), "signed media URLs");
+    assert!(html.contains("waveform.json"));
+    assert!(html.contains("Keyboard shortcuts"));
+    assert!(html.contains("<video"), "the player");
+    // The loader script carries the page's nonce, so the CSP lets it run.
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a script nonce");
+    let loader = html
+        .split("<script")
+        .find(|s| s.contains("subtitle_editor.js"))
+        .unwrap();
+    assert!(loader.contains(&format!("nonce=\"{nonce}\"")), "{loader}");
+
+    // The talk editor links to it (a full page load); neither it nor the public pages load
+    // the editor bundle.
+    let editor_page = browser.get(&format!("/studio/talks/{}", talk.id)).await;
+    assert_eq!(editor_page.status, StatusCode::OK);
+    assert!(
+        editor_page
+            .body
+            .contains(&format!("/studio/talks/{}/subtitles", talk.id))
+    );
+    for path in [
+        format!("/studio/talks/{}", talk.id),
+        "/studio".to_owned(),
+        "/".to_owned(),
+    ] {
+        let other = browser.get(&path).await;
+        assert!(
+            !other.body.contains("subtitle_editor"),
+            "{path} names the editor bundle"
+        );
+    }
+
+    // The page's data as a server function; another editor gets a 404.
+    let data = browser
+        .server_fn("studio/talk/subtitles", &[("id", &talk.id.to_string())])
+        .await;
+    assert_eq!(data.status, StatusCode::OK, "{}", data.body);
+    assert_eq!(data.json()["duration_ms"], 120000);
+    assert_eq!(data.json()["tracks"][0]["language"], "en");
+    let (mut other, _) = editor(&app, "other@example.test", "10.3.0.9").await;
+    let refused = other
+        .server_fn("studio/talk/subtitles", &[("id", &talk.id.to_string())])
+        .await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND);
+    let page = other
+        .get(&format!("/studio/talks/{}/subtitles", talk.id))
+        .await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(!page.body.contains("data-props"));
+}
