@@ -86,6 +86,17 @@ const SUMMARY_COLUMNS: &str = "id, language, origin::text, state::text, revision
      published_revision, edited, jsonb_array_length(cues)";
 
 type SummaryRow = (Uuid, String, String, String, i32, Option<i32>, bool, i32);
+type TrackRow = (
+    sqlx::types::Json<Vec<Cue>>,
+    Uuid,
+    String,
+    String,
+    String,
+    i32,
+    Option<i32>,
+    bool,
+    i32,
+);
 
 fn summary(
     (id, language, origin, state, revision, published, edited, cues): SummaryRow,
@@ -131,17 +142,7 @@ pub async fn get(
     track: Uuid,
 ) -> Result<EditableTrack, StoreError> {
     let video = talk_video(pool, tenant, actor, talk).await?;
-    let row: Option<(
-        sqlx::types::Json<Vec<Cue>>,
-        Uuid,
-        String,
-        String,
-        String,
-        i32,
-        Option<i32>,
-        bool,
-        i32,
-    )> = sqlx::query_as(&format!(
+    let row: Option<TrackRow> = sqlx::query_as(&format!(
         "SELECT cues, {SUMMARY_COLUMNS} FROM subtitle_tracks
              WHERE tenant_id = $1 AND video_id = $2 AND id = $3"
     ))

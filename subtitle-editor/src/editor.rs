@@ -57,6 +57,10 @@ pub struct Ed {
     pub version: RwSignal<u64>,
     saved_version: StoredValue<u64>,
     pub selected: RwSignal<Option<usize>>,
+    /// Bumped with `version` except by typing in the cue panel, so the panel (and the text
+    /// field being typed in) is not rebuilt under the typist's fingers.
+    pub panel: RwSignal<u64>,
+    quiet_panel: StoredValue<bool>,
     pub track: RwSignal<Option<TrackSummary>>,
     pub tracks: RwSignal<Vec<TrackSummary>>,
     undo: StoredValue<Vec<Vec<Cue>>>,
@@ -132,6 +136,8 @@ impl Ed {
             version: RwSignal::new(0),
             saved_version: StoredValue::new(0),
             selected: RwSignal::new(None),
+            panel: RwSignal::new(0),
+            quiet_panel: StoredValue::new(false),
             track: RwSignal::new(None),
             tracks: RwSignal::new(data.tracks.clone()),
             undo: StoredValue::new(Vec::new()),
@@ -199,6 +205,9 @@ impl Ed {
 
     fn changed(&self) {
         self.version.update(|v| *v += 1);
+        if !self.quiet_panel.get_value() {
+            self.panel.update(|v| *v += 1);
+        }
         if !matches!(self.save_state.get_untracked(), SaveState::Stale(_)) {
             self.save_state.set(SaveState::Dirty);
             self.schedule_save(AUTOSAVE_MS);
@@ -367,6 +376,7 @@ impl Ed {
                             ed.selected.set(None);
                             ed.remember(track.summary);
                             ed.version.update(|v| *v += 1);
+                            ed.panel.update(|v| *v += 1);
                             ed.saved_version.set_value(ed.version.get_untracked());
                             ed.save_state.set(SaveState::Saved);
                             ed.notice.set(String::new());
@@ -537,6 +547,7 @@ impl Ed {
     }
 
     pub fn set_text(&self, i: usize, text: String) {
+        self.quiet_panel.set_value(true);
         self.edit(Some(format!("text:{i}")), move |cues| {
             let cue = cues.get_mut(i)?;
             if cue.text == text {
@@ -545,6 +556,7 @@ impl Ed {
             cue.text = text;
             Some(Some(i))
         });
+        self.quiet_panel.set_value(false);
     }
 
     pub fn set_cue_times(&self, i: usize, start: Option<u64>, end: Option<u64>) {
@@ -676,6 +688,13 @@ fn on_key(ed: Ed, ev: web_sys::KeyboardEvent) {
                 let _ = timeline.unchecked_into::<web_sys::HtmlElement>().focus();
             }
         }
+        return;
+    }
+    let on_control = ev
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .is_some_and(|e| matches!(e.tag_name().as_str(), "BUTTON" | "A" | "SUMMARY"));
+    if on_control && (key == "Enter" || key == " ") {
         return;
     }
     let handled = match key.as_str() {
@@ -866,7 +885,7 @@ fn SelectedCue(
     warnings: Memo<Vec<ferrotape_model::subtitles::CueWarning>>,
 ) -> impl IntoView {
     let cue = move || {
-        ed.version.track();
+        ed.panel.track();
         let i = ed.selected.get()?;
         ed.cues
             .with_value(|cues| cues.get(i).cloned())
@@ -879,7 +898,6 @@ fn SelectedCue(
                 None => view! { <p class="field-hint">"Select a cue on the timeline (click it, or ← →), or add one with N."</p> }.into_any(),
                 Some((i, c)) => {
                     let words = c.words.clone();
-                    let own: Vec<_> = warnings.get().into_iter().filter(|w| w.cue_index == i).collect();
                     view! {
                         <p class="cue-number">{format!("Cue {} of {}", i + 1, ed.cues.with_value(Vec::len))}</p>
                         <div class="cue-times">
@@ -918,7 +936,8 @@ fn SelectedCue(
                             </p>
                         })}
                         <ul class="cue-warnings">
-                            {own.into_iter().map(|w| view! { <li>{w.message}</li> }).collect_view()}
+                            {move || warnings.get().into_iter().filter(|w| w.cue_index == i)
+                                .map(|w| view! { <li>{w.message}</li> }).collect_view()}
                         </ul>
                     }.into_any()
                 }

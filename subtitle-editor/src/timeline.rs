@@ -24,6 +24,9 @@ const HEIGHT: f64 = 96.0;
 /// Peaks per second in `waveform.json`.
 const DEFAULT_RATE: f64 = 100.0;
 
+/// The playhead's animation-frame callback, which schedules itself again.
+type FrameLoop = Rc<RefCell<Option<Closure<dyn FnMut()>>>>;
+
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
     Move,
@@ -240,7 +243,7 @@ pub fn Timeline(
 
     // The playhead follows the video every frame (one style write), and the view follows the
     // playhead while playing.
-    let frame: Rc<RefCell<Option<Closure<dyn FnMut()>>>> = Rc::new(RefCell::new(None));
+    let frame: FrameLoop = Rc::new(RefCell::new(None));
     let again = frame.clone();
     *frame.borrow_mut() = Some(Closure::new(move || {
         if let Some(line) = playhead.get_untracked() {
