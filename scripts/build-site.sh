@@ -10,35 +10,39 @@ source scripts/env.sh
 
 cargo leptos build --release
 
-# The viewer bundle (viewer/, see app/src/islands.rs): built like cargo-leptos builds the app's
-# (same target dir, profile and LEPTOS_* variables, so the shared crates compile once), then
-# bound and optimised the same way.
+# The second and third bundles — the viewer's (viewer/, see app/src/islands.rs) and the subtitle
+# editor's (subtitle-editor/, loaded by /studio/talks/{id}/subtitles only) — built like
+# cargo-leptos builds the app's (same target dir, profile and LEPTOS_* variables, so the shared
+# crates compile once), then bound and optimised the same way.
 export LEPTOS_OUTPUT_NAME=ferrotape LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg \
   LEPTOS_SITE_ADDR=127.0.0.1:3000 LEPTOS_RELOAD_PORT=3001 LEPTOS_LIB_DIR=frontend \
   LEPTOS_BIN_DIR=server LEPTOS_JS_MINIFY=true LEPTOS_HASH_FILES=false
-cargo build --package=ferrotape-viewer --lib --target-dir="$TARGET_DIR/front" \
-  --target=wasm32-unknown-unknown --no-default-features --profile=wasm-release
-viewer_wasm="$TARGET_DIR/front/wasm32-unknown-unknown/wasm-release/ferrotape_viewer.wasm"
-# Binding and optimising take a while: done into a folder of their own (cargo-leptos empties
-# the site's pkg/ on every build) and skipped while that output is newer than what cargo built
-# and than this script (which says how it is made). Written under temporary names and renamed
-# last, so an interrupted run leaves no half bundle.
-bundle="$TARGET_DIR/front/viewer-bundle"
-if [ ! "$bundle/viewer.wasm" -nt "$viewer_wasm" ] || [ ! "$bundle/viewer.wasm" -nt scripts/build-site.sh ] \
-  || [ ! -f "$bundle/viewer.js" ]; then
-  rm -rf "$bundle.tmp"
-  wasm-bindgen --target=web --out-name=viewer --out-dir="$bundle.tmp" "$viewer_wasm"
-  wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-    "$bundle.tmp/viewer_bg.wasm" -o "$bundle.tmp/viewer.wasm"
-  # Minified like cargo-leptos minifies the app's glue (esbuild from npm, package.json).
-  esbuild "$bundle.tmp/viewer.js" --minify --format=esm --log-level=warning \
-    --outfile="$bundle.tmp/viewer.min.js"
-  mv "$bundle.tmp/viewer.min.js" "$bundle.tmp/viewer.js"
-  rm -rf "$bundle"
-  mv "$bundle.tmp" "$bundle"
-fi
-install -D -m 644 "$bundle/viewer.js" target/site/pkg/viewer.js
-install -D -m 644 "$bundle/viewer.wasm" target/site/pkg/viewer.wasm
+for spec in ferrotape-viewer:viewer ferrotape-subtitle-editor:subtitle_editor; do
+  package="${spec%%:*}" name="${spec##*:}"
+  cargo build --package="$package" --lib --target-dir="$TARGET_DIR/front" \
+    --target=wasm32-unknown-unknown --no-default-features --profile=wasm-release
+  wasm="$TARGET_DIR/front/wasm32-unknown-unknown/wasm-release/${package//-/_}.wasm"
+  # Binding and optimising take a while: done into a folder of their own (cargo-leptos empties
+  # the site's pkg/ on every build) and skipped while that output is newer than what cargo built
+  # and than this script (which says how it is made). Written under temporary names and renamed
+  # last, so an interrupted run leaves no half bundle.
+  bundle="$TARGET_DIR/front/$name-bundle"
+  if [ ! "$bundle/$name.wasm" -nt "$wasm" ] || [ ! "$bundle/$name.wasm" -nt scripts/build-site.sh ] \
+    || [ ! -f "$bundle/$name.js" ]; then
+    rm -rf "$bundle.tmp"
+    wasm-bindgen --target=web --out-name="$name" --out-dir="$bundle.tmp" "$wasm"
+    wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+      "$bundle.tmp/${name}_bg.wasm" -o "$bundle.tmp/$name.wasm"
+    # Minified like cargo-leptos minifies the app's glue (esbuild from npm, package.json).
+    esbuild "$bundle.tmp/$name.js" --minify --format=esm --log-level=warning \
+      --outfile="$bundle.tmp/$name.min.js"
+    mv "$bundle.tmp/$name.min.js" "$bundle.tmp/$name.js"
+    rm -rf "$bundle"
+    mv "$bundle.tmp" "$bundle"
+  fi
+  install -D -m 644 "$bundle/$name.js" "target/site/pkg/$name.js"
+  install -D -m 644 "$bundle/$name.wasm" "target/site/pkg/$name.wasm"
+done
 
 hls_js="node_modules/hls.js/dist/hls.light.min.js"
 [ -f "$hls_js" ] || { echo "build-site: $hls_js is missing; run scripts/setup.sh" >&2; exit 1; }

@@ -41,7 +41,7 @@ pub struct StudioVideo {
 pub struct CaptionStatus {
     /// "English (auto)".
     pub label: String,
-    /// `transcribing`, `ready` or `failed`.
+    /// `draft` (imported, never published), `transcribing`, `ready` or `failed`.
     pub state: String,
     /// 0 to 1 while transcribing.
     pub progress: f32,
@@ -67,6 +67,8 @@ impl CaptionStatus {
                     .as_deref()
                     .unwrap_or("no reason was recorded")
             ),
+            "draft" if self.cues == 1 => "draft of 1 cue, not published".to_owned(),
+            "draft" => format!("draft of {} cues, not published", self.cues),
             _ if self.cues == 0 => "no speech heard".to_owned(),
             _ if self.cues == 1 => "1 cue".to_owned(),
             _ => format!("{} cues", self.cues),

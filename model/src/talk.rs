@@ -315,7 +315,7 @@ impl TalkFields {
 }
 
 /// `en`, `pt-BR`, `zh-Hant-TW`: a primary language of 2–3 letters and short subtags.
-pub(crate) fn is_language_tag(tag: &str) -> bool {
+pub fn is_language_tag(tag: &str) -> bool {
     let mut parts = tag.split('-');
     let primary_ok = parts
         .next()

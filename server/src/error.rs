@@ -25,6 +25,10 @@ pub enum ApiError {
     /// A refusal with a stable machine-readable code (`file_too_large`, `not_playable`, …).
     #[error("{2}")]
     Coded(StatusCode, &'static str, String),
+    /// A subtitle file that cannot be read: 422 listing every problem with its line (413 for
+    /// one over the size limit).
+    #[error(transparent)]
+    Subtitles(ferrotape_model::subtitles::SubtitleError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -75,6 +79,23 @@ impl IntoResponse for ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("{what} is temporarily unavailable; try again in a moment"),
             ),
+            ApiError::Subtitles(err) => {
+                use ferrotape_model::subtitles::SubtitleError;
+                let (status, code) = match &err {
+                    SubtitleError::TooLarge { .. } => {
+                        (StatusCode::PAYLOAD_TOO_LARGE, "subtitle_file_too_large")
+                    }
+                    SubtitleError::Invalid { .. } => {
+                        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_subtitles")
+                    }
+                };
+                let body = json!({
+                    "error": format!("{err}; nothing was stored"),
+                    "code": code,
+                    "problems": err.problems(),
+                });
+                return (status, Json(body)).into_response();
+            }
             ApiError::Store(StoreError::Invalid(field)) => {
                 let body = json!({
                     "error": field.message,

@@ -57,8 +57,9 @@ const PRIVATE_GROWING: &str = "private, no-cache";
 /// player has no business fetching.
 fn kind_of(key: &str) -> Option<(&'static str, &'static str)> {
     let content_type = content_type_of(key)?;
-    // Playlists and text tracks change (re-transcode, subtitle edits); the rest never does.
-    let cache = if key.ends_with(".m3u8") || key.ends_with(".vtt") {
+    // Playlists, text tracks and the waveform change (re-transcode, subtitle edits, a new
+    // transcription); the rest never does.
+    let cache = if key.ends_with(".m3u8") || key.ends_with(".vtt") || key.ends_with(".json") {
         SHORT_LIVED
     } else {
         IMMUTABLE

@@ -20,6 +20,7 @@ pub mod s3;
 pub mod speakers;
 pub mod startup;
 pub mod studio_talks;
+pub mod subtitle_editing;
 pub mod subtitles;
 pub mod tags;
 pub mod talks;

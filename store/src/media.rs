@@ -171,6 +171,8 @@ pub fn content_type_of(key: &str) -> Option<&'static str> {
         "m4a" => "audio/mp4",
         "jpg" => "image/jpeg",
         "vtt" => "text/vtt; charset=utf-8",
+        // The subtitle editor's waveform (`{tenant}/{video}/subs/waveform.json`).
+        "json" => "application/json",
         _ => return None,
     })
 }
@@ -448,5 +450,23 @@ mod tests {
         ] {
             assert!(media.path_of(hostile).is_err(), "{hostile:?} was accepted");
         }
+    }
+
+    #[test]
+    fn served_extensions_have_their_types() {
+        assert_eq!(
+            content_type_of("t/v/subs/waveform.json"),
+            Some("application/json")
+        );
+        assert_eq!(
+            content_type_of("t/v/subs/x/r2/captions.vtt"),
+            Some("text/vtt; charset=utf-8")
+        );
+        assert_eq!(
+            content_type_of("t/v/hls/master.m3u8"),
+            Some("application/vnd.apple.mpegurl")
+        );
+        assert_eq!(content_type_of("t/v/source/original.mkv"), None);
+        assert_eq!(content_type_of("t/v/subs/json"), None);
     }
 }

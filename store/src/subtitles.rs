@@ -56,7 +56,7 @@ pub enum TrackStart {
 }
 
 /// Takes the machine's track of `language` for a new transcription: a new row, or the
-/// existing `auto` one back to `transcribing` (players stop listing it until `finish`
+/// existing `auto` one nobody edited (see `subtitle_editing`) back to `transcribing` (players stop listing it until `finish`
 /// publishes the new revision; its old files are deleted then).
 pub async fn start(
     pool: &PgPool,
@@ -71,7 +71,7 @@ pub async fn start(
          ON CONFLICT (tenant_id, video_id, language) DO UPDATE
              SET model = EXCLUDED.model, state = 'transcribing', progress = 0, eta_at = NULL,
                  failure_reason = NULL, updated_at = now()
-             WHERE subtitle_tracks.origin = 'auto'
+             WHERE subtitle_tracks.origin = 'auto' AND NOT subtitle_tracks.edited
          RETURNING id, origin::text, revision",
     )
     .bind(tenant.0)
@@ -237,7 +237,7 @@ fn folder_of(key: &str) -> Option<&str> {
     key.rsplit_once('/').map(|(folder, _)| folder)
 }
 
-async fn replace_lines(
+pub(crate) async fn replace_lines(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     tenant: TenantId,
     track: Uuid,

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod api_keys;
 pub mod jobs;
 pub mod studio;
+pub mod subtitle_editor;
 pub mod talks;
 pub mod talks_editor;
 

@@ -8,5 +8,6 @@ pub mod jobs;
 pub mod not_found;
 pub mod speaker;
 pub mod studio;
+pub mod subtitle_editor;
 pub mod talk;
 pub mod talk_editor;

@@ -877,6 +877,8 @@ fn CaptionsSection(
         <section class="editor-panel" aria-labelledby="captions-heading">
             <h2 id="captions-heading">"Captions"</h2>
             <p class="field-hint">"Captions are made from the speech once the video is ready. Making them again replaces the machine's track; tracks a person edited stay."</p>
+            // A full page load: the editor's own bundle is loaded by that page only.
+            <p><a class="button" href=format!("/studio/talks/{id}/subtitles") rel="external">"Edit the subtitles"</a></p>
             <ActionForm action=transcribe attr:class="inline-form">
                 <input type="hidden" name="id" value=id/>
                 <button type="submit" class="button" disabled=move || !ready()>"Make the captions again"</button>

@@ -10,6 +10,7 @@
 
 mod checks;
 mod cue;
+mod editing;
 mod hls;
 mod srt;
 mod text;
@@ -25,6 +26,7 @@ pub use cue::{
     Cue, CueError, MAX_CUE_TEXT_CHARS, SubtitleTrack, TrackError, TrackKind, Word, normalize_text,
     sort_cues, validate_cues,
 };
+pub use editing::{CueSave, EditableTrack, SubtitleEditorData, TrackList, TrackSummary};
 pub use hls::{
     DEFAULT_SEGMENT_MS, MPEGTS_FOR_ZERO_START, SUBTITLE_GROUP_ID, SegmentedVtt, SubtitleHlsError,
     SubtitleRendition, VttSegment, master_with_subtitles, segment_vtt,

@@ -25,6 +25,8 @@ pub struct ErrorBody {
     pub error: String,
     pub code: Option<String>,
     pub field: Option<String>,
+    /// A refused subtitle file's problems, each with its line.
+    pub problems: Option<Vec<ferrotape_model::subtitles::Problem>>,
 }
 
 #[derive(OpenApi)]
@@ -46,7 +48,8 @@ pub struct ErrorBody {
             applies to whatever is current (last write wins).\n\n\
             **Lists** are pages of at most `limit` items (1–100, default 50) with `next`, the \
             `cursor` of the following page; absent on the last page.\n\n\
-            **Errors** are JSON `{error, code?, field?}`; a refused field is a 422 naming it.",
+            **Errors** are JSON `{error, code?, field?}`; a refused field is a 422 naming it; a \
+            refused subtitle file a 422 with `problems` (`{line, message}`).",
     ),
     components(schemas(ErrorBody)),
     modifiers(&Security),
@@ -55,6 +58,7 @@ pub struct ErrorBody {
         (name = "speakers", description = "The site's speaker profiles"),
         (name = "tags", description = "The site's tags"),
         (name = "videos", description = "Uploaded videos"),
+        (name = "subtitles", description = "The caption tracks of a talk's video, as the subtitle editor edits them"),
         (name = "uploads", description = "The resumable upload protocol"),
         (name = "imports", description = "Videos imported from a URL"),
         (name = "api-keys", description = "API keys (with a session only)"),

@@ -13,6 +13,7 @@ pub mod imports;
 pub mod paging;
 pub mod speakers;
 pub mod studio;
+pub mod subtitles;
 pub mod tags;
 pub mod talks;
 pub mod uploads;
@@ -56,6 +57,7 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
         .merge(imports::routes())
         .merge(images::routes())
         .merge(studio::routes())
+        .merge(subtitles::routes())
         .merge(docs::routes())
 }
 

@@ -29,6 +29,7 @@ mod seo;
 mod studio_editor;
 mod studio_events;
 mod studio_talks;
+mod subtitle_editor;
 mod subtitles;
 mod tenancy;
 mod transcode_attempts;

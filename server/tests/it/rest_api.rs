@@ -881,6 +881,7 @@ async fn the_openapi_document_describes_exactly_the_routes_served() {
     for (template, item) in doc["paths"].as_object().unwrap() {
         let path = template
             .replace("{id}", "00000000-0000-4000-8000-000000000000")
+            .replace("{track}", "00000000-0000-4000-8000-000000000001")
             .replace("{n}", "0");
         for method in methods {
             let request = api(method.to_uppercase().parse().unwrap(), &path, &key)
