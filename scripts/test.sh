@@ -71,7 +71,8 @@ phase "compile-time SQL data (.sqlx) is current"
 FERROTAPE_BIN="$server_bin" scripts/sqlx-prepare.sh --check
 
 phase "Rust tests"
-cargo nextest run --workspace --exclude ferrotape-frontend --exclude ferrotape-viewer --no-fail-fast
+cargo nextest run --workspace --exclude ferrotape-frontend --exclude ferrotape-viewer \
+  --exclude ferrotape-subtitle-editor --no-fail-fast
 
 phase "end-to-end tests"
 scripts/e2e.sh "$server_bin" "$work/e2e"
