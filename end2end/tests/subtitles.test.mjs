@@ -197,6 +197,8 @@ test('editors fix captions on the timeline, and a stale tab loses nothing', asyn
   await page.setViewportSize({ width: 390, height: 844 });
   await page.waitForTimeout(300);
   await page.screenshot({ path: `${ARTIFACTS_DIR}/subtitle-editor-390x844.png`, fullPage: true });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the editor scrolls sideways by ${overflow} px at 390 px`);
   await page.setViewportSize({ width: 1280, height: 900 });
 
   // A second tab saves first; this tab's save is then refused, and the other tab's text stays.
