@@ -110,7 +110,7 @@ fn summary(
         revision,
         published_revision: published,
         edited,
-        cues: cues.max(0) as u32,
+        cue_count: cues.max(0) as u32,
     }
 }
 

@@ -364,7 +364,7 @@ impl Ed {
         spawn_local(async move {
             match api::get(&url).await {
                 Ok(answer) if answer.ok() => {
-                    match serde_json::from_str::<EditableTrack>(&answer.body) {
+                    match parse_track(&answer.body) {
                         Ok(track) => {
                             // A track may run past the video (imported for a longer cut):
                             // the timeline reaches its last cue.
@@ -638,6 +638,18 @@ impl Ed {
     }
 }
 
+/// A track with its cues, read through a JSON value: a server from before `cue_count` sent
+/// the count as a second `cues` key, which the value drops (the last key wins).
+fn parse_track(body: &str) -> Result<EditableTrack, serde_json::Error> {
+    let mut value: serde_json::Value = serde_json::from_str(body)?;
+    let cues: Vec<Cue> = serde_json::from_value(value["cues"].take())?;
+    if let Some(object) = value.as_object_mut() {
+        object.remove("cues");
+    }
+    let summary: TrackSummary = serde_json::from_value(value)?;
+    Ok(EditableTrack { summary, cues })
+}
+
 /// New times for a cue, its word timings kept inside it.
 pub fn set_times(cue: &mut Cue, start: u64, end: u64) {
     cue.start_ms = start;
@@ -869,7 +881,7 @@ fn TrackPicker(ed: Ed) -> impl IntoView {
                 {move || {
                     let current = ed.track.get().map(|t| t.id);
                     ed.tracks.get().into_iter().map(|t| {
-                        let label = format!("{} · {} cues{}", t.label, t.cues,
+                        let label = format!("{} · {} cues{}", t.label, t.cue_count,
                             if t.unpublished_changes() { " · unpublished changes" } else { "" });
                         view! { <option value=t.id.to_string() selected=current == Some(t.id)>{label}</option> }
                     }).collect_view()
@@ -1033,7 +1045,7 @@ fn ImportExport(ed: Ed) -> impl IntoView {
                     if let Ok(summary) = serde_json::from_str::<TrackSummary>(&answer.body) {
                         ed.notice.set(format!(
                             "Imported {} cues into {}.",
-                            summary.cues, summary.label
+                            summary.cue_count, summary.label
                         ));
                         ed.load_track(summary.id);
                     }

@@ -28,7 +28,9 @@ pub struct TrackSummary {
     /// Whether a person changed the cues (a publication then labels the track `human`, and
     /// a new transcription leaves it alone).
     pub edited: bool,
-    pub cues: u32,
+    /// How many cues it has (`cue_count`, so a track with its cues can carry both).
+    #[serde(default)]
+    pub cue_count: u32,
 }
 
 impl TrackSummary {

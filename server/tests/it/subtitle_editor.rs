@@ -170,7 +170,7 @@ async fn a_track_is_imported_edited_published_exported_and_deleted() {
     let summary = created.json();
     assert_eq!(summary["origin"], "human");
     assert_eq!(summary["state"], "draft");
-    assert_eq!(summary["cues"], 3);
+    assert_eq!(summary["cue_count"], 3);
     assert_eq!(summary["published_revision"], Value::Null);
     let track = summary["id"].as_str().unwrap().to_owned();
     assert_eq!(
@@ -179,6 +179,12 @@ async fn a_track_is_imported_edited_published_exported_and_deleted() {
     );
     let loaded = get_track(&mut browser, talk.id, &track).await;
     assert_eq!(loaded["revision"], 1);
+    assert_eq!(loaded["cue_count"], 3);
+    let raw = browser
+        .get(&format!("/api/v1/talks/{}/subtitles/{track}", talk.id))
+        .await
+        .body;
+    assert_eq!(raw.matches("\"cues\"").count(), 1, "{raw}");
     assert_eq!(loaded["cues"][1]["text"], "alert(1) <b> is text");
     assert_eq!(loaded["cues"][0]["start_ms"], 1000);
 
@@ -403,7 +409,7 @@ async fn a_track_is_imported_edited_published_exported_and_deleted() {
     .await;
     assert_eq!(replaced.status, StatusCode::OK, "{}", replaced.body);
     assert_eq!(replaced.json()["id"], track.as_str());
-    assert_eq!(replaced.json()["cues"], 1);
+    assert_eq!(replaced.json()["cue_count"], 1);
     assert_eq!(track_count(&app).await, 1);
     // The published files stay those of revision 5 until the next publication.
     let master = read_text(&app, &talk.master_key).await.unwrap();
@@ -666,7 +672,7 @@ async fn malformed_files_are_refused_with_their_lines_and_nothing_is_stored() {
     // A file that is fine after all those is stored whole.
     let ok = import(&mut browser, talk.id, "language=en", None, FILE).await;
     assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.body);
-    assert_eq!(ok.json()["cues"], 3);
+    assert_eq!(ok.json()["cue_count"], 3);
     // And a bad file into that existing track, even with its revision, changes nothing.
     let refused = import(
         &mut browser,
