@@ -65,7 +65,7 @@ test('spoken words become captions, a transcript and search results by themselve
   const status = await page.locator('.caption-status').innerText();
   assert.match(status, /English \(auto\): \d+ cues?/, status);
 
-  await page.getByLabel('Published', { exact: true }).check();
+  await page.getByLabel('Publish now', { exact: true }).check();
   await page.getByRole('button', { name: 'Apply' }).click();
   await page.locator('.editor-status[data-talk-state="published"]').waitFor();
 

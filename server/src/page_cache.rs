@@ -209,6 +209,14 @@ impl PageCache {
         }
     }
 
+    /// Drops a page: what its address answers now is not a page to keep.
+    fn forget(&self, key: &Key) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = entries.pages.remove(key) {
+            entries.bytes = entries.bytes.saturating_sub(old.page.cost(key));
+        }
+    }
+
     /// Stores a fresh render (pages too large to be worth keeping are left out), making room
     /// within `max_bytes`: first pages too old to be served even stale, then the oldest.
     fn keep(&self, key: Key, page: Page) {
@@ -314,8 +322,13 @@ pub async fn serve(State(cache): State<Arc<PageCache>>, request: Request, next: 
         Lookup::Revalidate(page) => {
             let cache = cache.clone();
             tokio::spawn(async move {
-                if let Ok(rendered) = render(next, request).await {
-                    cache.keep(key, rendered);
+                match render(next, request).await {
+                    Ok(rendered) => cache.keep(key, rendered),
+                    // The page moved (a renamed talk answers 301): the old copy must not be
+                    // served on. An error keeps it (stale beats failing while the database
+                    // is in trouble).
+                    Err(response) if response.status().is_redirection() => cache.forget(&key),
+                    Err(_) => {}
                 }
             });
             respond(page, "stale")
