@@ -589,7 +589,9 @@ async fn malformed_files_are_refused_with_their_lines_and_nothing_is_stored() {
     while huge.len() < 50_000_000 {
         huge.extend_from_slice(b"00:00:01.000 --> 00:00:02.000\nHello\n\n");
     }
-    let cases: Vec<(&str, Vec<u8>, StatusCode, Option<(usize, &str)>)> = vec![
+    // (what, file, status, the first problem's line and a word of its message)
+    type Case<'a> = (&'a str, Vec<u8>, StatusCode, Option<(usize, &'a str)>);
+    let cases: Vec<Case> = vec![
         (
             "missing arrow",
             b"WEBVTT\n\n00:00:01.000 00:00:02.000\nHello\n".to_vec(),
