@@ -1,7 +1,7 @@
 //! SubRip (`.srt`) read and written: what most desktop subtitle tools export.
 
 use super::text::{self, count, quote};
-use super::vtt::{finish_cue, parse_timing_with};
+use super::vtt::{cue_of_lines, parse_timing_with};
 use super::{Cue, MAX_CUES, Problems, SubtitleError, normalize_text};
 
 /// Reads a SubRip file into cues in file order, with the same rules and refusals as
@@ -57,24 +57,14 @@ pub fn parse_srt(bytes: &[u8]) -> Result<Vec<Cue>, SubtitleError> {
         else {
             continue;
         };
-        payload.clear();
-        let mut in_ruby_text = false;
-        let mut well_formed = true;
-        for &(number, line) in &block[timing_at + 1..] {
-            if line.contains("-->") {
-                problems.push(
-                    number,
-                    "a `-->` line inside a cue's text: is a blank line missing before it?",
-                );
-                well_formed = false;
-            }
-            text::plain_line(line, true, &mut in_ruby_text, &mut payload);
-            payload.push('\n');
-        }
-        let text = normalize_text(&payload);
-        if let Some(cue) = finish_cue(start_ms, end_ms, text, timing_number, &mut problems)
-            && well_formed
-        {
+        if let Some(cue) = cue_of_lines(
+            (start_ms, end_ms),
+            timing_number,
+            &block[timing_at + 1..],
+            true,
+            &mut payload,
+            &mut problems,
+        ) {
             cues.push(cue);
         }
     }

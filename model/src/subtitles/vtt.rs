@@ -103,24 +103,14 @@ pub fn parse_vtt(bytes: &[u8]) -> Result<Vec<Cue>, SubtitleError> {
             continue;
         };
 
-        payload.clear();
-        let mut in_ruby_text = false;
-        let mut well_formed = true;
-        for &(number, line) in &block[timing_at + 1..] {
-            if line.contains("-->") {
-                problems.push(
-                    number,
-                    "a `-->` line inside a cue's text: is a blank line missing before it?",
-                );
-                well_formed = false;
-            }
-            text::plain_line(line, false, &mut in_ruby_text, &mut payload);
-            payload.push('\n');
-        }
-        let text = normalize_text(&payload);
-        if let Some(cue) = finish_cue(start_ms, end_ms, text, timing_number, &mut problems)
-            && well_formed
-        {
+        if let Some(cue) = cue_of_lines(
+            (start_ms, end_ms),
+            timing_number,
+            &block[timing_at + 1..],
+            false,
+            &mut payload,
+            &mut problems,
+        ) {
             cues.push(cue);
         }
     }
@@ -160,6 +150,35 @@ pub(crate) fn parse_timing_with(
 
 fn parse_timing(line: &str, number: usize, problems: &mut Problems) -> Option<(u64, u64)> {
     parse_timing_with(line, number, &['.'], problems)
+}
+
+/// A cue from its text lines (`(line number, line)` after the timing line), shared by both
+/// readers: markup made plain (`strip_overrides`: SubRip's `{\\an8}` blocks too), a `-->` inside
+/// the text refused at its line. `payload` is a buffer kept between cues.
+pub(crate) fn cue_of_lines(
+    (start_ms, end_ms): (u64, u64),
+    timing_number: usize,
+    lines: &[(usize, &str)],
+    strip_overrides: bool,
+    payload: &mut String,
+    problems: &mut Problems,
+) -> Option<Cue> {
+    payload.clear();
+    let mut in_ruby_text = false;
+    let mut well_formed = true;
+    for &(number, line) in lines {
+        if line.contains("-->") {
+            problems.push(
+                number,
+                "a `-->` line inside a cue's text: is a blank line missing before it?",
+            );
+            well_formed = false;
+        }
+        text::plain_line(line, strip_overrides, &mut in_ruby_text, payload);
+        payload.push('\n');
+    }
+    let text = normalize_text(payload);
+    finish_cue(start_ms, end_ms, text, timing_number, problems).filter(|_| well_formed)
 }
 
 /// The cue, unless its text is too long (a problem) or empty (left out).
