@@ -202,6 +202,37 @@ async fn a_save_refused_as_stale_or_invalid_writes_nothing_and_says_why() {
         )
         .await;
     assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{}", foreign.body);
+    // Making the captions again: another editor's talk is not found and a malformed id is
+    // refused, queueing nothing; the owner queues one transcription, and asking twice still one.
+    let transcriptions = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM jobs WHERE kind = 'transcribe'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap()
+    };
+    let foreign = other
+        .server_fn("studio/talk/transcribe", &[("id", &id)])
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{}", foreign.body);
+    for garbage in ["../etc", "", "'; DROP TABLE jobs; --"] {
+        let refused = browser
+            .server_fn("studio/talk/transcribe", &[("id", garbage)])
+            .await;
+        assert!(
+            refused.status.is_client_error(),
+            "{garbage:?}: {} {}",
+            refused.status,
+            refused.body
+        );
+    }
+    assert_eq!(transcriptions().await, 0);
+    for _ in 0..2 {
+        let queued = browser
+            .server_fn("studio/talk/transcribe", &[("id", &id)])
+            .await;
+        assert_eq!(queued.status, StatusCode::OK, "{}", queued.body);
+    }
+    assert_eq!(transcriptions().await, 1);
     // A viewer is refused the studio altogether.
     app.user(T, "viewer@example.test", Role::Viewer).await;
     let mut viewer = app.client("10.1.0.3");
