@@ -158,7 +158,10 @@ mod tests {
         let range = DateRange::parse(None, Some(""), today).unwrap();
         assert_eq!((range.from, range.to), (date!(2026 - 11 - 05), today));
         let range = DateRange::parse(Some("2026-12-01"), Some("2026-12-02"), today).unwrap();
-        assert_eq!((range.from, range.to), (date!(2026 - 12 - 01), date!(2026 - 12 - 02)));
+        assert_eq!(
+            (range.from, range.to),
+            (date!(2026 - 12 - 01), date!(2026 - 12 - 02))
+        );
         assert!(DateRange::parse(Some("2026-12-03"), Some("2026-12-02"), today).is_err());
         assert!(DateRange::parse(Some("yesterday"), None, today).is_err());
         assert!(DateRange::parse(Some("2026-02-30"), None, today).is_err());

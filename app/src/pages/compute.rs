@@ -2,7 +2,9 @@
 //! kind and resource class, with the range's totals — for a range of days picked with a plain
 //! GET form (`?from=&to=`), and the same figures as CSV. Admins only.
 
-use ferrotape_model::compute::{ComputeLedger, ComputeRow, ComputeTotal, duration_text, format_date};
+use ferrotape_model::compute::{
+    ComputeLedger, ComputeRow, ComputeTotal, duration_text, format_date,
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;

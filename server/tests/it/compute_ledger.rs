@@ -33,14 +33,12 @@ async fn claim(pool: &PgPool, kind: &str, class: ResourceClass, worker: &str) ->
 
 /// Makes the running attempt of `job` look `secs` seconds old (as if it had been working).
 async fn started_ago(pool: &PgPool, job: i64, secs: i32) {
-    sqlx::query(
-        "UPDATE jobs SET attempted_at = now() - make_interval(secs => $2) WHERE id = $1",
-    )
-    .bind(job)
-    .bind(f64::from(secs))
-    .execute(pool)
-    .await
-    .unwrap();
+    sqlx::query("UPDATE jobs SET attempted_at = now() - make_interval(secs => $2) WHERE id = $1")
+        .bind(job)
+        .bind(f64::from(secs))
+        .execute(pool)
+        .await
+        .unwrap();
 }
 
 async fn enqueue(pool: &PgPool, tenant: TenantId, kind: &str) -> i64 {
@@ -50,7 +48,10 @@ async fn enqueue(pool: &PgPool, tenant: TenantId, kind: &str) -> i64 {
 
 async fn today_of(pool: &PgPool, tenant: TenantId) -> Vec<ComputeRow> {
     let today = time::OffsetDateTime::now_utc().date();
-    let range = DateRange { from: today, to: today };
+    let range = DateRange {
+        from: today,
+        to: today,
+    };
     ferrotape_store::compute_ledger::ledger(pool, tenant, range)
         .await
         .unwrap()
@@ -79,33 +80,52 @@ async fn attempts_are_booked_per_tenant_day_and_kind_survive_the_purge_and_reach
     let transcode = enqueue(pool, a, "transcode").await;
     let first = claim(pool, "transcode", ResourceClass::Gpu, "host:1:w1").await;
     started_ago(pool, transcode, 90).await;
-    let state = jobs::fail(pool, "host:1:w1", transcode, first.attempt, "boom", time::OffsetDateTime::now_utc())
-        .await
-        .unwrap();
+    let state = jobs::fail(
+        pool,
+        "host:1:w1",
+        transcode,
+        first.attempt,
+        "boom",
+        time::OffsetDateTime::now_utc(),
+    )
+    .await
+    .unwrap();
     assert_eq!(state.map(|s| s.as_str()), Some("retryable"));
     jobs::promote_due(pool).await.unwrap();
     let second = claim(pool, "transcode", ResourceClass::Gpu, "host:1:w2").await;
     assert_eq!(second.attempt, 2);
     started_ago(pool, transcode, 30).await;
-    assert_eq!(jobs::complete(pool, "host:1:w2", &[(transcode, 2)]).await.unwrap(), 1);
+    assert_eq!(
+        jobs::complete(pool, "host:1:w2", &[(transcode, 2)])
+            .await
+            .unwrap(),
+        1
+    );
 
     // Tenant B: a transcription cancelled after 45 s on the speech class.
     let transcribe = enqueue(pool, b, "transcribe").await;
     let job = claim(pool, "transcribe", ResourceClass::Speech, "host:2:w1").await;
     started_ago(pool, transcribe, 45).await;
-    jobs::mark_cancelled(pool, "host:2:w1", transcribe, job.attempt).await.unwrap();
+    jobs::mark_cancelled(pool, "host:2:w1", transcribe, job.attempt)
+        .await
+        .unwrap();
 
     // Work of kinds the ledger does not meter is not booked.
     let other = enqueue(pool, a, "uploads.cleanup").await;
     let job = claim(pool, "uploads.cleanup", ResourceClass::Cpu, "host:1:w3").await;
     started_ago(pool, other, 60).await;
-    jobs::complete(pool, "host:1:w3", &[(other, job.attempt)]).await.unwrap();
+    jobs::complete(pool, "host:1:w3", &[(other, job.attempt)])
+        .await
+        .unwrap();
 
     let check = |rows: Vec<ComputeRow>, kind: &str, class: &str, attempts: i64, secs: f64| {
         assert_eq!(rows.len(), 1, "{rows:?}");
         let row = &rows[0];
         assert_eq!(row.day, time::OffsetDateTime::now_utc().date());
-        assert_eq!((row.kind.as_str(), row.resource_class.as_str()), (kind, class));
+        assert_eq!(
+            (row.kind.as_str(), row.resource_class.as_str()),
+            (kind, class)
+        );
         assert_eq!((row.jobs, row.attempts), (1, attempts), "{row:?}");
         assert!(close(row.seconds, secs), "{row:?}");
     };
@@ -140,17 +160,27 @@ async fn attempts_are_booked_per_tenant_day_and_kind_survive_the_purge_and_reach
     let mut admin = signed_in(&app, "admin@example.com", Role::Admin, "10.0.0.2").await;
     let today = format_date(time::OffsetDateTime::now_utc().date());
     let csv = admin
-        .get(&format!("/api/v1/admin/compute.csv?from={today}&to={today}"))
+        .get(&format!(
+            "/api/v1/admin/compute.csv?from={today}&to={today}"
+        ))
         .await;
     assert_eq!(csv.status, StatusCode::OK, "{}", csv.body);
-    assert!(csv.headers["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(
+        csv.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
     assert_eq!(
         csv.headers["content-disposition"],
         format!("attachment; filename=\"compute-{today}-to-{today}.csv\"").as_str()
     );
     let lines: Vec<&str> = csv.body.split("\r\n").collect();
     assert_eq!(lines.len(), 3, "{:?}", csv.body);
-    assert_eq!(lines[0], "tenant,day,kind,resource_class,jobs,attempts,seconds");
+    assert_eq!(
+        lines[0],
+        "tenant,day,kind,resource_class,jobs,attempts,seconds"
+    );
     let row = lines[1]
         .strip_prefix("\"Acme, \"\"Video\"\" Inc\",")
         .unwrap_or_else(|| panic!("the tenant name is quoted: {}", lines[1]));
@@ -159,8 +189,13 @@ async fn attempts_are_booked_per_tenant_day_and_kind_survive_the_purge_and_reach
     assert!(close(fields[5].parse().unwrap(), 120.0), "{row}");
     assert_eq!(lines[2], "");
     // Another range holds no rows; a bad one is a 400.
-    let empty = admin.get("/api/v1/admin/compute.csv?from=2020-01-01&to=2020-01-31").await;
-    assert_eq!(empty.body, "tenant,day,kind,resource_class,jobs,attempts,seconds\r\n");
+    let empty = admin
+        .get("/api/v1/admin/compute.csv?from=2020-01-01&to=2020-01-31")
+        .await;
+    assert_eq!(
+        empty.body,
+        "tenant,day,kind,resource_class,jobs,attempts,seconds\r\n"
+    );
     let bad = admin.get("/api/v1/admin/compute.csv?from=2026-13-01").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert_eq!(bad.json()["code"], "invalid_range");
@@ -171,23 +206,45 @@ async fn attempts_are_booked_per_tenant_day_and_kind_survive_the_purge_and_reach
         .await;
     assert_eq!(page.status, StatusCode::OK);
     let html = page.body;
-    assert!(html.contains(&format!("Compute per day and kind, {today} to {today}")), "{html}");
-    assert!(html.contains(&format!("<time datetime=\"{today}\">{today}</time>")), "{html}");
-    assert!(html.contains("<td>transcode</td><td>gpu</td><td>1</td><td>2</td>"), "{html}");
+    assert!(
+        html.contains(&format!("Compute per day and kind, {today} to {today}")),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("<time datetime=\"{today}\">{today}</time>")),
+        "{html}"
+    );
+    assert!(
+        html.contains("<td>transcode</td><td>gpu</td><td>1</td><td>2</td>"),
+        "{html}"
+    );
     assert!(html.contains("2 min 00 s"), "{html}");
     assert!(html.contains(">All compute</th>"), "{html}");
     assert!(
-        html.contains(&format!("href=\"/api/v1/admin/compute.csv?from={today}&amp;to={today}\"")),
+        html.contains(&format!(
+            "href=\"/api/v1/admin/compute.csv?from={today}&amp;to={today}\""
+        )),
         "{html}"
     );
-    assert!(!html.contains("transcribe"), "another tenant's work is not shown: {html}");
+    assert!(
+        !html.contains("transcribe"),
+        "another tenant's work is not shown: {html}"
+    );
     // The range form works without JavaScript: a plain GET form.
-    assert!(html.contains("<form method=\"get\" action=\"/admin/compute\""), "{html}");
-    assert!(html.contains("href=\"/admin/compute\""), "linked from the admin navigation");
+    assert!(
+        html.contains("<form method=\"get\" action=\"/admin/compute\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("href=\"/admin/compute\""),
+        "linked from the admin navigation"
+    );
 
     // Editors get the refusal, not the figures.
     let mut editor = signed_in(&app, "ed@example.com", Role::Editor, "10.0.0.1").await;
-    let refused = editor.get(&format!("/admin/compute?from={today}&to={today}")).await;
+    let refused = editor
+        .get(&format!("/admin/compute?from={today}&to={today}"))
+        .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert!(!refused.body.contains("2 min 00 s"));
 }
@@ -218,7 +275,10 @@ async fn a_real_transcode_is_booked_with_the_seconds_it_took() {
         })
         .await
         .unwrap();
-    assert_eq!(jobs::complete(&app.pool, "host:1:w1", &[id]).await.unwrap(), 1);
+    assert_eq!(
+        jobs::complete(&app.pool, "host:1:w1", &[id]).await.unwrap(),
+        1
+    );
     let took = started.elapsed().as_secs_f64();
     let state: String = sqlx::query_scalar("SELECT state::text FROM videos WHERE id = $1::uuid")
         .bind(&video)

@@ -98,16 +98,19 @@ impl EventReader {
     async fn next_platform_event(&mut self, video: Option<&str>) -> Sse {
         loop {
             let event = self.next().await;
-            if event.name == "platform_event"
-                && video.is_none_or(|v| event.data["video_id"] == v)
-            {
+            if event.name == "platform_event" && video.is_none_or(|v| event.data["video_id"] == v) {
                 return event;
             }
         }
     }
 }
 
-pub(crate) async fn signed_in<'a>(app: &'a TestApp, email: &str, role: Role, ip: &str) -> Client<'a> {
+pub(crate) async fn signed_in<'a>(
+    app: &'a TestApp,
+    email: &str,
+    role: Role,
+    ip: &str,
+) -> Client<'a> {
     app.user(TenantId::DEFAULT, email, role).await;
     let mut client = app.client(ip);
     client.log_in(email, PASSWORD).await;
@@ -129,7 +132,15 @@ pub(crate) fn clip(dir: &Path) -> Vec<u8> {
         .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
         .arg("testsrc2=size=320x240:rate=30")
         .args(["-f", "lavfi", "-i", "sine=frequency=440", "-t", "2"])
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ])
         .arg(&out)
         .status()
         .expect("ffmpeg must be installed (make test installs it)");
@@ -138,7 +149,11 @@ pub(crate) fn clip(dir: &Path) -> Vec<u8> {
 }
 
 /// Uploads `file` in one chunk through the upload API and completes it.
-pub(crate) async fn upload(client: &mut Client<'_>, name: &str, file: &[u8]) -> (TestResponse, String) {
+pub(crate) async fn upload(
+    client: &mut Client<'_>,
+    name: &str,
+    file: &[u8],
+) -> (TestResponse, String) {
     let opened = client
         .post_json(
             "/api/v1/uploads",
@@ -182,11 +197,12 @@ async fn transcode(app: &TestApp, video: &str) -> String {
     ));
     let deadline = Instant::now() + Duration::from_secs(240);
     let state = loop {
-        let state: String = sqlx::query_scalar("SELECT state::text FROM videos WHERE id = $1::uuid")
-            .bind(video)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+        let state: String =
+            sqlx::query_scalar("SELECT state::text FROM videos WHERE id = $1::uuid")
+                .bind(video)
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
         if state != "processing" || Instant::now() > deadline {
             break state;
         }
@@ -292,7 +308,10 @@ async fn an_upload_that_transcodes_records_upload_transcode_and_ready_live_and_r
 
     // The kind filter, and a junk Last-Event-ID.
     let views = admin.get("/api/v1/admin/events?kind=VID_VIEW").await;
-    assert_eq!(kinds(views.json()["items"].as_array().unwrap()), ["VID_VIEW"]);
+    assert_eq!(
+        kinds(views.json()["items"].as_array().unwrap()),
+        ["VID_VIEW"]
+    );
     let junk = admin.get("/api/v1/admin/events?kind=VID_NOPE").await;
     assert_eq!(junk.status, StatusCode::BAD_REQUEST);
     let request = admin
@@ -310,7 +329,12 @@ async fn an_unplayable_upload_records_upload_failed_with_the_reason() {
     let mut admin = signed_in(&app, "admin@example.com", Role::Admin, "10.0.0.2").await;
     let text = "this is not a video\n".repeat(500).into_bytes();
     let (done, video) = upload(&mut editor, "notes.mp4", &text).await;
-    assert_eq!(done.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", done.body);
+    assert_eq!(
+        done.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        done.body
+    );
     let events = events_of(&mut admin, &video).await;
     assert_eq!(kinds(&events), ["VID_UPLOAD_FAILED"], "{events:?}");
     assert_eq!(events[0]["detail"]["name"], "notes.mp4");
@@ -505,7 +529,10 @@ async fn platform_events_cannot_be_changed_or_deleted_except_by_the_retention_pu
             .execute(&app.pool)
             .await
             .expect_err(statement);
-        assert!(err.to_string().contains("append-only"), "{statement}: {err}");
+        assert!(
+            err.to_string().contains("append-only"),
+            "{statement}: {err}"
+        );
     }
     let left: Vec<(i64, String)> = sqlx::query_as("SELECT id, kind FROM platform_events")
         .fetch_all(&app.pool)
@@ -570,9 +597,16 @@ async fn platform_events_cannot_be_changed_or_deleted_except_by_the_retention_pu
     );
     // A deleted tenant takes its events with it.
     let gone = common::insert_tenant(&app.pool, "gone").await;
-    platform_events::record(&app.pool, gone, PlatformEventKind::VidView, None, None, &json!({}))
-        .await
-        .unwrap();
+    platform_events::record(
+        &app.pool,
+        gone,
+        PlatformEventKind::VidView,
+        None,
+        None,
+        &json!({}),
+    )
+    .await
+    .unwrap();
     sqlx::query("DELETE FROM tenants WHERE id = $1")
         .bind(gone.0)
         .execute(&app.pool)
