@@ -179,6 +179,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/users") view=AdminUsersPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/outbox") view=AdminOutboxPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/jobs") view=AdminJobsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/events") view=crate::pages::platform_events::AdminEventsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/compute") view=crate::pages::compute::AdminComputePage ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <SiteChrome>

@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod metrics_access;
 pub mod page_cache;
 pub mod pg_listen;
+pub mod platform_events;
 pub mod request_context;
 pub mod router;
 pub mod security_headers;

@@ -210,6 +210,7 @@ fn serve_site(cli: Cli) -> Result<(), String> {
             http: std::sync::Arc::new(http),
             job_events: ferrotape_server::job_events::JobEvents::new(),
             video_events: ferrotape_server::video_events::VideoEvents::new(),
+            platform_events: ferrotape_server::platform_events::PlatformEvents::new(),
             page_cache: std::sync::Arc::new(
                 ferrotape_server::page_cache::PageCache::with_max_bytes(
                     page_cache_ttl,

@@ -82,6 +82,12 @@ pub async fn run(
             .clone()
             .run(state.db.clone(), background_stopped.clone()),
     );
+    let platform_events = tokio::spawn(
+        state
+            .platform_events
+            .clone()
+            .run(state.db.clone(), background_stopped.clone()),
+    );
     // Mail delivery and rate-limit housekeeping run in every server.
     let accounts_background =
         tokio::spawn(state.accounts.clone().run_background(background_stopped));
@@ -110,5 +116,6 @@ pub async fn run(
     let _ = accounts_background.await;
     let _ = job_events.await;
     let _ = video_events.await;
+    let _ = platform_events.await;
     Ok(())
 }

@@ -14,6 +14,7 @@ use crate::job_events::JobEvents;
 use crate::media_visibility::MediaVisibility;
 use crate::metrics_access::MetricsAccess;
 use crate::page_cache::PageCache;
+use crate::platform_events::PlatformEvents;
 use crate::settings::{HttpSettings, UploadSettings};
 use crate::video_events::VideoEvents;
 
@@ -34,6 +35,8 @@ pub struct AppState {
     pub http: Arc<HttpSettings>,
     pub job_events: Arc<JobEvents>,
     pub video_events: Arc<VideoEvents>,
+    /// New platform events, for the admins' event streams.
+    pub platform_events: Arc<PlatformEvents>,
     /// Recent renders of public pages for anonymous viewers.
     pub page_cache: Arc<PageCache>,
     /// Which videos `/media` serves to anyone (cached answers).

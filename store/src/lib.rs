@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod compute_ledger;
 pub mod config;
 pub mod db;
 pub mod embedded;
@@ -14,6 +15,7 @@ pub mod imports;
 pub mod jobs;
 pub mod mail;
 pub mod media;
+pub mod platform_events;
 pub mod probe_copy;
 pub mod retention;
 pub mod s3;

@@ -80,3 +80,26 @@ pub async fn delete_sent_mail(
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Platform events that occurred before `before`. `platform_events` refuses deletes (its
+/// append-only trigger) unless the transaction says it is this purge.
+pub async fn delete_platform_events(
+    pool: &PgPool,
+    before: OffsetDateTime,
+    batch: i64,
+) -> Result<u64, StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET LOCAL ferrotape.purge = 'on'")
+        .execute(&mut *tx)
+        .await?;
+    let done = sqlx::query(
+        "DELETE FROM platform_events WHERE id IN (
+             SELECT id FROM platform_events WHERE occurred_at < $1 LIMIT $2)",
+    )
+    .bind(before)
+    .bind(batch)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(done.rows_affected())
+}

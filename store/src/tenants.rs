@@ -63,3 +63,12 @@ pub async fn add_host(pool: &PgPool, tenant: TenantId, host: &str) -> Result<(),
     .map_err(|e| StoreError::from_write(e, &format!("the host `{host}`")))?;
     Ok(())
 }
+
+/// The tenant's display name (what exports are labelled with).
+pub async fn name(pool: &PgPool, tenant: TenantId) -> Result<String, StoreError> {
+    sqlx::query_scalar("SELECT name FROM tenants WHERE id = $1")
+        .bind(tenant.0)
+        .fetch_optional(pool)
+        .await?
+        .ok_or(StoreError::NotFound)
+}

@@ -3,7 +3,9 @@
 pub mod accounts;
 pub mod admin;
 pub mod api_keys;
+pub mod compute;
 pub mod jobs;
+pub mod platform_events;
 pub mod studio;
 pub mod subtitle_editor;
 pub mod talks;

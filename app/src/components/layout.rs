@@ -62,6 +62,8 @@ fn AccountLinks(user: Option<SessionUser>, session: Session) -> impl IntoView {
             {admin.then(|| view! {
                 <li><A href="/admin/users">"Users"</A></li>
                 <li><A href="/admin/jobs">"Jobs"</A></li>
+                <li><A href="/admin/events">"Events"</A></li>
+                <li><A href="/admin/compute">"Compute"</A></li>
                 <li><A href="/admin/outbox">"Outbox"</A></li>
             })}
             <li><A href="/account">{user.display_name}</A></li>

@@ -5,7 +5,9 @@
 //! crate root.
 
 pub mod accounts;
+pub mod admin_events;
 pub mod api_keys;
+pub mod compute;
 pub mod conditional;
 pub mod docs;
 pub mod images;
@@ -57,6 +59,8 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
         .merge(imports::routes())
         .merge(images::routes())
         .merge(studio::routes())
+        .merge(admin_events::routes())
+        .merge(compute::routes())
         .merge(subtitles::routes())
         .merge(docs::routes())
 }

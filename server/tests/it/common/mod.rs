@@ -175,7 +175,9 @@ impl TestApp {
         let job_events = ferrotape_server::job_events::JobEvents::new();
         tokio::spawn(job_events.clone().run(pool.clone(), stopped.clone()));
         let video_events = ferrotape_server::video_events::VideoEvents::new();
-        tokio::spawn(video_events.clone().run(pool.clone(), stopped));
+        tokio::spawn(video_events.clone().run(pool.clone(), stopped.clone()));
+        let platform_events = ferrotape_server::platform_events::PlatformEvents::new();
+        tokio::spawn(platform_events.clone().run(pool.clone(), stopped));
         let served_media = storage.unwrap_or_else(|| {
             ferrotape_store::media::OpenedMedia::Local(
                 ferrotape_store::media::LocalMedia::open(media_dir.path()).unwrap(),
@@ -201,6 +203,7 @@ impl TestApp {
             }),
             job_events: job_events.clone(),
             video_events,
+            platform_events,
             page_cache: Arc::new(ferrotape_server::page_cache::PageCache::new(page_cache_ttl)),
             media_visibility: Arc::new(ferrotape_server::media_visibility::MediaVisibility::new()),
             metrics_access: Arc::new(metrics_access),
