@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod conditional;
 pub mod docs;
+pub mod events;
 pub mod images;
 pub mod imports;
 pub mod paging;
@@ -55,6 +56,7 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
         .merge(accounts::routes())
         .merge(uploads::routes())
         .merge(imports::routes())
+        .merge(events::routes())
         .merge(images::routes())
         .merge(studio::routes())
         .merge(subtitles::routes())
