@@ -212,7 +212,7 @@ async fn fold(tx: &mut Transaction<'_, Postgres>) -> Result<u64, StoreError> {
              FROM upserted
              ON CONFLICT DO NOTHING
          )
-         SELECT count(*) FROM new_events
+         SELECT count(*) FROM new_events",
     )
     .fetch_one(&mut **tx)
     .await?;

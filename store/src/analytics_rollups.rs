@@ -201,8 +201,16 @@ async fn refresh_day(
         .await?;
     for (hour, bucket) in &hourly {
         let at = start + time::Duration::hours(i64::from(*hour));
-        insert_bucket(tx, "analytics_hourly", "hour", tenant, talk, Stamp::Hour(at), bucket)
-            .await?;
+        insert_bucket(
+            tx,
+            "analytics_hourly",
+            "hour",
+            tenant,
+            talk,
+            Stamp::Hour(at),
+            bucket,
+        )
+        .await?;
     }
     sqlx::query("DELETE FROM analytics_daily WHERE talk_id = $1 AND day = $2")
         .bind(talk)
@@ -222,7 +230,16 @@ async fn refresh_day(
     if views.is_empty() {
         return Ok(());
     }
-    insert_bucket(tx, "analytics_daily", "day", tenant, talk, Stamp::Day(day), &daily).await?;
+    insert_bucket(
+        tx,
+        "analytics_daily",
+        "day",
+        tenant,
+        talk,
+        Stamp::Day(day),
+        &daily,
+    )
+    .await?;
     for ((dimension, value), (count, watch_ms)) in &dimensions {
         sqlx::query(
             "INSERT INTO analytics_daily_dimensions
