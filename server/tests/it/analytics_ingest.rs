@@ -67,7 +67,7 @@ async fn post(
         request = request.header(*name, *value);
     }
     let response = client.send(request.body(Body::from(body)).unwrap()).await;
-    let json = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+    let json = serde_json::from_str(&response.body).unwrap_or(Value::Null);
     (response.status, json)
 }
 
