@@ -31,6 +31,9 @@ pub struct Cli {
     #[command(flatten)]
     pub uploads: UploadArgs,
 
+    #[command(flatten)]
+    pub analytics: AnalyticsArgs,
+
     /// Settings of the in-process worker (the same as `ferrotape-worker`'s).
     #[command(flatten)]
     pub worker: ferrotape_worker::WorkerArgs,
@@ -178,6 +181,34 @@ pub struct AccountArgs {
     #[arg(long, env = "FERROTAPE_SESSION_DAYS", value_name = "DAYS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=365))]
     pub session_days: u64,
+}
+
+/// The player's analytics beacons (server only).
+#[derive(Debug, Clone, clap::Args)]
+pub struct AnalyticsArgs {
+    /// The most analytics events a server holds in memory while the database takes them;
+    /// when it is full, beacons are refused with 503 and Retry-After (the player sends them
+    /// again), so none is lost.
+    #[arg(long, env = "FERROTAPE_ANALYTICS_BUFFER_EVENTS", value_name = "N",
+          default_value_t = crate::analytics::AnalyticsSettings::default().buffer_events)]
+    pub analytics_buffer_events: u32,
+
+    /// Beacon batches one client network (an IPv4 address, an IPv6 /64) may post per second,
+    /// with bursts of five times as many; past it they are refused with 429. A watch page
+    /// posts one batch every 10 s, so the default leaves room for a large office behind one
+    /// address.
+    #[arg(long, env = "FERROTAPE_ANALYTICS_BATCHES_PER_SECOND", value_name = "N",
+          default_value_t = crate::analytics::AnalyticsSettings::default().batches_per_second)]
+    pub analytics_batches_per_second: u32,
+}
+
+impl AnalyticsArgs {
+    pub fn settings(&self) -> crate::analytics::AnalyticsSettings {
+        crate::analytics::AnalyticsSettings {
+            buffer_events: self.analytics_buffer_events,
+            batches_per_second: self.analytics_batches_per_second,
+        }
+    }
 }
 
 /// Quotas on uploads (server only).

@@ -25,6 +25,9 @@ pub enum ApiError {
     /// A refusal with a stable machine-readable code (`file_too_large`, `not_playable`, …).
     #[error("{2}")]
     Coded(StatusCode, &'static str, String),
+    /// Come back later: a 429 or 503 with a stable code and `Retry-After` seconds.
+    #[error("{2}")]
+    RetryLater(StatusCode, &'static str, String, u64),
     /// A subtitle file that cannot be read: 422 listing every problem with its line (413 for
     /// one over the size limit).
     #[error(transparent)]
@@ -72,6 +75,11 @@ impl IntoResponse for ApiError {
                 (status, message)
             }
             ApiError::Rejected(status, message) => (status, message),
+            ApiError::RetryLater(status, coded, message, secs) => {
+                code = Some(coded);
+                retry_after = Some(secs.max(1));
+                (status, message)
+            }
             ApiError::Conflict(message) | ApiError::Store(StoreError::Conflict(message)) => {
                 (StatusCode::CONFLICT, message)
             }

@@ -7,6 +7,7 @@
 
 pub mod accounts_setup;
 pub mod admin;
+pub mod analytics;
 pub mod api;
 pub mod assets;
 pub mod auth;

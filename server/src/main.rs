@@ -184,6 +184,7 @@ fn serve_site(cli: Cli) -> Result<(), String> {
     );
     let common = cli.common.clone();
     let uploads = cli.uploads.settings();
+    let analytics = cli.analytics.settings();
     with_database(&cli, |db, _| async move {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
         let served_media = common.open_media().await.map_err(|e| e.to_string())?;
@@ -198,7 +199,13 @@ fn serve_site(cli: Cli) -> Result<(), String> {
                 "no SMTP server configured (FERROTAPE_SMTP_URL): account mail is kept at /admin/outbox{also}"
             );
         }
+        let analytics = ferrotape_server::analytics::Analytics::start(
+            db.clone(),
+            &analytics,
+            ferrotape_server::analytics::spool::Spool::in_data_dir(&common.data_dir),
+        );
         let state = AppState {
+            analytics,
             leptos_options,
             db,
             media,

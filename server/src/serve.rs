@@ -93,6 +93,7 @@ pub async fn run(
         tokio::spawn(state.accounts.clone().run_background(background_stopped));
 
     let (shutdown_started, mut shutdown_seen) = watch::channel(false);
+    let state_analytics = state.analytics.clone();
     let app = router::build(state);
     tracing::info!(address = %listener.local_addr()?, "listening on http://{}", listener.local_addr()?);
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -109,6 +110,8 @@ pub async fn run(
         () = drain_deadline => tracing::warn!(?grace, "open connections did not finish in time; closing them"),
     }
 
+    // Every accepted beacon is written, or spooled for the next start, before we exit.
+    state_analytics.shut_down(grace).await;
     let _ = stop_background.send(true);
     if let Some(worker) = worker {
         let _ = worker.await;

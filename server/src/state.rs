@@ -10,6 +10,7 @@ use ferrotape_worker::MediaTools;
 
 use leptos::prelude::LeptosOptions;
 
+use crate::analytics::Analytics;
 use crate::job_events::JobEvents;
 use crate::media_visibility::MediaVisibility;
 use crate::metrics_access::MetricsAccess;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub media_visibility: Arc<MediaVisibility>,
     /// Who may read /metrics.
     pub metrics_access: Arc<MetricsAccess>,
+    /// The player's beacons on their way to the database.
+    pub analytics: Arc<Analytics>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

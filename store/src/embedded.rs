@@ -111,6 +111,16 @@ impl EmbeddedPostgres {
         cluster_dir: &Path,
         pg_bin_dir: Option<&Path>,
     ) -> Result<EmbeddedPostgres, EmbeddedError> {
+        EmbeddedPostgres::start_on_port(cluster_dir, pg_bin_dir, None)
+    }
+
+    /// `start`, listening on `port` when given instead of a free one (a test restarting the
+    /// cluster under a connection pool needs the same address again).
+    pub fn start_on_port(
+        cluster_dir: &Path,
+        pg_bin_dir: Option<&Path>,
+        port: Option<u16>,
+    ) -> Result<EmbeddedPostgres, EmbeddedError> {
         let cluster_dir = absolute(cluster_dir)?;
         check_socket_path(&cluster_dir)?;
         let bin_dir = match pg_bin_dir {
@@ -142,7 +152,10 @@ impl EmbeddedPostgres {
             }
         }
 
-        let port = free_port()?;
+        let port = match port {
+            Some(port) => port,
+            None => free_port()?,
+        };
         let log_path = log_path(&cluster_dir);
         let log = fs::OpenOptions::new()
             .create(true)

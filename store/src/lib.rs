@@ -4,6 +4,8 @@
 //! Nothing here knows about HTTP or the UI; `server` and `worker` build on it.
 
 pub mod accounts;
+pub mod analytics;
+pub mod analytics_rollups;
 pub mod api_keys;
 pub mod compute_ledger;
 pub mod config;

@@ -7,5 +7,6 @@ pub mod dimensions;
 pub mod event;
 pub mod qoe;
 pub mod ranges;
+pub mod report;
 
 pub use event::{BatchError, EventBatch, EventKind, PlayerEvent};

@@ -85,6 +85,53 @@ pub fn percentile(values: &mut [f64], p: f64) -> Option<f64> {
     Some(values[low] + (values[high] - values[low]) * (rank - low as f64))
 }
 
+/// Upper edges (ms) of the startup-time histogram's buckets; one more bucket holds everything
+/// above the last. Rollups keep a histogram per hour so percentiles over any range can be
+/// estimated from them (percentiles themselves do not add up).
+pub const STARTUP_EDGES_MS: [u32; 30] = [
+    100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1250, 1500, 1750, 2000, 2500, 3000, 3500,
+    4000, 4500, 5000, 6000, 7000, 8000, 9000, 10_000, 15_000, 20_000, 30_000, 45_000, 60_000,
+];
+
+/// The histogram's length: the buckets below each edge, and the one above them all.
+pub const STARTUP_BUCKETS: usize = STARTUP_EDGES_MS.len() + 1;
+
+/// The bucket a startup time falls in.
+pub fn startup_bucket(startup_ms: u32) -> usize {
+    STARTUP_EDGES_MS
+        .iter()
+        .position(|edge| startup_ms < *edge)
+        .unwrap_or(STARTUP_EDGES_MS.len())
+}
+
+/// The `p`-th percentile (0–1) estimated from a startup histogram: the bucket holding that
+/// rank, interpolated linearly inside it (the open top bucket answers its lower edge).
+pub fn histogram_percentile(histogram: &[u64], p: f64) -> Option<f64> {
+    let total: u64 = histogram.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    let target = p.clamp(0.0, 1.0) * total as f64;
+    let mut below = 0u64;
+    for (bucket, count) in histogram.iter().enumerate() {
+        let count = *count;
+        if count > 0 && (below + count) as f64 >= target {
+            let low = if bucket == 0 {
+                0
+            } else {
+                STARTUP_EDGES_MS[bucket - 1]
+            };
+            let Some(high) = STARTUP_EDGES_MS.get(bucket) else {
+                return Some(f64::from(low));
+            };
+            let within = ((target - below as f64) / count as f64).clamp(0.0, 1.0);
+            return Some(f64::from(low) + within * f64::from(high - low));
+        }
+        below += count;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +198,31 @@ mod tests {
         assert_eq!(percentile(&mut values, 0.0), Some(1.0));
         assert_eq!(percentile(&mut [], 0.5), None);
         assert_eq!(percentile(&mut [7.0], 0.95), Some(7.0));
+    }
+
+    #[test]
+    fn startup_times_fall_in_their_buckets() {
+        assert_eq!(startup_bucket(0), 0);
+        assert_eq!(startup_bucket(99), 0);
+        assert_eq!(startup_bucket(100), 1);
+        assert_eq!(startup_bucket(1100), 10);
+        assert_eq!(startup_bucket(59_999), 29);
+        assert_eq!(startup_bucket(600_000), 30);
+    }
+
+    #[test]
+    fn percentiles_from_a_histogram_by_hand() {
+        let mut histogram = vec![0u64; STARTUP_BUCKETS];
+        // 10 views in 500–600 ms and 10 in 1000–1250 ms.
+        histogram[5] = 10;
+        histogram[10] = 10;
+        // p50: rank 10 is the last of the first bucket, its upper edge.
+        assert_eq!(histogram_percentile(&histogram, 0.5), Some(600.0));
+        // p95: rank 19 of 20, 9/10 into 1000–1250.
+        assert_eq!(histogram_percentile(&histogram, 0.95), Some(1225.0));
+        histogram[30] = 100;
+        assert_eq!(histogram_percentile(&histogram, 0.99), Some(60_000.0));
+        assert_eq!(histogram_percentile(&[0; STARTUP_BUCKETS], 0.5), None);
     }
 
     #[test]

@@ -304,15 +304,16 @@ mod tests {
         assert_eq!(plain("{not an override}", true), "{not an override}");
     }
 
+    /// Four million characters of brackets that never close. A reader that rescans from every
+    /// `<` or `{` would take hours on this and be stopped by nextest's 3-minute limit; no clock
+    /// is read here, so a busy machine cannot fail it.
     #[test]
-    fn unclosed_brackets_are_read_in_linear_time() {
+    fn unclosed_brackets_at_scale_are_read_whole() {
         let line = "<a{\\".repeat(1_000_000);
-        let started = std::time::Instant::now();
         assert_eq!(plain(&line, true), line);
         let mut escaped = String::new();
         escape_srt(&line, &mut escaped);
         assert_eq!(escaped, line);
-        assert!(started.elapsed() < std::time::Duration::from_secs(2));
     }
 
     #[test]

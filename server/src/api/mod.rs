@@ -10,6 +10,7 @@ pub mod api_keys;
 pub mod compute;
 pub mod conditional;
 pub mod docs;
+pub mod events;
 pub mod images;
 pub mod imports;
 pub mod paging;
@@ -57,6 +58,7 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
         .merge(accounts::routes())
         .merge(uploads::routes())
         .merge(imports::routes())
+        .merge(events::routes())
         .merge(images::routes())
         .merge(studio::routes())
         .merge(admin_events::routes())

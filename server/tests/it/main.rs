@@ -4,6 +4,8 @@
 mod common;
 
 mod accounts;
+mod analytics_durability;
+mod analytics_ingest;
 mod assets;
 mod bundles;
 mod catalog_search;

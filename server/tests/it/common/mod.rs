@@ -37,6 +37,10 @@ pub struct TestApp {
     /// The site root (built assets): empty unless a test puts files there.
     pub site_dir: tempfile::TempDir,
     pub media: Arc<dyn ferrotape_store::media::MediaStore>,
+    /// The beacon pipeline (its counters, and `shut_down` as the server calls it).
+    pub analytics: Arc<ferrotape_server::analytics::Analytics>,
+    /// Where the pipeline spools what it cannot write at shutdown.
+    pub analytics_spool: tempfile::TempDir,
     _stop_background: tokio::sync::watch::Sender<bool>,
 }
 
@@ -58,6 +62,7 @@ struct TestOptions {
     uploads: ferrotape_server::settings::UploadSettings,
     metrics_access: ferrotape_server::metrics_access::MetricsAccess,
     imports: ferrotape_store::import_policy::ImportPolicy,
+    analytics: ferrotape_server::analytics::AnalyticsSettings,
 }
 
 /// The address tests pretend the site runs at (Host and Origin of every request).
@@ -142,6 +147,18 @@ impl TestApp {
         .await
     }
 
+    /// The app with the analytics pipeline set up as `analytics` says (a small buffer, a
+    /// different rate per client).
+    pub async fn spawn_with_analytics(
+        analytics: ferrotape_server::analytics::AnalyticsSettings,
+    ) -> TestApp {
+        TestApp::spawn_options(TestOptions {
+            analytics,
+            ..TestOptions::default()
+        })
+        .await
+    }
+
     /// The app with /metrics readable as `metrics_access` says.
     pub async fn spawn_with_metrics_access(
         metrics_access: ferrotape_server::metrics_access::MetricsAccess,
@@ -163,6 +180,7 @@ impl TestApp {
             uploads,
             metrics_access,
             imports,
+            analytics,
         } = options;
         let database = TestDatabase::create().await;
         let pool = database.pool.clone();
@@ -184,7 +202,14 @@ impl TestApp {
             )
         });
         let media = served_media.shared();
+        let analytics_spool = tempfile::tempdir().unwrap();
+        let analytics = ferrotape_server::analytics::Analytics::start(
+            pool.clone(),
+            &analytics,
+            ferrotape_server::analytics::spool::Spool::new(analytics_spool.path().to_owned()),
+        );
         let state = AppState {
+            analytics: analytics.clone(),
             leptos_options: LeptosOptions::builder()
                 .output_name("ferrotape")
                 .site_root(site_dir.path().to_string_lossy())
@@ -217,6 +242,8 @@ impl TestApp {
             media_dir,
             site_dir,
             media,
+            analytics,
+            analytics_spool,
             _stop_background: stop_background,
         }
     }
