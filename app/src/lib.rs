@@ -175,6 +175,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/studio") view=StudioPage ssr=SsrMode::Async/>
                     <Route path=path!("/studio/talks/:id") view=TalkEditorPage ssr=SsrMode::Async/>
                     <Route path=path!("/studio/talks/:id/subtitles") view=crate::pages::subtitle_editor::SubtitleEditorPage ssr=SsrMode::Async/>
+                    <Route path=path!("/studio/analytics") view=crate::pages::analytics::AnalyticsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/studio/analytics/talks/:id") view=crate::pages::analytics::TalkAnalyticsPage ssr=SsrMode::Async/>
                     <Route path=path!("/studio/api-keys") view=crate::pages::api_keys::ApiKeysPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/users") view=AdminUsersPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/outbox") view=AdminOutboxPage ssr=SsrMode::Async/>

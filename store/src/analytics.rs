@@ -204,7 +204,12 @@ async fn fold(tx: &mut Transaction<'_, Postgres>) -> Result<u64, StoreError> {
                  furthest = greatest(v.furthest, excluded.furthest),
                  watched = v.watched + excluded.watched
              WHERE v.tenant_id = excluded.tenant_id AND v.talk_id = excluded.talk_id
-             RETURNING v.tenant_id, v.talk_id, v.started_at
+             RETURNING v.id, v.tenant_id, v.talk_id, v.started_at, (xmax = 0) AS inserted
+         ), view_events AS (
+             -- A new view is a VID_VIEW on the platform's event log.
+             INSERT INTO platform_events (tenant_id, kind, talk_id, detail)
+             SELECT tenant_id, 'VID_VIEW', talk_id, jsonb_build_object('view', id)
+             FROM upserted WHERE inserted
          ), dirty AS (
              -- The rollups of the day each changed view started on are stale now.
              INSERT INTO analytics_dirty (talk_id, day, tenant_id)

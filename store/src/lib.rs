@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod analytics;
+pub mod analytics_reports;
 pub mod analytics_rollups;
 pub mod api_keys;
 pub mod compute_ledger;

@@ -108,7 +108,8 @@ async fn fresh_database() -> (PgPool, String, PgConnectOptions) {
     )
     .await;
     conn.close().await.unwrap();
-    let pool = db::connect(admin.clone().database(&database), 5)
+    // Room for the three LISTEN connections, the analytics writer and a few requests.
+    let pool = db::connect(admin.clone().database(&database), 10)
         .await
         .unwrap();
     (pool, database, admin)

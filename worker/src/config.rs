@@ -78,6 +78,17 @@ pub struct WorkerArgs {
           default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub retain_sent_mail_days: u32,
 
+    /// Days the player's raw analytics events are kept (whole daily partitions are dropped);
+    /// views and the hourly/daily rollups the dashboards read stay.
+    #[arg(long, env = "FERROTAPE_RETAIN_ANALYTICS_EVENTS_DAYS", value_name = "DAYS",
+          default_value_t = 90, value_parser = clap::value_parser!(u32).range(3..=3650))]
+    pub retain_analytics_events_days: u32,
+
+    /// Days platform events (VID_UPLOAD, VID_READY, VID_VIEW, …) stay in the admins' log.
+    #[arg(long, env = "FERROTAPE_RETAIN_PLATFORM_EVENTS_DAYS", value_name = "DAYS",
+          default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub retain_platform_events_days: u32,
+
     /// yt-dlp, which URL imports download with. Default: the one scripts/setup.sh installs
     /// ($FERROTAPE_VENV or ~/.cache/ferrotape/venv, bin/yt-dlp), else `yt-dlp` on PATH.
     #[arg(long, env = "FERROTAPE_YT_DLP", value_name = "PATH")]
@@ -232,6 +243,8 @@ impl From<&WorkerArgs> for WorkerConfig {
                 finished_jobs: days(args.retain_finished_jobs_days),
                 spent_tokens: days(args.retain_spent_tokens_days),
                 sent_mail: days(args.retain_sent_mail_days),
+                analytics_events: days(args.retain_analytics_events_days),
+                platform_events: days(args.retain_platform_events_days),
             },
             import: ImportSettings {
                 yt_dlp: args.yt_dlp.clone().unwrap_or_else(default_yt_dlp),

@@ -1,5 +1,7 @@
-//! `retention`: the hourly job that deletes finished jobs, spent tokens and sent mail past
-//! their retention periods, then schedules its next run. One run per hour slot across the
+//! `retention`: the hourly job that deletes finished jobs, spent tokens, sent mail, old
+//! platform events and analytics partitions past their retention periods (and makes the
+//! analytics partitions of the days ahead, and forgets the viewer-hash salts of days past),
+//! then schedules its next run. One run per hour slot across the
 //! fleet (the slot is the job's unique key), like `cleanup`.
 
 use std::time::Duration;
@@ -20,6 +22,9 @@ pub struct RetentionPolicy {
     pub finished_jobs: Duration,
     pub spent_tokens: Duration,
     pub sent_mail: Duration,
+    /// Raw analytics events (dropped by daily partition).
+    pub analytics_events: Duration,
+    pub platform_events: Duration,
 }
 
 impl Default for RetentionPolicy {
@@ -29,6 +34,8 @@ impl Default for RetentionPolicy {
             finished_jobs: Duration::from_secs(14 * DAY),
             spent_tokens: Duration::from_secs(7 * DAY),
             sent_mail: Duration::from_secs(30 * DAY),
+            analytics_events: Duration::from_secs(90 * DAY),
+            platform_events: Duration::from_secs(365 * DAY),
         }
     }
 }
@@ -40,6 +47,9 @@ pub struct Deleted {
     pub refresh_tokens: u64,
     pub email_tokens: u64,
     pub mail: u64,
+    pub platform_events: u64,
+    pub analytics_partitions: u64,
+    pub salts: u64,
 }
 
 pub struct Retention {
@@ -90,6 +100,26 @@ pub async fn delete_expired(
     let jobs_before = now - policy.finished_jobs;
     let tokens_before = now - policy.spent_tokens;
     let mail_before = now - policy.sent_mail;
+    let today = now.date();
+    // Partitions for the days events may still arrive for, and a week ahead.
+    ferrotape_store::analytics::ensure_partitions(
+        pool,
+        today - time::Duration::days(2),
+        today + time::Duration::days(7),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let events_before = (now - policy.analytics_events).date();
+    let analytics_partitions =
+        ferrotape_store::analytics::drop_partitions_before(pool, events_before)
+            .await
+            .map_err(|e| e.to_string())? as u64;
+    // A day's salt is needed while its late events can arrive (a day, see the beacon rules).
+    let salts =
+        ferrotape_store::analytics::forget_salts_before(pool, today - time::Duration::days(2))
+            .await
+            .map_err(|e| e.to_string())?;
+    let platform_before = now - policy.platform_events;
     Ok(Deleted {
         jobs: drain(|| retention::delete_finished_jobs(pool, jobs_before, BATCH)).await?,
         refresh_tokens: drain(|| {
@@ -99,6 +129,10 @@ pub async fn delete_expired(
         email_tokens: drain(|| retention::delete_spent_email_tokens(pool, tokens_before, BATCH))
             .await?,
         mail: drain(|| retention::delete_sent_mail(pool, mail_before, BATCH)).await?,
+        platform_events: drain(|| retention::delete_platform_events(pool, platform_before, BATCH))
+            .await?,
+        analytics_partitions,
+        salts,
     })
 }
 

@@ -184,6 +184,42 @@ pub fn change(now: f64, before: f64) -> Option<f64> {
     (before != 0.0).then(|| (now - before) / before)
 }
 
+/// Figures as CSV (RFC 4180, escaped as `compute::csv_text` does): one line per `(label,
+/// totals)` under a header whose first column is `first_column`.
+pub fn csv(first_column: &str, rows: &[(String, &Totals)]) -> String {
+    use crate::compute::csv_text;
+    let mut out = format!(
+        "{},views,daily_unique_viewers,watch_seconds,average_view_seconds,completion_rate,\
+         startup_p50_ms,startup_p95_ms,startup_time_score,rebuffer_percentage,\
+         rebuffers_per_minute,smoothness_score,average_bitrate,playback_failure_rate,\
+         exits_before_video_start_rate\r\n",
+        csv_text(first_column)
+    );
+    let opt = |v: Option<f64>, digits: usize| v.map_or(String::new(), |v| format!("{v:.digits$}"));
+    for (label, t) in rows {
+        let fields = [
+            csv_text(label),
+            t.views.to_string(),
+            t.viewers.to_string(),
+            format!("{:.3}", t.watch_ms as f64 / 1000.0),
+            format!("{:.3}", t.average_view_secs()),
+            format!("{:.4}", t.completion_rate()),
+            opt(t.startup_percentile_ms(0.5), 0),
+            opt(t.startup_percentile_ms(0.95), 0),
+            opt(t.startup_time_score(), 2),
+            format!("{:.4}", t.rebuffer_percentage()),
+            format!("{:.4}", t.rebuffer_frequency()),
+            opt(t.smoothness_score(), 2),
+            format!("{:.0}", t.average_bitrate()),
+            format!("{:.4}", t.failure_rate()),
+            format!("{:.4}", t.exits_before_start_rate()),
+        ];
+        out.push_str(&fields.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +268,17 @@ mod tests {
         let merged = merge_retention(&[(1, vec![1.0, 1.0]), (3, vec![1.0, 0.0, 0.0])]);
         assert_eq!(merged, vec![1.0, 0.25, 0.0]);
         assert_eq!(merge_retention(&[]), Vec::<f64>::new());
+    }
+
+    #[test]
+    fn csv_lines_are_escaped_and_complete() {
+        let t = totals(2, 120_000, 1200, &[1000, 2000]);
+        let text = csv("talk", &[("=HYPERLINK(\"x\"), a".to_owned(), &t)]);
+        let lines: Vec<&str> = text.split("\r\n").collect();
+        assert!(lines[0].starts_with("talk,views,daily_unique_viewers,watch_seconds,"));
+        assert_eq!(lines[0].split(',').count(), 15);
+        assert!(lines[1].starts_with("\"'=HYPERLINK(\"\"x\"\"), a\",2,2,120.000,60.000,"));
+        assert_eq!(lines[2], "");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod pipeline;
 pub mod privacy;
+pub mod rollup;
 pub mod spool;
 pub mod talks;
 

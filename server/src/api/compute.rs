@@ -28,9 +28,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct RangeQuery {
     /// First UTC day (`2026-12-01`); default 29 days before `to`.
-    from: Option<String>,
+    pub(crate) from: Option<String>,
     /// Last UTC day, included; default today.
-    to: Option<String>,
+    pub(crate) to: Option<String>,
 }
 
 /// The compute ledger as CSV: `tenant,day,kind,resource_class,jobs,attempts,seconds`.

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod admin_events;
+pub mod analytics;
 pub mod api_keys;
 pub mod compute;
 pub mod conditional;
@@ -59,6 +60,7 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
         .merge(uploads::routes())
         .merge(imports::routes())
         .merge(events::routes())
+        .merge(analytics::routes())
         .merge(images::routes())
         .merge(studio::routes())
         .merge(admin_events::routes())

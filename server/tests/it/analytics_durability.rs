@@ -19,7 +19,7 @@ fn heartbeats(view: Uuid, count: usize) -> (String, u32) {
         .map(|i| EventRow {
             day: now.date(),
             id: Uuid::new_v4(),
-            tenant: Uuid::from_u128(1),
+            tenant: ferrotape_model::TenantId::DEFAULT.0,
             talk: Uuid::from_u128(2),
             view,
             at: now,

@@ -465,7 +465,12 @@ async fn a_full_buffer_refuses_with_retry_after_and_loses_nothing_accepted() {
     .await;
     let talk = published_talk(&app, TenantId::DEFAULT, "watched").await;
     // Hold the views table so the writer cannot finish a write: the buffer fills up.
-    let mut blocker = app.pool.begin().await.unwrap();
+    // On a connection of its own, so the app's pool keeps serving requests meanwhile.
+    use sqlx::Connection;
+    let mut blocker = sqlx::PgConnection::connect(&app.database_url())
+        .await
+        .unwrap();
+    let mut blocker = blocker.begin().await.unwrap();
     sqlx::query("LOCK TABLE analytics_views IN EXCLUSIVE MODE")
         .execute(&mut *blocker)
         .await

@@ -6,6 +6,7 @@ mod common;
 mod accounts;
 mod analytics_durability;
 mod analytics_ingest;
+mod analytics_reports;
 mod assets;
 mod bundles;
 mod catalog_search;
