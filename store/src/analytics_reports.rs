@@ -315,3 +315,23 @@ pub async fn talk_report(
         watching_now: watching_now(pool, scope, Some(talk)).await?,
     }))
 }
+
+/// Views and watch time (ms) of each of `talks` since analytics began (the studio's list).
+pub async fn lifetime_figures(
+    pool: &PgPool,
+    tenant: Uuid,
+    talks: &[Uuid],
+) -> Result<Vec<(Uuid, u64, u64)>, StoreError> {
+    let rows: Vec<(Uuid, i64, i64)> = sqlx::query_as(
+        "SELECT talk_id, sum(views)::bigint, sum(watch_ms)::bigint FROM analytics_daily
+         WHERE tenant_id = $1 AND talk_id = ANY($2) GROUP BY talk_id",
+    )
+    .bind(tenant)
+    .bind(talks)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(talk, views, watch_ms)| (talk, views.max(0) as u64, watch_ms.max(0) as u64))
+        .collect())
+}

@@ -27,6 +27,9 @@ pub struct StudioListing {
     pub all_editors: bool,
     /// The tenant's tag names (autocomplete of the bulk "add a tag").
     pub tags: Vec<String>,
+    /// Each listed talk's views and watch time (ms) so far, from the analytics rollups.
+    #[serde(default)]
+    pub figures: Vec<(Uuid, u64, u64)>,
 }
 
 /// A speaker to pick in the editor.
@@ -137,11 +140,16 @@ pub async fn studio_home(
                 .into_iter()
                 .map(|t| t.name)
                 .collect();
+            let ids: Vec<Uuid> = talks.iter().map(|t| t.id).collect();
+            let figures =
+                ferrotape_store::analytics_reports::lifetime_figures(&pool, editor.tenant.0, &ids)
+                    .await?;
             Ok(StudioListing {
                 talks,
                 orphans,
                 all_editors: editor.actor.admin,
                 tags,
+                figures,
             })
         }
         .await,

@@ -323,8 +323,11 @@ fn TalkList(home: StudioListing, bulk: ServerAction<BulkTalks>) -> impl IntoView
                                 <th scope="col">"Updated"</th>
                             </tr></thead>
                             <tbody>
-                                {home.talks.into_iter().enumerate().map(|(index, talk)| view! {
-                                    <TalkRow talk index selected all_editors/>
+                                {home.talks.into_iter().enumerate().map(|(index, talk)| {
+                                    let figures = home.figures.iter()
+                                        .find(|(id, _, _)| *id == talk.id)
+                                        .map(|(_, views, watch_ms)| (*views, *watch_ms));
+                                    view! { <TalkRow talk index selected all_editors figures/> }
                                 }).collect_view()}
                             </tbody>
                         </table>
@@ -360,8 +363,19 @@ fn TalkRow(
     index: usize,
     selected: RwSignal<std::collections::HashSet<Uuid>>,
     all_editors: bool,
+    /// Views and watch time (ms) so far.
+    figures: Option<(u64, u64)>,
 ) -> impl IntoView {
     let id = talk.id;
+    let (views, watch_ms) = figures.unwrap_or_default();
+    let views_cell = view! {
+        <a href=format!("/studio/analytics/talks/{id}") class="talk-views"
+            aria-label=format!("{views} views, {} watched: analytics of “{}”",
+                ferrotape_model::compute::duration_text(watch_ms as f64 / 1000.0), talk.title)>
+            {views.to_string()}
+            <span class="talk-meta-line">{ferrotape_model::compute::duration_text(watch_ms as f64 / 1000.0)}</span>
+        </a>
+    };
     let check_id = format!("select-{id}");
     let speakers = talk
         .speakers
@@ -395,7 +409,7 @@ fn TalkRow(
             </td>
             <td><StateBadge state=talk.state/>{scheduled.map(|s| view! { <p class="talk-meta-line">{s}</p> })}</td>
             <td><VideoStatus video=talk.video.clone()/></td>
-            <td><span aria-label="Views: not counted yet">"—"</span></td>
+            <td>{views_cell}</td>
             {all_editors.then(|| view! { <td>{talk.owner.clone().unwrap_or_else(|| "—".into())}</td> })}
             <td><time datetime=updated.clone()>{updated.get(..10).unwrap_or_default().to_owned()}</time></td>
         </tr>

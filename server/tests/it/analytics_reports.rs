@@ -262,6 +262,18 @@ async fn editors_see_only_their_talks_and_other_tenants_nothing() {
             .collect::<Vec<_>>(),
         ["Mine"]
     );
+    // The studio's list shows each talk's views and watch time.
+    let home = client.server_fn("studio/talks", &[]).await;
+    assert_eq!(home.status, StatusCode::OK, "{}", home.body);
+    let figures = home.json()["figures"].clone();
+    assert_eq!(figures, json!([[mine, 3, 56_000]]));
+    let page = client.get("/studio").await;
+    assert!(
+        page.body
+            .contains(&format!("href=\"/studio/analytics/talks/{mine}\"")),
+        "{}",
+        page.body
+    );
     let refused = client
         .server_fn("studio/analytics/talk", &[("id", &theirs.to_string())])
         .await;
