@@ -113,11 +113,13 @@ struct Shared {
 }
 
 type Handle = Rc<RefCell<Shared>>;
+/// An event listener added, to remove on drop.
+type Listener = (EventTarget, &'static str, Closure<dyn FnMut()>);
 
 /// The beacons of one player; dropping it ends the view and stops listening.
 pub struct Beacons {
     shared: Handle,
-    listeners: Vec<(EventTarget, &'static str, Closure<dyn FnMut()>)>,
+    listeners: Vec<Listener>,
     interval: Option<(i32, Closure<dyn FnMut()>)>,
 }
 

@@ -892,7 +892,7 @@ mod tests {
         now += 900;
         t.playing(now, 20.0);
         assert_eq!(
-            kinds(&t).iter().filter(|k| k.name() == "seek").last(),
+            kinds(&t).iter().rfind(|k| k.name() == "seek"),
             Some(&EventKind::Seek {
                 from: 3.0,
                 to: 20.0
