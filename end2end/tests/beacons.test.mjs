@@ -2,11 +2,12 @@
 // watches (view start with the referrer, quality switches, the first frame's startup time, a
 // seek, a stall while CDP takes the network away, hls.js' errors, heartbeats whose watched
 // ranges add up to what played, and the exit sent by sendBeacon as the page goes away), a view
-// that leaves before its first frame, and the embed carrying the embedding page's origin.
+// that leaves before its first frame, the embed carrying the embedding page's origin, and the
+// app bundle's player exiting its view when a client-side navigation removes it.
 //
-// The requests are intercepted and answered 202 here, so the test checks exactly what the
-// player sends, whatever the server does with it. scripts/e2e.sh imports the 40 s clip into
-// the talk below (480p and 360p rungs) before the server starts.
+// The requests are recorded and answered 202 here (`startRecorder`), so the test checks exactly
+// what the player sends, whatever the server does with it. scripts/e2e.sh imports the 40 s clip
+// into the talk below (480p and 360p rungs) before the server starts.
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request as httpRequest } from 'node:http';
@@ -55,6 +56,7 @@ afterEach(async () => {
 async function startRecorder() {
   const upstream = new URL(BASE_URL);
   const batches = [];
+  let origin;
   const proxy = createServer((request, response) => {
     if (request.method === 'POST' && request.url === '/api/v1/events') {
       let body = '';
@@ -72,7 +74,13 @@ async function startRecorder() {
       port: upstream.port,
       method: request.method,
       path: request.url,
-      headers: { ...request.headers, host: upstream.host },
+      // As if the browser had come to the server itself (its CSRF check compares them).
+      headers: {
+        ...request.headers,
+        host: upstream.host,
+        ...(request.headers.origin ? { origin: upstream.origin } : {}),
+        ...(request.headers.referer ? { referer: request.headers.referer.replace(origin, upstream.origin) } : {}),
+      },
     }, (answer) => {
       response.writeHead(answer.statusCode, answer.headers);
       answer.pipe(response);
@@ -81,7 +89,7 @@ async function startRecorder() {
     request.pipe(forward);
   });
   await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${proxy.address().port}`;
+  origin = `http://127.0.0.1:${proxy.address().port}`;
   const events = () => batches.flatMap((batch) => batch.body.events);
   // Waits until an event matching `predicate` arrived; returns it.
   const waitFor = async (predicate, what, timeout = 30000) => {
@@ -285,4 +293,26 @@ test('beacons: an embedded view carries the embedding origin; privacy signals dr
   } finally {
     await new Promise((resolve) => host.close(resolve));
   }
+});
+
+test('beacons: the app bundle reports a view and exits it when the player leaves the page', async () => {
+  const beacons = await startRecorder();
+  const context = await newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(`${beacons.origin}/login`);
+  await page.waitForSelector('body[data-hydrated="true"]');
+  // Client-side navigation inside the app: the watch page renders through the app bundle.
+  await page.getByRole('link', { name: 'Talks', exact: true }).click();
+  await page.waitForURL(`${beacons.origin}/`);
+  await page.locator('.talk-card-link', { hasText: 'Adaptive streaming from first principles' }).click();
+  await page.waitForURL(`**/talks/${SLUG}`);
+  await page.locator('.player-big-play').click();
+  const start = await beacons.waitFor((e) => e.type === 'view_start', 'view_start');
+  await until(page, (s) => !s.paused && s.time > 0.5, 'playback advances');
+  // Leaving the page inside the app removes the player, which exits its view.
+  await page.getByRole('link', { name: 'Talks', exact: true }).click();
+  await page.waitForURL(`${beacons.origin}/`);
+  const exit = await beacons.waitFor((e) => e.type === 'exit' && e.view === start.view, 'exit on leaving the page');
+  assert.ok(exit.position > 0.5, `exit at ${exit.position}`);
+  assert.ok(beacons.batches.every((b) => b.body.talk === talkId));
 });

@@ -230,6 +230,12 @@ pub fn Player(
     // The view beacons; dropped with the player (which exits its view).
     #[cfg(feature = "hydrate")]
     let beacons = StoredValue::new_local(None::<beacon_wiring::Beacons>);
+    // The view exits while the engine still plays: the owner drops the engine first, and
+    // hls.js' `destroy` resets the element (its position to 0, a `pause`).
+    #[cfg(feature = "hydrate")]
+    on_cleanup(move || {
+        let _ = beacons.try_update_value(Option::take);
+    });
 
     let thumbnails_url = video.thumbnails_url.clone();
     let element = move || -> Option<HtmlVideoElement> { video_ref.get_untracked() };
