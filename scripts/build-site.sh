@@ -54,3 +54,15 @@ for file in target/site/pkg/*.js target/site/pkg/*.wasm target/site/pkg/*.css ta
   gzip -9 -k -f "$file"
   brotli -q 11 -k -f "$file"
 done
+
+# The viewer bundle's budget: what a viewer landing on a shared link downloads of ours before the
+# player works, viewer.js and viewer.wasm gzipped, stays within 350 KiB. Checked here, where the
+# bundle is made, so that a change breaking it fails the build (and `make test` at its start),
+# not a test at the end of the run.
+viewer_budget=$((350 * 1024))
+viewer_gz=$(( $(stat -c %s target/site/pkg/viewer.wasm.gz) + $(stat -c %s target/site/pkg/viewer.js.gz) ))
+if [ "$viewer_gz" -gt "$viewer_budget" ]; then
+  echo "build-site: the viewer bundle is $viewer_gz bytes gzipped (viewer.js + viewer.wasm), over its budget of $viewer_budget (350 KiB)" >&2
+  exit 1
+fi
+echo "build-site: viewer bundle $viewer_gz bytes gzipped, budget $viewer_budget"

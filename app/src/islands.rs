@@ -102,6 +102,9 @@ pub struct PlayerProps {
     pub chapters: Vec<ferrotape_model::talk::Chapter>,
     #[serde(default)]
     pub transcript: Vec<ferrotape_model::catalog::TranscriptLine>,
+    /// The talk whose views the player reports (`player::beacons`); `None`: none reported.
+    #[serde(default)]
+    pub talk: Option<uuid::Uuid>,
 }
 
 /// What the share island is rendered with.
@@ -150,9 +153,10 @@ fn player(props: PlayerProps, position: RwSignal<f64>) -> impl IntoView {
         autoplay_muted,
         chapters,
         transcript,
+        talk,
     } = props;
     view! {
-        <Player video title duration_hint start_at position embedded autoplay_muted chapters transcript/>
+        <Player video title duration_hint start_at position embedded autoplay_muted chapters transcript talk/>
     }
 }
 

@@ -68,6 +68,7 @@ fn EmbeddedPlayer(data: WatchData) -> impl IntoView {
                         chapters: talk.chapters.clone(),
                         // The embed is the player alone; the transcript stays on the page.
                         transcript: Vec::new(),
+                        talk: Some(talk.summary.id),
                     };
                     let position = RwSignal::new(props.start_at as f64);
                     view! { <PreloadPlayerEngine/> <PlayerIsland props position/> }.into_any()

@@ -115,6 +115,7 @@ fn WatchView(data: WatchData) -> impl IntoView {
                 autoplay_muted: false,
                 chapters,
                 transcript,
+                talk: Some(summary.id),
             };
             view! { <PlayerIsland props position/> {processing} }.into_any()
         }

@@ -1,6 +1,8 @@
 //! Attaches a stream to the `<video>`: hls.js over Media Source Extensions where available,
 //! the browser's own HLS (Safari, iOS) otherwise. Browser-only.
 
+use std::rc::Rc;
+
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -9,6 +11,19 @@ use web_sys::HtmlVideoElement;
 
 use super::hls::{self, Hls};
 use super::{HLS_SCRIPT, QualityLevel, Streams};
+
+/// What hls.js tells the player's beacons (`beacon_wiring.rs`).
+pub enum EngineReport {
+    /// Playing the rendition of `bitrate` (bits/s, the playlist's `BANDWIDTH`) and `height`.
+    Level { bitrate: f64, height: u32 },
+    /// hls.js' `ERROR`: `code` its `details` (`fragLoadError`), `detail` its `type` and what
+    /// else it says (HTTP status, reason).
+    Error {
+        code: String,
+        detail: String,
+        fatal: bool,
+    },
+}
 
 /// A running engine; dropping it detaches hls.js.
 pub struct Engine {
@@ -101,7 +116,13 @@ pub async fn attach(
     from_start: bool,
     levels: RwSignal<Vec<QualityLevel>>,
     playing_level: RwSignal<Option<usize>>,
+    report: Option<Rc<dyn Fn(EngineReport)>>,
 ) -> Result<Engine, String> {
+    let report = move |what: EngineReport| {
+        if let Some(report) = &report {
+            report(what);
+        }
+    };
     if prefers_native(&video) {
         // A media fragment: the browser seeks there once metadata is known.
         if start > 0.0 {
@@ -178,13 +199,23 @@ pub async fn attach(
     );
     listeners.push(on_manifest);
 
-    let on_switch = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |_event, data: JsValue| {
-        let level = js_sys::Reflect::get(&data, &JsValue::from_str("level"))
-            .ok()
-            .and_then(|l| l.as_f64())
-            .map(|l| l as usize);
-        playing_level.set(level);
-    });
+    let on_switch = {
+        let hls = hls.clone();
+        let report = report.clone();
+        Closure::<dyn FnMut(JsValue, JsValue)>::new(move |_event, data: JsValue| {
+            let level = js_sys::Reflect::get(&data, &JsValue::from_str("level"))
+                .ok()
+                .and_then(|l| l.as_f64())
+                .map(|l| l as usize);
+            playing_level.set(level);
+            if let Some(rung) = level.and_then(|l| hls.levels().into_iter().nth(l)) {
+                report(EngineReport::Level {
+                    bitrate: rung.bitrate(),
+                    height: rung.height(),
+                });
+            }
+        })
+    };
     hls.on(
         hls::events::LEVEL_SWITCHED,
         on_switch.as_ref().unchecked_ref(),
@@ -199,6 +230,24 @@ pub async fn attach(
         Closure::<dyn FnMut(JsValue, JsValue)>::new(move |_event, data: JsValue| {
             let field = |name: &str| js_sys::Reflect::get(&data, &JsValue::from_str(name)).ok();
             let fatal = field("fatal").and_then(|f| f.as_bool()).unwrap_or(false);
+            let text =
+                |value: Option<JsValue>| value.and_then(|v| v.as_string()).unwrap_or_default();
+            let mut detail = text(field("type"));
+            if let Some(status) = field("response")
+                .and_then(|r| js_sys::Reflect::get(&r, &JsValue::from_str("code")).ok())
+                .and_then(|c| c.as_f64())
+            {
+                detail.push_str(&format!(", HTTP {status}"));
+            }
+            let reason = text(field("reason"));
+            if !reason.is_empty() {
+                detail.push_str(&format!(", {reason}"));
+            }
+            report(EngineReport::Error {
+                code: text(field("details")),
+                detail,
+                fatal,
+            });
             if !fatal {
                 return;
             }

@@ -7,6 +7,9 @@
 //! moves needs the hydrated app (`body[data-hydrated]` reveals the controls).
 
 #[cfg(feature = "hydrate")]
+mod beacon_wiring;
+pub mod beacons;
+#[cfg(feature = "hydrate")]
 mod embed_api;
 #[cfg(feature = "hydrate")]
 mod engine;
@@ -182,6 +185,10 @@ pub fn Player(
     /// The talk's transcript: a panel under the player (outside embeds) whose lines seek.
     #[prop(optional)]
     transcript: Vec<TranscriptLine>,
+    /// The talk whose views this player reports (`beacons`, `POST /api/v1/events`); without
+    /// it (the studio's previews) it reports nothing.
+    #[prop(default = None)]
+    talk: Option<uuid::Uuid>,
 ) -> impl IntoView {
     let video_ref = NodeRef::<html::Video>::new();
     let player_ref = NodeRef::<html::Div>::new();
@@ -220,6 +227,15 @@ pub fn Player(
     let engine = StoredValue::new_local(None::<Engine>);
     #[cfg(not(feature = "hydrate"))]
     let engine = StoredValue::new(None::<Engine>);
+    // The view beacons; dropped with the player (which exits its view).
+    #[cfg(feature = "hydrate")]
+    let beacons = StoredValue::new_local(None::<beacon_wiring::Beacons>);
+    // The view exits while the engine still plays: the owner drops the engine first, and
+    // hls.js' `destroy` resets the element (its position to 0, a `pause`).
+    #[cfg(feature = "hydrate")]
+    on_cleanup(move || {
+        let _ = beacons.try_update_value(Option::take);
+    });
 
     let thumbnails_url = video.thumbnails_url.clone();
     let element = move || -> Option<HtmlVideoElement> { video_ref.get_untracked() };
@@ -482,6 +498,14 @@ pub fn Player(
             if embedded {
                 embed_api::listen(element.clone());
             }
+            if let Some(talk) = talk {
+                beacons.set_value(Some(beacon_wiring::Beacons::start(
+                    element.clone(),
+                    talk,
+                    embedded,
+                )));
+            }
+            let reports = beacons.with_value(|b| b.as_ref().map(|b| b.engine_reports()));
             let streams = streams.clone();
             // `?t=` arrives as a prop; `#t=` never reaches the server, so it is read here.
             let from_hash = || {
@@ -502,12 +526,18 @@ pub fn Player(
                     from_start,
                     levels,
                     playing_level,
+                    reports,
                 )
                 .await
                 {
                     Ok(running) => {
                         engine.set_value(Some(running));
                         if autoplay_muted {
+                            let _ = beacons.try_with_value(|b| {
+                                if let Some(b) = b {
+                                    b.expect_autoplay();
+                                }
+                            });
                             element.set_muted(true);
                             let _ = element.play();
                         }
@@ -519,6 +549,7 @@ pub fn Player(
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = (
+        talk,
         &engine,
         &levels,
         &playing_level,
