@@ -289,11 +289,24 @@ async fn a_transcode_of_a_killed_worker_is_redone_and_the_video_ends_ready() {
         format!("{prefix}/v2/hls/master.m3u8"),
         "the second attempt's own outputs"
     );
-    let mut stored: Vec<String> = std::fs::read_dir(data.path().join("media").join(&prefix))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    stored.sort();
+    // The switch to v2 happens before the superseded outputs are deleted: give the deletion
+    // a moment instead of racing it.
+    let listing = || {
+        let mut stored: Vec<String> = std::fs::read_dir(data.path().join("media").join(&prefix))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        stored.sort();
+        stored
+    };
+    let mut stored = listing();
+    for _ in 0..300 {
+        if stored == ["source", "v2"] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stored = listing();
+    }
     assert_eq!(
         stored,
         ["source", "v2"],

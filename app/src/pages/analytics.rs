@@ -18,9 +18,9 @@ use crate::components::charts::{BarChart, RetentionChart, percent};
 use crate::pages::studio::AccessRefused;
 
 /// Refetches `resource` every 15 s once hydrated ("watching now" and fresh rollups).
-fn refresh_every_15s<T: 'static + Send + Sync>(resource: Resource<T>)
+fn refresh_every_15s<T>(resource: Resource<T>)
 where
-    T: Clone,
+    T: Clone + Send + Sync + 'static,
 {
     #[cfg(feature = "hydrate")]
     {

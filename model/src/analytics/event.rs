@@ -261,10 +261,10 @@ fn check_event(event: &PlayerEvent, sent_at: i64) -> Result<(), String> {
             referrer,
             ..
         } => {
-            if let Some(origin) = embed_origin {
-                if origin.len() > MAX_ORIGIN_LEN || !is_web_origin(origin) {
-                    return Err("embed_origin is not an http(s) origin".into());
-                }
+            if let Some(origin) = embed_origin
+                && (origin.len() > MAX_ORIGIN_LEN || !is_web_origin(origin))
+            {
+                return Err("embed_origin is not an http(s) origin".into());
             }
             if referrer
                 .as_ref()
@@ -279,10 +279,10 @@ fn check_event(event: &PlayerEvent, sent_at: i64) -> Result<(), String> {
         EventKind::Stall { duration_ms, .. } if *duration_ms > MAX_STALL_MS => {
             return Err("duration_ms is longer than an hour".into());
         }
-        EventKind::Quality { bitrate, height } => {
-            if *bitrate == 0 || *bitrate > MAX_BITRATE || *height > 8640 {
-                return Err("bitrate or height is out of range".into());
-            }
+        EventKind::Quality { bitrate, height }
+            if *bitrate == 0 || *bitrate > MAX_BITRATE || *height > 8640 =>
+        {
+            return Err("bitrate or height is out of range".into());
         }
         EventKind::Error { code, detail, .. } => {
             if code.is_empty() || code.len() > MAX_ERROR_CODE_LEN {

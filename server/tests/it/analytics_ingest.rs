@@ -122,23 +122,38 @@ async fn a_view_is_stored_once_and_its_figures_add_up() {
     drained(&app).await;
     assert_eq!(stored_events(&app).await, 8);
 
-    let row: (Option<i32>, i64, i32, i64, i64, i64, i32, i32, bool, bool, f32, String) = sqlx::query_as(
-        "SELECT startup_ms, playing_ms, rebuffer_count, rebuffer_ms, bitrate_ms / nullif(bitrate_time_ms, 0),
-                bitrate_time_ms, quality_switches, seeks, exited, failed, furthest, watched::text
+    #[derive(sqlx::FromRow)]
+    struct ViewRow {
+        startup_ms: Option<i32>,
+        playing_ms: i64,
+        rebuffer_count: i32,
+        rebuffer_ms: i64,
+        bitrate: i64,
+        quality_switches: i32,
+        seeks: i32,
+        exited: bool,
+        failed: bool,
+        furthest: f32,
+        watched: String,
+    }
+    let row: ViewRow = sqlx::query_as(
+        "SELECT startup_ms, playing_ms, rebuffer_count, rebuffer_ms,
+                bitrate_ms / nullif(bitrate_time_ms, 0) AS bitrate, quality_switches, seeks,
+                exited, failed, furthest, watched::text AS watched
          FROM analytics_views WHERE id = $1",
     )
     .bind(view)
     .fetch_one(&app.pool)
     .await
     .unwrap();
-    assert_eq!(row.0, Some(640));
-    assert_eq!(row.1, 21_000, "10 s + 10 s + 1 s played");
-    assert_eq!((row.2, row.3), (1, 1500));
-    assert_eq!(row.4, 1_000_000, "average bitrate");
-    assert_eq!((row.6, row.7), (1, 1));
-    assert!(row.8 && !row.9, "exited, not failed");
-    assert_eq!(row.10, 41.0);
-    assert_eq!(row.11, "{[0,10),[30,41)}");
+    assert_eq!(row.startup_ms, Some(640));
+    assert_eq!(row.playing_ms, 21_000, "10 s + 10 s + 1 s played");
+    assert_eq!((row.rebuffer_count, row.rebuffer_ms), (1, 1500));
+    assert_eq!(row.bitrate, 1_000_000, "average bitrate");
+    assert_eq!((row.quality_switches, row.seeks), (1, 1));
+    assert!(row.exited && !row.failed, "exited, not failed");
+    assert_eq!(row.furthest, 41.0);
+    assert_eq!(row.watched, "{[0,10),[30,41)}");
 
     let dims: (
         String,
