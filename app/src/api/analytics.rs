@@ -4,7 +4,6 @@
 
 use ferrotape_model::analytics::report::{Overview, TalkReport};
 use leptos::prelude::*;
-use uuid::Uuid;
 
 use crate::AppError;
 
@@ -30,7 +29,7 @@ pub async fn load_talk_report(
     with_status(
         async {
             let (scope, range) = scope_and_range(from, to).await?;
-            let talk = Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
+            let talk = uuid::Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
             ferrotape_store::analytics_reports::talk_report(&pool()?, scope, talk, range)
                 .await?
                 .ok_or(AppError::NotFound)

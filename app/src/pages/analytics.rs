@@ -17,20 +17,16 @@ use crate::api::analytics::{load_overview, load_talk_report};
 use crate::components::charts::{BarChart, RetentionChart, percent};
 use crate::pages::studio::AccessRefused;
 
-/// Refetches `resource` every 15 s once hydrated ("watching now" and fresh rollups).
-fn refresh_every_15s<T>(resource: Resource<T>)
-where
-    T: Clone + Send + Sync + 'static,
-{
+/// Calls `refetch` every 15 s once hydrated ("watching now" and fresh rollups).
+fn refresh_every_15s(refetch: impl Fn() + Clone + 'static) {
     #[cfg(feature = "hydrate")]
     {
         use leptos::leptos_dom::helpers::set_interval_with_handle;
         Effect::new(move |_| {
-            let handle = set_interval_with_handle(
-                move || resource.refetch(),
-                std::time::Duration::from_secs(15),
-            )
-            .ok();
+            let refetch = refetch.clone();
+            let handle =
+                set_interval_with_handle(move || refetch(), std::time::Duration::from_secs(15))
+                    .ok();
             on_cleanup(move || {
                 if let Some(handle) = handle {
                     handle.clear();
@@ -39,7 +35,7 @@ where
         });
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = resource;
+    let _ = refetch;
 }
 
 #[component]
@@ -52,7 +48,7 @@ pub fn AnalyticsPage() -> impl IntoView {
         },
         |(from, to)| load_overview(from, to),
     );
-    refresh_every_15s(overview);
+    refresh_every_15s(move || overview.refetch());
     view! {
         <Title text="Analytics"/>
         <section class="analytics" aria-labelledby="analytics-heading">
@@ -84,7 +80,7 @@ pub fn TalkAnalyticsPage() -> impl IntoView {
         },
         |(id, from, to)| load_talk_report(id, from, to),
     );
-    refresh_every_15s(report);
+    refresh_every_15s(move || report.refetch());
     view! {
         <Title text="Talk analytics"/>
         <section class="analytics" aria-labelledby="analytics-heading">
