@@ -146,18 +146,40 @@ fn sum<'a>(rows: impl IntoIterator<Item = &'a BucketRow>) -> Totals {
     totals
 }
 
-fn series(rows: &[BucketRow]) -> Vec<SeriesPoint> {
-    let mut by_stamp: BTreeMap<&str, Totals> = BTreeMap::new();
+/// One point per hour or day of the range, zero where nothing was watched (a chart of a
+/// quiet month still shows thirty days).
+fn series(rows: &[BucketRow], range: Range, hourly: bool) -> Vec<SeriesPoint> {
+    let mut by_stamp: BTreeMap<String, Totals> = BTreeMap::new();
+    let mut at = range.start();
+    let step = if hourly {
+        time::Duration::hours(1)
+    } else {
+        time::Duration::days(1)
+    };
+    while at < range.end() {
+        by_stamp.insert(stamp(at, hourly), Totals::default());
+        at += step;
+    }
     for row in rows {
-        by_stamp.entry(&row.stamp).or_default().add(&row.totals());
+        by_stamp
+            .entry(row.stamp.clone())
+            .or_default()
+            .add(&row.totals());
     }
     by_stamp
         .into_iter()
-        .map(|(at, totals)| SeriesPoint {
-            at: at.to_owned(),
-            totals,
-        })
+        .map(|(at, totals)| SeriesPoint { at, totals })
         .collect()
+}
+
+/// The label the rollup queries give a bucket (`to_char` above).
+fn stamp(at: OffsetDateTime, hourly: bool) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    if hourly {
+        format!("{}T{:02}:00:00Z", at.date(), at.hour())
+    } else {
+        at.date().to_string()
+    }
 }
 
 /// Views with an event in the last 30 s.
@@ -228,7 +250,11 @@ pub async fn overview(pool: &PgPool, scope: Scope, range: Range) -> Result<Overv
         period: range.period(),
         totals: sum(&daily),
         previous: sum(&previous),
-        series: series(if range.hourly() { &series_rows } else { &daily }),
+        series: series(
+            if range.hourly() { &series_rows } else { &daily },
+            range,
+            range.hourly(),
+        ),
         talks: talk_figures,
         watching_now: watching_now(pool, scope, None).await?,
     })
@@ -301,7 +327,11 @@ pub async fn talk_report(
             totals: sum(&daily),
         },
         previous: sum(&previous),
-        series: series(if range.hourly() { &series_rows } else { &daily }),
+        series: series(
+            if range.hourly() { &series_rows } else { &daily },
+            range,
+            range.hourly(),
+        ),
         retention: merge_retention(&curves),
         dimensions: dimensions
             .into_iter()

@@ -124,6 +124,13 @@ async fn the_drill_down_adds_up_by_hand() {
     assert_eq!(drill.retention.len(), 40);
     assert!((drill.retention[5] - 2.0 / 3.0).abs() < 1e-6);
     assert!((drill.retention[20] - 1.0 / 3.0).abs() < 1e-6);
+    // The default period is the last 30 days: one point each, zero but today.
+    assert_eq!(drill.series.len(), 30);
+    assert_eq!(
+        drill.series.iter().filter(|p| p.totals.views > 0).count(),
+        1
+    );
+    assert_eq!(drill.series.last().unwrap().totals.views, 3);
     let dimension = |name: &str| -> Vec<(String, u64)> {
         drill
             .dimensions
