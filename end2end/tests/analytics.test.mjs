@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { BASE_URL, ARTIFACTS_DIR, launch, collectErrors } from './browser.mjs';
+import { BASE_URL, ARTIFACTS_DIR, launch, collectErrors, logIn } from './browser.mjs';
 
 const run = promisify(execFile);
 const SLUG = 'adaptive-streaming-from-first-principles';
@@ -88,10 +88,7 @@ test('analytics: a throttled play with a stall shows up in the talk drill-down',
   const errors = collectErrors(admin);
   await admin.goto(`${BASE_URL}/login?next=/studio/analytics`);
   await admin.waitForSelector('body[data-hydrated="true"]');
-  await admin.getByLabel('Email address').fill(email);
-  await admin.getByLabel('Password').fill(PASSWORD);
-  await admin.getByRole('button', { name: 'Log in' }).click();
-  await admin.waitForURL('**/studio/analytics');
+  await logIn(admin, email, PASSWORD, '/studio/analytics');
 
   // The rollups run every 5 s: reload the server-rendered drill-down until the view is in.
   const figure = (name) => admin.locator(`[data-figure="${name}"] .kpi-value`).innerText();

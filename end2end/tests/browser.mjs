@@ -66,3 +66,13 @@ export async function openHydrated(context, url, timeout = 20000) {
   await page.waitForSelector('body[data-hydrated="true"]', { timeout });
   return { page, errors, bundles, response };
 }
+
+/// Logs in through the login form of a page already at `/login?next=…` and waits until the
+/// browser is at `next` itself. (A glob like `**/studio` also matches `/login?next=/studio`,
+/// so waiting on it returns before the log-in has finished and its cookies exist.)
+export async function logIn(page, email, password, next) {
+  await page.getByLabel('Email address').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForURL((url) => url.pathname === next, { timeout: 30000 });
+}

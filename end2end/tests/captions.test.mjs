@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { BASE_URL, launch, collectErrors } from './browser.mjs';
+import { BASE_URL, launch, collectErrors, logIn } from './browser.mjs';
 
 const run = promisify(execFile);
 const PASSWORD = 'an editor passphrase for captions';
@@ -48,10 +48,7 @@ test('spoken words become captions, a transcript and search results by themselve
   const errors = collectErrors(page);
   await page.goto(`${BASE_URL}/login?next=/studio`);
   await hydrated(page);
-  await page.getByLabel('Email address').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.waitForURL('**/studio');
+  await logIn(page, email, PASSWORD, '/studio');
   await hydrated(page);
 
   const title = `Spoken captions ${stamp}`;

@@ -15,7 +15,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { BASE_URL, ARTIFACTS_DIR, launch, collectErrors, settled } from './browser.mjs';
+import { BASE_URL, ARTIFACTS_DIR, launch, collectErrors, settled, logIn } from './browser.mjs';
 
 const run = promisify(execFile);
 const PASSWORD = 'an editor passphrase for e2e';
@@ -89,10 +89,7 @@ test('an editor takes an upload to a scheduled, renamed, then unlisted talk', as
   const errors = collectErrors(page);
   await page.goto(`${BASE_URL}/login?next=/studio`);
   await hydrated(page);
-  await page.getByLabel('Email address').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.waitForURL('**/studio');
+  await logIn(page, email, PASSWORD, '/studio');
   await hydrated(page);
 
   // The title first, then the file: the talk is created from the upload and its editor opens.
@@ -153,8 +150,13 @@ test('an editor takes an upload to a scheduled, renamed, then unlisted talk', as
 
   // A save from a tab loaded before another tab's save is refused as stale; the text stays.
   const other = await context.newPage();
-  await other.goto(page.url());
+  // The editor's own address, without a `?notice=saved` that would show "Saved." at once.
+  const editorUrl = new URL(page.url());
+  editorUrl.search = '';
+  await other.goto(editorUrl.href);
   await hydrated(other);
+  await other.waitForSelector('form.editor-form[data-interactive="true"]');
+  assert.equal(await other.getByRole('status').filter({ hasText: 'Saved.' }).count(), 0);
   await page.getByLabel('Event or series').fill('Ferrotape Conf 2026');
   await other.getByLabel('Title').first().fill(title);
   await other.getByLabel('Language').fill('en-NZ');

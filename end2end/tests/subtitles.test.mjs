@@ -12,7 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { BASE_URL, ARTIFACTS_DIR, launch, collectErrors, wasmBundles } from './browser.mjs';
+import { BASE_URL, ARTIFACTS_DIR, launch, collectErrors, wasmBundles, logIn } from './browser.mjs';
 
 const run = promisify(execFile);
 const PASSWORD = 'an editor passphrase for e2e';
@@ -115,10 +115,7 @@ test('editors fix captions on the timeline, and a stale tab loses nothing', asyn
   const bundles = wasmBundles(page);
   await page.goto(`${BASE_URL}/login?next=/studio`);
   await hydrated(page);
-  await page.getByLabel('Email address').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.waitForURL('**/studio');
+  await logIn(page, email, PASSWORD, '/studio');
   await hydrated(page);
   await page.getByLabel('Title of the talk').fill(`Captions ${stamp}`);
   await page.locator('input[type=file]').setInputFiles(clip);

@@ -26,7 +26,25 @@ pub struct Range {
     pub to: Date,
 }
 
+impl Scope {
+    /// What `user` may see: the whole tenant for an admin, their own talks for an editor.
+    pub fn for_user(user: &crate::accounts::UserRecord) -> Scope {
+        Scope {
+            tenant: user.tenant.0,
+            owner: (user.role != ferrotape_model::Role::Admin).then_some(user.id),
+        }
+    }
+}
+
 impl Range {
+    /// The half-open range of the inclusive days a dashboard or CSV was asked for.
+    pub fn from_days(days: ferrotape_model::compute::DateRange) -> Range {
+        Range {
+            from: days.from,
+            to: days.to + time::Duration::days(1),
+        }
+    }
+
     pub fn hourly(&self) -> bool {
         (self.to - self.from).whole_days() <= 3
     }

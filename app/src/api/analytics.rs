@@ -58,13 +58,5 @@ async fn scope_and_range(
     let today = time::OffsetDateTime::now_utc().date();
     let days =
         DateRange::parse(from.as_deref(), to.as_deref(), today).map_err(AppError::Invalid)?;
-    let scope = Scope {
-        tenant: user.tenant.0,
-        owner: (user.role != Role::Admin).then_some(user.id),
-    };
-    let range = Range {
-        from: days.from,
-        to: days.to + time::Duration::days(1),
-    };
-    Ok((scope, range))
+    Ok((Scope::for_user(&user), Range::from_days(days)))
 }

@@ -306,6 +306,14 @@ fn TalkForm(data: EditorData, save: ServerAction<SaveTalk>) -> impl IntoView {
     // field the editor typed in keeps its text (the new speaker's name would be created
     // twice): the form is reset to those defaults.
     let form_ref = NodeRef::<leptos::html::Form>::new();
+    // Effects run only once this form is hydrated: the mark says its buttons now save
+    // through the server function (tests wait for it; the page's own hydration mark can come
+    // before the resource's suspense has hydrated the form).
+    Effect::new(move |_| {
+        if let Some(form) = form_ref.get() {
+            let _ = form.set_attribute("data-interactive", "true");
+        }
+    });
     Effect::new(move |_| {
         if matches!(save.value().get(), Some(Ok(_)))
             && let Some(form) = form_ref.get_untracked()

@@ -38,15 +38,7 @@ async fn scope_and_range(
     let today = time::OffsetDateTime::now_utc().date();
     let days = DateRange::parse(query.from.as_deref(), query.to.as_deref(), today)
         .map_err(|message| ApiError::Coded(StatusCode::BAD_REQUEST, "invalid_range", message))?;
-    let scope = Scope {
-        tenant: user.tenant.0,
-        owner: (user.role != Role::Admin).then_some(user.id),
-    };
-    let range = Range {
-        from: days.from,
-        to: days.to + time::Duration::days(1),
-    };
-    Ok((scope, range, days))
+    Ok((Scope::for_user(&user), Range::from_days(days), days))
 }
 
 fn csv_response(name: &str, days: DateRange, body: String) -> Response {

@@ -2,31 +2,17 @@
 //! the database, stored once however often they are sent, folded into their view, stripped of
 //! what identifies the viewer, and refused whole when anything in them is wrong.
 
-use std::time::Duration;
-
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use ferrotape_model::TenantId;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::common::beacons::{drained, ev, now_ms};
 use crate::common::{Client, TestApp, insert_talk, insert_tenant};
 
 const CHROME: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 \
                       (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
-
-fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
-
-fn ev(view: Uuid, at: i64, body: Value) -> Value {
-    let mut event = json!({ "id": Uuid::new_v4(), "view": view, "at": at });
-    event
-        .as_object_mut()
-        .unwrap()
-        .extend(body.as_object().unwrap().clone());
-    event
-}
 
 /// A whole view in one batch: start, a 640 ms startup, 20 s watched in two heartbeats at
 /// 1 Mbit/s with a 1.5 s stall between, a quality switch, a seek, and the exit.
@@ -76,17 +62,6 @@ async fn stored_events(app: &TestApp) -> i64 {
         .fetch_one(&app.pool)
         .await
         .unwrap()
-}
-
-/// Waits until the pipeline has written everything it accepted.
-async fn drained(app: &TestApp) {
-    for _ in 0..200 {
-        if app.analytics.pipeline.buffered() == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("the analytics buffer never emptied");
 }
 
 async fn published_talk(app: &TestApp, tenant: TenantId, slug: &str) -> Uuid {

@@ -3,8 +3,6 @@
 //! figures checked against hand-computed values, late events landing in their own hour, and
 //! editors seeing only their talks.
 
-use std::time::Duration;
-
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use ferrotape_model::analytics::report::{Overview, TalkReport};
@@ -12,22 +10,10 @@ use ferrotape_model::{Role, TenantId};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::common::beacons::{drained, ev, now_ms};
 use crate::common::{Client, PASSWORD, TestApp, insert_ready_video, insert_talk, insert_tenant};
 
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
-
-fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
-
-fn ev(view: Uuid, at: i64, body: Value) -> Value {
-    let mut event = json!({ "id": Uuid::new_v4(), "view": view, "at": at });
-    event
-        .as_object_mut()
-        .unwrap()
-        .extend(body.as_object().unwrap().clone());
-    event
-}
 
 async fn send(client: &mut Client<'_>, talk: Uuid, events: Vec<Value>) {
     let body = json!({"sent_at": now_ms(), "talk": talk, "events": events});
@@ -42,12 +28,7 @@ async fn send(client: &mut Client<'_>, talk: Uuid, events: Vec<Value>) {
 }
 
 async fn settle(app: &TestApp) {
-    for _ in 0..200 {
-        if app.analytics.pipeline.buffered() == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    drained(app).await;
     ferrotape_store::analytics_rollups::refresh_all(&app.pool)
         .await
         .unwrap();
@@ -319,4 +300,86 @@ async fn editors_see_only_their_talks_and_other_tenants_nothing() {
             .unwrap()
             .is_none()
     );
+}
+
+#[tokio::test]
+async fn malformed_periods_and_talk_ids_are_refused_with_a_clear_answer() {
+    let app = TestApp::spawn().await;
+    app.user(TenantId::DEFAULT, "admin@example.com", Role::Admin)
+        .await;
+    let mut client = app.client("198.51.100.40");
+    client.log_in("admin@example.com", PASSWORD).await;
+    let talk = Uuid::new_v4().to_string();
+    // Not a day, the wrong order, a year-long period, hostile text.
+    let bad_ranges: [&[(&str, &str)]; 5] = [
+        &[("from", "yesterday")],
+        &[("from", "2026-02-30")],
+        &[("from", "2026-05-10"), ("to", "2026-05-01")],
+        &[("from", "2020-01-01"), ("to", "2026-01-01")],
+        &[("to", "2026-01-01'; DROP TABLE talks; --")],
+    ];
+    for range in bad_ranges {
+        let overview = client.server_fn("studio/analytics", range).await;
+        assert_eq!(
+            overview.status,
+            StatusCode::BAD_REQUEST,
+            "{range:?}: {}",
+            overview.body
+        );
+        let mut with_id = vec![("id", talk.as_str())];
+        with_id.extend_from_slice(range);
+        let drill_down = client.server_fn("studio/analytics/talk", &with_id).await;
+        assert_eq!(
+            drill_down.status,
+            StatusCode::BAD_REQUEST,
+            "{range:?}: {}",
+            drill_down.body
+        );
+
+        let query: String = range
+            .iter()
+            .map(|(name, value)| format!("{name}={}", urlencode(value)))
+            .collect::<Vec<_>>()
+            .join("&");
+        for path in [
+            format!("/api/v1/analytics/overview.csv?{query}"),
+            format!("/api/v1/analytics/talks/{talk}/report.csv?{query}"),
+        ] {
+            let csv = client.get(&path).await;
+            assert_eq!(csv.status, StatusCode::BAD_REQUEST, "{path}: {}", csv.body);
+            assert_eq!(csv.json()["code"], "invalid_range", "{path}");
+        }
+    }
+    // A talk id that is not an id at all is simply not found, on both paths.
+    for id in [
+        "not-a-uuid",
+        "..%2F..%2Fetc",
+        "00000000-0000-0000-0000-00000000000g",
+    ] {
+        let csv = client
+            .get(&format!("/api/v1/analytics/talks/{id}/report.csv"))
+            .await;
+        assert_eq!(csv.status, StatusCode::NOT_FOUND, "{id}: {}", csv.body);
+        let drill_down = client
+            .server_fn("studio/analytics/talk", &[("id", id)])
+            .await;
+        assert_eq!(
+            drill_down.status,
+            StatusCode::NOT_FOUND,
+            "{id}: {}",
+            drill_down.body
+        );
+    }
+    // Still answers a good request afterwards.
+    let fine = client.get("/api/v1/analytics/overview.csv").await;
+    assert_eq!(fine.status, StatusCode::OK, "{}", fine.body);
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
