@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { BASE_URL, ARTIFACTS_DIR, launch, collectErrors, logIn } from './browser.mjs';
+import { BASE_URL, ARTIFACTS_DIR, launch, collectErrors, logIn, transcodedTalk, videoState, untilVideo } from './browser.mjs';
 
 const run = promisify(execFile);
 const SLUG = 'adaptive-streaming-from-first-principles';
@@ -19,35 +19,12 @@ let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); }, { timeout: 30000 });
 
-const video = (page) => page.evaluate(() => {
-  const v = document.querySelector('video.player-video');
-  return { time: v.currentTime, paused: v.paused, ready: v.readyState, height: v.videoHeight };
-});
-
-async function until(page, predicate, what, timeout = 60000) {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const state = await video(page);
-    if (predicate(state)) return state;
-    assert.ok(Date.now() < deadline, `${what}; last state ${JSON.stringify(state)}`);
-    await page.waitForTimeout(100);
-  }
-}
+const video = videoState;
+const until = (page, predicate, what) => untilVideo(page, predicate, what, 60000);
 
 test('analytics: a throttled play with a stall shows up in the talk drill-down', async () => {
   // The imported clip may still be transcoding when the suite reaches this file.
-  let talkId;
-  const deadline = Date.now() + 8 * 60 * 1000;
-  for (;;) {
-    const html = await (await fetch(`${BASE_URL}/talks/${SLUG}`)).text();
-    const match = html.match(/\/embed\/([0-9a-f-]{36})/);
-    if (html.includes('class="player"') && !html.includes('watch-processing') && match) {
-      talkId = match[1];
-      break;
-    }
-    assert.ok(Date.now() < deadline, 'the imported clip was not transcoded in time');
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-  }
+  const talkId = await transcodedTalk(`${BASE_URL}/talks/${SLUG}`);
 
   const viewer = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await viewer.newPage();

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { createServer, request as httpRequest } from 'node:http';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BASE_URL, ARTIFACTS_DIR, launch } from './browser.mjs';
+import { BASE_URL, ARTIFACTS_DIR, launch, transcodedTalk, videoState, untilVideo } from './browser.mjs';
 
 const SLUG = 'adaptive-streaming-from-first-principles';
 const WATCH = `${BASE_URL}/talks/${SLUG}`;
@@ -24,17 +24,7 @@ let talkId;
 before(async () => {
   browser = await launch();
   // The imported clip may still be transcoding when the suite starts.
-  const deadline = Date.now() + 8 * 60 * 1000;
-  for (;;) {
-    const html = await (await fetch(WATCH)).text();
-    const match = html.match(/\/embed\/([0-9a-f-]{36})/);
-    if (html.includes('class="player"') && !html.includes('watch-processing') && match) {
-      talkId = match[1];
-      break;
-    }
-    assert.ok(Date.now() < deadline, 'the imported clip was not transcoded in time');
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-  }
+  talkId = await transcodedTalk(WATCH);
 }, { timeout: 9 * 60 * 1000 });
 after(async () => { await browser?.close(); }, { timeout: 30000 });
 
@@ -118,22 +108,6 @@ const countBeacons = () => {
   };
 };
 
-const video = (page) => page.evaluate(() => {
-  const v = document.querySelector('video.player-video');
-  const ranges = [];
-  for (let i = 0; i < v.buffered.length; i++) ranges.push([v.buffered.start(i), v.buffered.end(i)]);
-  return { time: v.currentTime, paused: v.paused, ready: v.readyState, height: v.videoHeight, duration: v.duration, buffered: ranges };
-});
-
-async function until(page, predicate, what, timeout = 30000) {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const state = await video(page);
-    if (predicate(state)) return state;
-    assert.ok(Date.now() < deadline, `${what}; last state ${JSON.stringify(state)}`);
-    await page.waitForTimeout(100);
-  }
-}
 
 const watchedSeconds = (events) => events.flatMap((e) => e.watched ?? []).reduce((sum, [s, e]) => sum + (e - s), 0);
 
@@ -157,10 +131,10 @@ test('beacons: a view with its startup, quality, seek, stall, errors, heartbeats
   assert.equal(start.referrer, referrer);
   assert.equal(start.autoplay, false);
   assert.equal(start.embed_origin, undefined);
-  await until(page, (s) => !s.paused && s.time > 1, 'playback advances');
+  await untilVideo(page, (s) => !s.paused && s.time > 1, 'playback advances');
 
   // A quality switch: pin the rung not playing now.
-  const before = await video(page);
+  const before = await videoState(page);
   const first = `${before.height}p`;
   const other = before.height === 360 ? '480p' : '360p';
   const quality = page.locator('.player-quality-button');
@@ -171,7 +145,7 @@ test('beacons: a view with its startup, quality, seek, stall, errors, heartbeats
     await page.keyboard.press('Escape');
   };
   await pin(other);
-  await until(page, (s) => s.height === parseInt(other, 10) && !s.paused && s.ready >= 3, `the ${other} rung plays`);
+  await untilVideo(page, (s) => s.height === parseInt(other, 10) && !s.paused && s.ready >= 3, `the ${other} rung plays`);
 
   // A stall: CDP takes the network away and the viewer pins the first rung again, which
   // empties the buffer (hls.js flushes it to switch at once); playback waits while hls.js'
@@ -181,20 +155,20 @@ test('beacons: a view with its startup, quality, seek, stall, errors, heartbeats
   const network = (offline) => cdp.send('Network.emulateNetworkConditions', { offline, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
   await network(true);
   await pin(first);
-  const stalled = await until(page, (s) => s.ready <= 2 && !s.paused, 'playback stalls without data');
+  const stalled = await untilVideo(page, (s) => s.ready <= 2 && !s.paused, 'playback stalls without data');
   await page.waitForTimeout(1500); // how long the stall lasts at least
   await network(false);
-  await until(page, (s) => s.time > stalled.time + 1 && s.ready >= 3, 'playback resumes after the network returns');
+  await untilVideo(page, (s) => s.time > stalled.time + 1 && s.ready >= 3, 'playback resumes after the network returns');
 
   // A seek: `l` jumps 10 s ahead.
-  const seekFrom = (await video(page)).time;
+  const seekFrom = (await videoState(page)).time;
   await page.locator('.player').focus();
   await page.keyboard.press('l');
-  await until(page, (s) => s.time > seekFrom + 9 && s.ready >= 3, 'l seeks 10 s ahead');
+  await untilVideo(page, (s) => s.time > seekFrom + 9 && s.ready >= 3, 'l seeks 10 s ahead');
 
   // At least one heartbeat (every 10 s) has gone out, then the viewer leaves.
   await beacons.waitFor((e) => e.type === 'heartbeat' && e.view === view && e.watched.length > 0, 'a heartbeat with watched ranges', 15000);
-  const last = await video(page);
+  const last = await videoState(page);
   await page.goto(`${beacons.origin}/`);
   const exit = await beacons.waitFor((e) => e.type === 'exit' && e.view === view, 'exit');
   assert.ok(Number(await page.evaluate(() => localStorage.getItem('test.beacons'))) >= 1, 'the exit went by sendBeacon');
@@ -253,7 +227,7 @@ test('beacons: a view that leaves before its first frame still exits', async () 
   await page.goto(`${beacons.origin}/talks/${SLUG}`);
   await page.waitForSelector('body[data-hydrated="true"]');
   await page.locator('.player-big-play').click();
-  await until(page, (s) => !s.paused, 'play is requested');
+  await untilVideo(page, (s) => !s.paused, 'play is requested');
   await page.goto(`${beacons.origin}/`);
   const exit = await beacons.waitFor((e) => e.type === 'exit', 'exit');
   const mine = beacons.events().filter((e) => e.view === exit.view);
@@ -308,7 +282,7 @@ test('beacons: the app bundle reports a view and exits it when the player leaves
   await page.waitForURL(`**/talks/${SLUG}`);
   await page.locator('.player-big-play').click();
   const start = await beacons.waitFor((e) => e.type === 'view_start', 'view_start');
-  await until(page, (s) => !s.paused && s.time > 0.5, 'playback advances');
+  await untilVideo(page, (s) => !s.paused && s.time > 0.5, 'playback advances');
   // Leaving the page inside the app removes the player, which exits its view.
   await page.getByRole('link', { name: 'Talks', exact: true }).click();
   await page.waitForURL(`${beacons.origin}/`);

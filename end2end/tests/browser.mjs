@@ -76,3 +76,41 @@ export async function logIn(page, email, password, next) {
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.waitForURL((url) => url.pathname === next, { timeout: 30000 });
 }
+
+/// Waits (up to 8 minutes: a transcode on 2 busy cores) until the watch page at `watchUrl`
+/// has a player for a fully transcoded video; returns the talk's id (from its embed link).
+export async function transcodedTalk(watchUrl) {
+  const deadline = Date.now() + 8 * 60 * 1000;
+  for (;;) {
+    const html = await (await fetch(watchUrl)).text();
+    const match = html.match(/\/embed\/([0-9a-f-]{36})/);
+    if (html.includes('class="player"') && !html.includes('watch-processing') && match) {
+      return match[1];
+    }
+    if (Date.now() > deadline) throw new Error(`${watchUrl}: the imported clip was not transcoded in time`);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+  }
+}
+
+/// The player's `<video>` as tests look at it: position, paused, ready state, rendition
+/// height, duration and buffered ranges.
+export function videoState(page) {
+  return page.evaluate(() => {
+    const v = document.querySelector('video.player-video');
+    const buffered = [];
+    for (let i = 0; i < v.buffered.length; i++) buffered.push([v.buffered.start(i), v.buffered.end(i)]);
+    return { time: v.currentTime, paused: v.paused, ready: v.readyState, height: v.videoHeight, duration: v.duration, buffered };
+  });
+}
+
+/// Polls `videoState` until `predicate` holds; fails with `what` and the last state after
+/// `timeout` ms.
+export async function untilVideo(page, predicate, what, timeout = 30000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const state = await videoState(page);
+    if (predicate(state)) return state;
+    if (Date.now() > deadline) throw new Error(`${what}; last state ${JSON.stringify(state)}`);
+    await page.waitForTimeout(100);
+  }
+}

@@ -9,7 +9,7 @@ import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
-import { BASE_URL, ARTIFACTS_DIR, launch, collectErrors, openHydrated } from './browser.mjs';
+import { BASE_URL, ARTIFACTS_DIR, launch, collectErrors, openHydrated, transcodedTalk, videoState, untilVideo } from './browser.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE_PATH = require.resolve('axe-core/axe.min.js');
@@ -21,17 +21,7 @@ let talkId;
 before(async () => {
   browser = await launch();
   // Wait for the transcode of the imported clip (a few minutes at most on 2 cores).
-  const deadline = Date.now() + 8 * 60 * 1000;
-  for (;;) {
-    const html = await (await fetch(WATCH)).text();
-    const match = html.match(/\/embed\/([0-9a-f-]{36})/);
-    if (html.includes('class="player"') && match) {
-      talkId = match[1];
-      break;
-    }
-    assert.ok(Date.now() < deadline, 'the imported clip was not transcoded in time');
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-  }
+  talkId = await transcodedTalk(WATCH);
 }, { timeout: 9 * 60 * 1000 });
 after(async () => { await browser?.close(); }, { timeout: 30000 });
 
@@ -54,20 +44,6 @@ async function openWatch(context, url = WATCH) {
   return { page, errors, bundles };
 }
 
-const videoState = (page) => page.evaluate(() => {
-  const video = document.querySelector('video.player-video');
-  return { time: video.currentTime, paused: video.paused, height: video.videoHeight, ready: video.readyState };
-});
-
-async function waitFor(page, predicate, what, timeout = 30000) {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const state = await videoState(page);
-    if (predicate(state)) return state;
-    assert.ok(Date.now() < deadline, `${what}; last state ${JSON.stringify(state)}`);
-    await page.waitForTimeout(200);
-  }
-}
 
 async function axeSerious(page) {
   await page.addScriptTag({ path: AXE_PATH });
@@ -100,24 +76,24 @@ test('watch: the player plays, lists the rungs, pins one, seeks and previews', a
   await qualityButton.click();
 
   await page.locator('.player-big-play').click();
-  await waitFor(page, (s) => !s.paused && s.time > 1, 'playback advances');
+  await untilVideo(page, (s) => !s.paused && s.time > 1, 'playback advances');
 
   // Pinning 360p switches what is decoded.
   await qualityButton.click();
   await qualityMenu.locator('label').filter({ hasText: /^360p/ }).click();
-  await waitFor(page, (s) => s.height === 360, 'the 360p rung is shown after pinning it');
+  await untilVideo(page, (s) => s.height === 360, 'the 360p rung is shown after pinning it');
   assert.match(await qualityButton.getAttribute('aria-label'), /Quality: 360p/);
   await page.keyboard.press('Escape');
 
   // The seek bar (a native range input) seeks.
   await page.locator('.player-seek-input').fill('20');
-  await waitFor(page, (s) => s.time >= 19.5 && s.time < 25, 'seeking to 20 s');
+  await untilVideo(page, (s) => s.time >= 19.5 && s.time < 25, 'seeking to 20 s');
   // Keyboard shortcuts work from the player: l jumps 10 s ahead, k pauses.
   await page.locator('.player').focus();
   await page.keyboard.press('l');
-  await waitFor(page, (s) => s.time >= 29.5, 'l seeks forward 10 s');
+  await untilVideo(page, (s) => s.time >= 29.5, 'l seeks forward 10 s');
   await page.keyboard.press('k');
-  await waitFor(page, (s) => s.paused, 'k pauses');
+  await untilVideo(page, (s) => s.paused, 'k pauses');
 
   // Hovering the seek bar previews a thumbnail from the sprite sheet.
   const bar = await page.locator('.player-seek').boundingBox();
@@ -148,7 +124,7 @@ test('watch: reached by client-side navigation inside the app, the page plays th
   await page.locator('.talk-card-link', { hasText: 'Adaptive streaming from first principles' }).click();
   await page.waitForURL(`**/talks/${SLUG}`);
   await page.locator('.player-big-play').click();
-  await waitFor(page, (s) => !s.paused && s.time > 1, 'playback advances');
+  await untilVideo(page, (s) => !s.paused && s.time > 1, 'playback advances');
   await page.getByRole('button', { name: 'Share' }).click();
   assert.equal(await page.getByRole('dialog', { name: 'Share this talk' }).locator('.share-link').inputValue(), WATCH);
 
@@ -160,13 +136,13 @@ test('watch: reached by client-side navigation inside the app, the page plays th
 test('watch: ?t=30 and #t= start there; the share dialog writes ?t= links', async () => {
   const context = await newContext({ viewport: { width: 1280, height: 800 } });
   const { page, errors } = await openWatch(context, `${WATCH}?t=30`);
-  const state = await waitFor(page, (s) => s.ready >= 1 && s.time >= 29.5, 'starting at 30 s');
+  const state = await untilVideo(page, (s) => s.ready >= 1 && s.time >= 29.5, 'starting at 30 s');
   assert.ok(state.time < 31, `starts at ${state.time}`);
   await page.locator('.player-big-play').click();
-  await waitFor(page, (s) => !s.paused && s.time > 30.3, 'playing on from 30 s');
+  await untilVideo(page, (s) => !s.paused && s.time > 30.3, 'playing on from 30 s');
   await page.locator('.player').focus();
   await page.keyboard.press('k');
-  const paused = await waitFor(page, (s) => s.paused, 'paused');
+  const paused = await untilVideo(page, (s) => s.paused, 'paused');
 
   await page.getByRole('button', { name: 'Share' }).click();
   const dialog = page.getByRole('dialog', { name: 'Share this talk' });
@@ -183,7 +159,7 @@ test('watch: ?t=30 and #t= start there; the share dialog writes ?t= links', asyn
   // A fragment works too (it never reaches the server), in any of the accepted spellings.
   const second = await newContext();
   const { page: fragmentPage } = await openWatch(second, `${WATCH}#t=0m12s`);
-  await waitFor(fragmentPage, (s) => s.ready >= 1 && s.time >= 11.5 && s.time < 13, 'starting at 12 s from #t=');
+  await untilVideo(fragmentPage, (s) => s.ready >= 1 && s.time >= 11.5 && s.time < 13, 'starting at 12 s from #t=');
   await second.close();
   assert.deepEqual(errors, []);
 });
