@@ -211,6 +211,9 @@ impl Job<'_> {
             },
         )
         .await?;
+        // Where the job's time goes, for the log line at the end (`bench/transcribe` reads it).
+        let decoded_at = started.elapsed();
+        let mut whisper_time = Duration::ZERO;
         let samples = audio::sample_count(&pcm).await?;
         let audio_ms = samples * 1000 / whisper::SAMPLE_RATE;
 
@@ -227,6 +230,7 @@ impl Job<'_> {
                 stitcher.add(window, Vec::new());
                 continue;
             }
+            let window_started = Instant::now();
             let heard = self
                 .decode(
                     model,
@@ -238,6 +242,7 @@ impl Job<'_> {
                     windows.len(),
                 )
                 .await?;
+            whisper_time += window_started.elapsed();
             if language.is_none() {
                 language = heard.language;
             }
@@ -252,6 +257,7 @@ impl Job<'_> {
                 .collect();
             stitcher.add(window, shifted);
         }
+        let heard_at = started.elapsed();
         let cues: Vec<Cue> = captions::cues_from_words(&stitcher.finish());
         let peaks = audio::waveform(&pcm).await?;
         let language = language.unwrap_or_else(|| "und".to_owned());
@@ -282,6 +288,9 @@ impl Job<'_> {
             %video, cues = cues.len(), language,
             audio_secs = audio_ms as f64 / 1000.0,
             secs = started.elapsed().as_secs_f64(),
+            decode_secs = decoded_at.as_secs_f64(),
+            whisper_secs = whisper_time.as_secs_f64(),
+            publish_secs = (started.elapsed() - heard_at).as_secs_f64(),
             "transcribed"
         );
         Ok(())
