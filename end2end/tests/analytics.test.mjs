@@ -19,9 +19,6 @@ let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); }, { timeout: 30000 });
 
-const video = videoState;
-const until = (page, predicate, what) => untilVideo(page, predicate, what, 60000);
-
 test('analytics: a throttled play with a stall shows up in the talk drill-down', async () => {
   // The imported clip may still be transcoding when the suite reaches this file.
   const talkId = await transcodedTalk(`${BASE_URL}/talks/${SLUG}`);
@@ -38,21 +35,21 @@ test('analytics: a throttled play with a stall shows up in the talk drill-down',
   await page.waitForSelector('body[data-hydrated="true"]');
   await throttle(false);
   await page.locator('.player-big-play').click();
-  await until(page, (s) => !s.paused && s.time > 2, 'playback advances on the slow network');
+  await untilVideo(page, (s) => !s.paused && s.time > 2, 'playback advances on the slow network', 60000);
 
   // The network goes away and the viewer picks the other rung: the buffer is flushed and
   // playback waits until the network is back.
-  const before = await video(page);
+  const before = await videoState(page);
   const other = before.height === 360 ? '480p' : '360p';
   await throttle(true);
   await page.locator('.player').hover();
   await page.locator('.player-quality-button').click();
   await page.locator('#player-quality-menu label').filter({ hasText: new RegExp(`^${other}`) }).click();
   await page.keyboard.press('Escape');
-  await until(page, (s) => s.ready <= 2 && !s.paused, 'playback stalls without data');
+  await untilVideo(page, (s) => s.ready <= 2 && !s.paused, 'playback stalls without data', 60000);
   await page.waitForTimeout(1500); // the stall lasts at least this long
   await throttle(false);
-  await until(page, (s) => s.ready >= 3 && !s.paused, 'playback resumes');
+  await untilVideo(page, (s) => s.ready >= 3 && !s.paused, 'playback resumes', 60000);
   await page.waitForTimeout(1000);
   await page.goto('about:blank'); // the exit goes out by sendBeacon
   await viewer.close();

@@ -108,7 +108,6 @@ const countBeacons = () => {
   };
 };
 
-
 const watchedSeconds = (events) => events.flatMap((e) => e.watched ?? []).reduce((sum, [s, e]) => sum + (e - s), 0);
 
 test('beacons: a view with its startup, quality, seek, stall, errors, heartbeats and exit', async () => {

@@ -166,7 +166,8 @@ fn sum<'a>(rows: impl IntoIterator<Item = &'a BucketRow>) -> Totals {
 
 /// One point per hour or day of the range, zero where nothing was watched (a chart of a
 /// quiet month still shows thirty days).
-fn series(rows: &[BucketRow], range: Range, hourly: bool) -> Vec<SeriesPoint> {
+fn series(rows: &[BucketRow], range: Range) -> Vec<SeriesPoint> {
+    let hourly = range.hourly();
     let mut by_stamp: BTreeMap<String, Totals> = BTreeMap::new();
     let mut at = range.start();
     let step = if hourly {
@@ -268,11 +269,7 @@ pub async fn overview(pool: &PgPool, scope: Scope, range: Range) -> Result<Overv
         period: range.period(),
         totals: sum(&daily),
         previous: sum(&previous),
-        series: series(
-            if range.hourly() { &series_rows } else { &daily },
-            range,
-            range.hourly(),
-        ),
+        series: series(if range.hourly() { &series_rows } else { &daily }, range),
         talks: talk_figures,
         watching_now: watching_now(pool, scope, None).await?,
     })
@@ -345,11 +342,7 @@ pub async fn talk_report(
             totals: sum(&daily),
         },
         previous: sum(&previous),
-        series: series(
-            if range.hourly() { &series_rows } else { &daily },
-            range,
-            range.hourly(),
-        ),
+        series: series(if range.hourly() { &series_rows } else { &daily }, range),
         retention: merge_retention(&curves),
         dimensions: dimensions
             .into_iter()

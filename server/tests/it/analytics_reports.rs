@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::common::beacons::{drained, ev, now_ms};
-use crate::common::{Client, PASSWORD, TestApp, insert_ready_video, insert_talk, insert_tenant};
+use crate::common::{
+    Client, PASSWORD, TestApp, form_encode, insert_ready_video, insert_talk, insert_tenant,
+};
 
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
 
@@ -336,11 +338,7 @@ async fn malformed_periods_and_talk_ids_are_refused_with_a_clear_answer() {
             drill_down.body
         );
 
-        let query: String = range
-            .iter()
-            .map(|(name, value)| format!("{name}={}", urlencode(value)))
-            .collect::<Vec<_>>()
-            .join("&");
+        let query = form_encode(range);
         for path in [
             format!("/api/v1/analytics/overview.csv?{query}"),
             format!("/api/v1/analytics/talks/{talk}/report.csv?{query}"),
@@ -373,13 +371,4 @@ async fn malformed_periods_and_talk_ids_are_refused_with_a_clear_answer() {
     // Still answers a good request afterwards.
     let fine = client.get("/api/v1/analytics/overview.csv").await;
     assert_eq!(fine.status, StatusCode::OK, "{}", fine.body);
-}
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
