@@ -3,7 +3,7 @@
 //!
 //! A viewer landing on a shared link should not download the studio, the account forms and the
 //! router to watch one talk: the app's bundle is ~760 KiB gzipped, the viewer bundle carries
-//! only the player, the share dialog and the menu button. The server picks the bundle per page
+//! only the player, the share dialog, the library's row and button and the menu button. The server picks the bundle per page
 //! (`bundle_for_path`); pages reached by client-side navigation inside the full app render these
 //! same components through the full bundle, so both paths run one implementation.
 //!
@@ -15,6 +15,7 @@ use ferrotape_model::PlayableVideo;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::components::library::{ContinueWatching, WatchLaterButton};
 use crate::components::player::Player;
 use crate::components::share::ShareButton;
 
@@ -115,9 +116,19 @@ pub struct ShareProps {
     pub title: String,
 }
 
+/// What the watch-later island is rendered with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WatchLaterProps {
+    pub talk: uuid::Uuid,
+    /// The watch page, where a plain form post comes back to.
+    pub next: String,
+}
+
 /// The `data-island` names the server writes and the viewer bundle looks up.
 const PLAYER: &str = "player";
 const SHARE: &str = "share";
+const CONTINUE_WATCHING: &str = "continue-watching";
+const WATCH_LATER: &str = "watch-later";
 
 /// The player, as an island. `position` follows playback (the share dialog reads it).
 #[component]
@@ -129,6 +140,23 @@ pub fn PlayerIsland(props: PlayerProps, position: RwSignal<f64>) -> impl IntoVie
 #[component]
 pub fn ShareIsland(props: ShareProps, position: RwSignal<f64>) -> impl IntoView {
     island(SHARE, props, move |props| share(props, position))
+}
+
+/// The home page's "Continue watching" row, as an island (filled in by the browser).
+#[component]
+pub fn ContinueWatchingIsland() -> impl IntoView {
+    island(CONTINUE_WATCHING, (), |()| view! { <ContinueWatching/> })
+}
+
+/// The watch page's "Watch later" button, as an island.
+#[component]
+pub fn WatchLaterIsland(props: WatchLaterProps) -> impl IntoView {
+    island(WATCH_LATER, props, watch_later)
+}
+
+fn watch_later(props: WatchLaterProps) -> impl IntoView {
+    let WatchLaterProps { talk, next } = props;
+    view! { <WatchLaterButton talk next/> }
 }
 
 /// The one island markup: what `inside` renders from `props` (the part the viewer bundle
@@ -213,6 +241,12 @@ mod browser {
         }
         if let Some((root, props)) = find_island::<ShareProps>(SHARE) {
             hydrate_from(root, move || share(props, position)).forget();
+        }
+        if let Some((root, ())) = find_island::<()>(CONTINUE_WATCHING) {
+            hydrate_from(root, || view! { <ContinueWatching/> }).forget();
+        }
+        if let Some((root, props)) = find_island::<WatchLaterProps>(WATCH_LATER) {
+            hydrate_from(root, move || watch_later(props)).forget();
         }
         wire_menu_toggle();
         if let Some(body) = document().body() {

@@ -166,6 +166,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/talks/:slug") view=TalkPage ssr=SsrMode::Async/>
                     <Route path=path!("/embed/:id") view=EmbedPage ssr=SsrMode::Async/>
                     <Route path=path!("/speakers/:slug") view=SpeakerPage ssr=SsrMode::Async/>
+                    <Route path=path!("/library") view=crate::pages::library::LibraryPage ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                     <Route path=path!("/signup") view=SignUpPage ssr=SsrMode::Async/>
                     <Route path=path!("/verify-email") view=VerifyEmailPage ssr=SsrMode::Async/>

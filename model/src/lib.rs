@@ -14,6 +14,7 @@ pub mod hls_read;
 pub mod jobs;
 pub mod ladder;
 pub mod language;
+pub mod library;
 pub mod platform_events;
 pub mod seo;
 pub mod slug;

@@ -1,6 +1,7 @@
 //! Playback analytics in PostgreSQL: events written in bulk with COPY (through a per-connection
 //! staging table, because COPY cannot skip rows it has seen), each write folding its new events
-//! into their views in the same statement; the daily partitions and salts.
+//! into their views (and the viewers' library progress) in the same statement; the daily
+//! partitions and salts.
 
 use std::fmt::Write as _;
 
@@ -204,7 +205,43 @@ async fn fold(tx: &mut Transaction<'_, Postgres>) -> Result<u64, StoreError> {
                  furthest = greatest(v.furthest, excluded.furthest),
                  watched = v.watched + excluded.watched
              WHERE v.tenant_id = excluded.tenant_id AND v.talk_id = excluded.talk_id
-             RETURNING v.id, v.tenant_id, v.talk_id, v.started_at, (xmax = 0) AS inserted
+             RETURNING v.id, v.tenant_id, v.talk_id, v.started_at, (xmax = 0) AS inserted,
+                 v.last_at, v.user_id, v.viewer_id, v.last_position, v.furthest, v.ended
+         ), progress AS (
+             -- The viewer's library: where each owner (the signed-in user, else the
+             -- browser's anonymous id) now is in each talk, from their latest view.
+             SELECT DISTINCT ON (owner_kind, owner, u.talk_id)
+                    CASE WHEN u.user_id IS NOT NULL THEN 'user' ELSE 'viewer' END AS owner_kind,
+                    coalesce(u.user_id, u.viewer_id) AS owner,
+                    u.talk_id, u.tenant_id, coalesce(u.last_position, 0) AS position,
+                    u.furthest, u.ended, u.last_at, d.duration_ms
+             FROM upserted u
+             LEFT JOIN LATERAL (
+                 SELECT vv.duration_ms FROM videos vv
+                 WHERE vv.tenant_id = u.tenant_id AND vv.talk_id = u.talk_id
+                   AND vv.duration_ms > 0
+                 ORDER BY (vv.state = 'ready') DESC, vv.created_at DESC LIMIT 1
+             ) d ON true
+             WHERE coalesce(u.user_id, u.viewer_id) IS NOT NULL
+             ORDER BY owner_kind, owner, u.talk_id, u.last_at DESC
+         ), library AS (
+             INSERT INTO library_progress AS l (owner_kind, owner, talk_id, tenant_id,
+                 position, at_end, furthest, watched, updated_at)
+             SELECT owner_kind, owner, talk_id, tenant_id, position,
+                    coalesce(position * 1000 >= $1::float8 * duration_ms, false),
+                    furthest,
+                    ended OR coalesce(furthest * 1000 >= $1::float8 * duration_ms, false),
+                    last_at
+             FROM progress
+             ON CONFLICT (owner_kind, owner, talk_id) DO UPDATE SET
+                 position = CASE WHEN excluded.updated_at >= l.updated_at
+                     THEN excluded.position ELSE l.position END,
+                 at_end = CASE WHEN excluded.updated_at >= l.updated_at
+                     THEN excluded.at_end ELSE l.at_end END,
+                 furthest = greatest(l.furthest, excluded.furthest),
+                 watched = l.watched OR excluded.watched,
+                 updated_at = greatest(l.updated_at, excluded.updated_at)
+             WHERE l.tenant_id = excluded.tenant_id
          ), view_events AS (
              -- A new view is a VID_VIEW on the platform's event log.
              INSERT INTO platform_events (tenant_id, kind, talk_id, detail)
@@ -219,6 +256,7 @@ async fn fold(tx: &mut Transaction<'_, Postgres>) -> Result<u64, StoreError> {
          )
          SELECT count(*) FROM new_events",
     )
+    .bind(ferrotape_model::library::WATCHED_FRACTION)
     .fetch_one(&mut **tx)
     .await?;
     Ok(new.0 as u64)

@@ -16,6 +16,7 @@ pub mod error;
 pub mod import_policy;
 pub mod imports;
 pub mod jobs;
+pub mod library;
 pub mod mail;
 pub mod media;
 pub mod platform_events;

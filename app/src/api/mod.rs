@@ -6,6 +6,7 @@ pub mod analytics;
 pub mod api_keys;
 pub mod compute;
 pub mod jobs;
+pub mod library;
 pub mod platform_events;
 pub mod studio;
 pub mod subtitle_editor;

@@ -33,6 +33,7 @@ pub fn SiteHeader() -> impl IntoView {
             <nav id="site-nav" class="site-nav" class:open=move || menu_open.get() aria-label="Main">
                 <ul>
                     <li><A href="/">"Talks"</A></li>
+                    <li><A href="/library">"Library"</A></li>
                     <Transition fallback=|| ()>
                         {move || Suspend::new(async move {
                             let user = session.user.await.ok().flatten();

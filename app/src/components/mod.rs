@@ -1,10 +1,13 @@
 pub mod charts;
 pub mod form;
 pub mod layout;
+pub mod library;
 pub mod player;
 pub mod poster_frames;
 pub mod share;
 pub mod speaker_links;
 pub mod talk_card;
 pub mod uploader;
+#[cfg(feature = "hydrate")]
+pub mod viewer_identity;
 pub mod watch_head;

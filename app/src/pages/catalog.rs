@@ -9,6 +9,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::load_catalog;
 use crate::components::talk_card::TalkCard;
+use crate::islands::ContinueWatchingIsland;
 use crate::origin::site_origin;
 
 #[component]
@@ -61,6 +62,7 @@ fn CatalogView(page: CatalogResults) -> impl IntoView {
         <Link rel="canonical" href=canonical/>
         <h1 id="catalog-heading">"Talks"</h1>
         <SearchForm page=page.clone()/>
+        {(!searching && query.page <= 1 && !empty_catalog).then(|| view! { <ContinueWatchingIsland/> })}
         {if empty_catalog {
             view! { <EmptyCatalog/> }.into_any()
         } else if page.hits.is_empty() && page.total > 0 {

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod compute;
 pub mod embed;
 pub mod jobs;
+pub mod library;
 pub mod not_found;
 pub mod platform_events;
 pub mod speaker;

@@ -12,7 +12,9 @@ use crate::AppError;
 use crate::api::get_talk;
 use crate::components::speaker_links::SpeakerLinks;
 use crate::components::watch_head::WatchHead;
-use crate::islands::{PlayerIsland, PlayerProps, ShareIsland, ShareProps};
+use crate::islands::{
+    PlayerIsland, PlayerProps, ShareIsland, ShareProps, WatchLaterIsland, WatchLaterProps,
+};
 use crate::pages::not_found::NotFound;
 
 #[component]
@@ -134,10 +136,16 @@ fn WatchView(data: WatchData) -> impl IntoView {
             <div class="watch-details">
                 <div class="watch-heading">
                     <h1 id="talk-title">{summary.title.clone()}</h1>
-                    <ShareIsland
-                        props=ShareProps { page_url, embed_url: embed, title: summary.title.clone() }
-                        position
-                    />
+                    <div class="watch-actions">
+                        <WatchLaterIsland props=WatchLaterProps {
+                            talk: summary.id,
+                            next: format!("/talks/{}", summary.slug),
+                        }/>
+                        <ShareIsland
+                            props=ShareProps { page_url, embed_url: embed, title: summary.title.clone() }
+                            position
+                        />
+                    </div>
                 </div>
                 <p class="talk-meta">
                     <span class="talk-speakers">

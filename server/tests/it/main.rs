@@ -20,6 +20,7 @@ mod hostile_media;
 mod images;
 mod imports;
 mod jobs;
+mod library;
 mod media;
 mod metrics;
 mod page_cache;

@@ -16,13 +16,12 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{EventTarget, HtmlVideoElement};
 
-use super::beacons::{Outcome, Outgoing, PageFacts, Tracker, viewer_id_allowed};
+use super::beacons::{Outcome, Outgoing, PageFacts, Tracker};
 use super::engine::EngineReport;
+use crate::components::viewer_identity::{random_uuid, viewer_id};
 
 /// Where batches go (same origin: the embed frame's is the server's too).
 const ENDPOINT: &str = "/api/v1/events";
-/// The anonymous viewer id in `localStorage`.
-const VIEWER_KEY: &str = "ferrotape.viewer";
 
 #[wasm_bindgen]
 extern "C" {
@@ -48,40 +47,6 @@ fn get(target: &JsValue, key: &str) -> JsValue {
 
 fn set(target: &JsValue, key: &str, value: JsValue) {
     let _ = js_sys::Reflect::set(target, &JsValue::from_str(key), &value);
-}
-
-/// A version-4 UUID from the browser's cryptographic random numbers.
-fn random_uuid() -> Uuid {
-    let mut bytes = [0u8; 16];
-    if let Some(crypto) = web_sys::window().and_then(|w| w.crypto().ok()) {
-        let _ = crypto.get_random_values_with_u8_array(&mut bytes);
-    }
-    uuid::Builder::from_random_bytes(bytes).into_uuid()
-}
-
-/// This browser's anonymous viewer id (created on first use), unless its privacy signals say
-/// no or it keeps no storage.
-fn viewer_id() -> Option<Uuid> {
-    let window = web_sys::window()?;
-    let navigator: JsValue = window.navigator().into();
-    if !viewer_id_allowed(
-        get(&navigator, "globalPrivacyControl").as_bool(),
-        get(&navigator, "doNotTrack").as_string().as_deref(),
-    ) {
-        return None;
-    }
-    let storage = window.local_storage().ok()??;
-    if let Some(id) = storage
-        .get_item(VIEWER_KEY)
-        .ok()
-        .flatten()
-        .and_then(|text| Uuid::parse_str(&text).ok())
-    {
-        return Some(id);
-    }
-    let id = random_uuid();
-    storage.set_item(VIEWER_KEY, &id.to_string()).ok()?;
-    Some(id)
 }
 
 fn page_facts(embedded: bool) -> PageFacts {

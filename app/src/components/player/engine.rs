@@ -106,6 +106,15 @@ async fn load_hls_script() -> Result<(), String> {
     Ok(())
 }
 
+/// Loads what `attach` will need for `video` ahead of it (hls.js, unless the browser plays
+/// HLS itself), so that other work can overlap the download. Failures are left for `attach`
+/// to report.
+pub async fn preload(video: &HtmlVideoElement) {
+    if !prefers_native(video) {
+        let _ = load_hls_script().await;
+    }
+}
+
 /// Starts playback of `streams` in `video` at `start` seconds. `from_start`: the stream is
 /// still growing (an `EVENT` playlist), which players treat as live and would join at its
 /// end; it starts at `start` instead.

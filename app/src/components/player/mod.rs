@@ -219,6 +219,8 @@ pub fn Player(
     let menu = RwSignal::new(None::<Menu>);
     let fullscreen = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
+    // Where playback picked up from the viewer's library ("Resuming at 12:34 · Start over").
+    let resumed = RwSignal::new(None::<u64>);
     let preview = RwSignal::new(None::<Preview>);
     // The engine holds JS objects, so in the browser it lives in thread-local storage. On the
     // server a local value would be dropped on whichever worker thread finishes the render and
@@ -434,6 +436,12 @@ pub fn Player(
         if let Some(position) = position {
             position.set(now);
         }
+        if resumed
+            .get_untracked()
+            .is_some_and(|at| now > at as f64 + 10.0)
+        {
+            resumed.set(None);
+        }
         let end = finite_or_zero(video.duration());
         if let Some(known) = available.get_untracked() {
             // A growing stream's duration is what exists so far: the talk's length stays the
@@ -518,7 +526,32 @@ pub fn Player(
             }
             // A growing stream plays from `start`, never from its live edge.
             let from_start = available.get_untracked().is_some();
+            // Without `?t=`/`#t=`, the watch page picks up where this viewer stopped (their
+            // library), asked while hls.js downloads. A browser without a viewer id has
+            // played nothing here, so it has nothing to resume.
+            let resume_talk = talk
+                .filter(|_| start == 0.0 && !embedded)
+                .filter(|_| crate::components::viewer_identity::stored_viewer_id().is_some());
             leptos::task::spawn_local(async move {
+                let mut start = start;
+                if let Some(talk) = resume_talk {
+                    let viewer = crate::components::viewer_identity::stored_viewer_id()
+                        .map(|id| id.to_string());
+                    let (progress, ()) = futures::join!(
+                        crate::api::library::load_talk_progress(talk.to_string(), viewer),
+                        engine::preload(&element),
+                    );
+                    if let Some(at) = progress.ok().and_then(|p| p.resume_seconds) {
+                        let at = available
+                            .get_untracked()
+                            .map_or(at as f64, |a| a.min(at as f64));
+                        if at > 0.0 {
+                            start = at;
+                            current.set(at);
+                            resumed.set(Some(at as u64));
+                        }
+                    }
+                }
                 match engine::attach(
                     element.clone(),
                     &streams,
@@ -806,6 +839,15 @@ pub fn Player(
             </Show>
             {move || error.get().map(|message| view! {
                 <p class="player-error" role="alert">{message}</p>
+            })}
+            {move || resumed.get().map(|at| view! {
+                <p class="player-resumed" role="status">
+                    "Resuming at " {time_format::clock(at)} " · "
+                    <button type="button" class="link-button" on:click=move |_| {
+                        resumed.set(None);
+                        seek_to(0.0);
+                    }>"Start over"</button>
+                </p>
             })}
             <button
                 type="button"
