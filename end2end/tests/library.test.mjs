@@ -53,6 +53,10 @@ test('library: an anonymous viewer resumes where they stopped and finds the talk
     if ((resume ?? 0) < 10) await probe.waitForTimeout(250);
   }
   assert.ok(resume >= 10 && resume <= 16, `the library keeps the place, got ${resume}`);
+  // The library page, loaded whole (hydrated), reads this browser's library once live.
+  await probe.reload();
+  await probe.locator('#library-continue .library-card', { hasText: 'Adaptive streaming from first principles' }).waitFor({ timeout: 20000 });
+  assert.match(await probe.locator('.library-intro').innerText(), /kept for this browser/);
 
   // Back without ?t=: the player starts there and says so.
   await page.goto(WATCH);

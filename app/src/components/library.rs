@@ -86,7 +86,7 @@ pub fn LibraryCard(
 pub fn ContinueWatching() -> impl IntoView {
     let entries = RwSignal::new(Vec::<LibraryEntry>::new());
     #[cfg(feature = "hydrate")]
-    Effect::new(move |_| {
+    crate::components::viewer_identity::once_live(move || {
         use crate::components::viewer_identity::stored_viewer_id;
         // Without an id this browser has played nothing here, signed in or not (plays under
         // Global Privacy Control keep no progress): nothing to ask for.
@@ -131,7 +131,7 @@ pub fn WatchLaterButton(talk: Uuid, next: String) -> impl IntoView {
     // Set once the saved state is known: the button then tells the truth (tests wait for it).
     let known = RwSignal::new(false);
     #[cfg(feature = "hydrate")]
-    Effect::new(move |_| {
+    crate::components::viewer_identity::once_live(move || {
         use crate::components::viewer_identity::stored_viewer_id;
         leptos::task::spawn_local(async move {
             let viewer = stored_viewer_id().map(|id| id.to_string());

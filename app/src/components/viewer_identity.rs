@@ -67,3 +67,17 @@ pub fn viewer_id() -> Option<Uuid> {
         .ok()?;
     Some(id)
 }
+
+/// Runs `work` once the component being built is live in the browser: right away when the
+/// browser builds it (a client-side navigation), after hydration when it hydrates the server's
+/// HTML. The server cannot see localStorage, so a hydrating component must first render what
+/// the server rendered and only then read the id.
+pub fn once_live(work: impl Fn() + 'static) {
+    let hydrating = leptos::prelude::Owner::current_shared_context()
+        .is_some_and(|context| context.during_hydration());
+    if hydrating {
+        leptos::prelude::Effect::new(move |_| work());
+    } else {
+        work();
+    }
+}

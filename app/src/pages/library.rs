@@ -23,7 +23,7 @@ pub fn LibraryPage() -> impl IntoView {
     // Bumped after a change, to read the lists again.
     let version = RwSignal::new(0_u32);
     #[cfg(feature = "hydrate")]
-    Effect::new(move |_| {
+    crate::components::viewer_identity::once_live(move || {
         if let Some(id) = crate::components::viewer_identity::stored_viewer_id() {
             viewer.set(Some(id.to_string()));
         }
