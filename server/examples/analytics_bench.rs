@@ -41,7 +41,8 @@ fn host_port(url: &str) -> String {
         .to_owned()
 }
 
-/// One view's events: start, first frame, heartbeats, exit (`batch` events in all).
+/// One view's events: start, first frame, heartbeats, exit (`batch` events in all), from a
+/// browser with its anonymous viewer id.
 fn batch_body(talk: &str, batch: usize) -> String {
     let view = Uuid::new_v4();
     let t = now_ms() - 1000;
@@ -63,8 +64,11 @@ fn batch_body(talk: &str, batch: usize) -> String {
             r#"{{"id":"{id}","view":"{view}","at":{t},{kind}}}"#
         ));
     }
+    // Each view from its own browser, as players send them: every write also keeps that
+    // viewer's place in the talk (the library), the writer's dearest case.
+    let viewer = Uuid::new_v4();
     format!(
-        r#"{{"sent_at":{},"talk":"{talk}","events":[{}]}}"#,
+        r#"{{"sent_at":{},"talk":"{talk}","viewer":"{viewer}","events":[{}]}}"#,
         now_ms(),
         events.join(",")
     )

@@ -545,7 +545,12 @@ pub fn Player(
                         let at = available
                             .get_untracked()
                             .map_or(at as f64, |a| a.min(at as f64));
-                        if at > 0.0 {
+                        // A place at or past the end of the video served now (it was replaced
+                        // by a shorter one) is no place to resume.
+                        let length = duration.get_untracked();
+                        let past_end = length > 0.0
+                            && at >= length * ferrotape_model::library::WATCHED_FRACTION;
+                        if at > 0.0 && !past_end {
                             start = at;
                             current.set(at);
                             resumed.set(Some(at as u64));
