@@ -7,12 +7,12 @@
 //! still reach in the tenant: public and published, or unlisted; never trashed.
 
 use ferrotape_model::library::{LibraryEntry, RESUME_MIN_SECONDS};
-use ferrotape_model::{SpeakerRef, TalkSummary, TenantId, catalog::media_path};
+use ferrotape_model::{TalkSummary, TenantId, catalog::media_path};
 use sqlx::PgPool;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::StoreError;
+use crate::{StoreError, talks};
 
 /// Whose library: the two kinds never share rows, whatever the ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,13 +86,8 @@ impl EntryRow {
                 id: self.id,
                 slug: self.slug,
                 title: self.title,
-                speakers: self
-                    .speaker_slugs
-                    .into_iter()
-                    .zip(self.speaker_names)
-                    .map(|(slug, name)| SpeakerRef { slug, name })
-                    .collect(),
-                duration_seconds: self.duration_ms.map(|ms| (ms.max(0) as u64).div_ceil(1000)),
+                speakers: talks::speaker_refs(self.speaker_slugs, self.speaker_names),
+                duration_seconds: talks::duration_seconds(self.duration_ms),
                 recorded_on: self.recorded_on,
                 published_at: self.published_at,
                 poster_url: self.poster_key.as_deref().map(media_path),
@@ -206,6 +201,19 @@ pub async fn talk_state(
     ))
 }
 
+/// `sql` with the owner and the tenant bound as `$1`, `$2`, `$3` (every statement that
+/// changes one owner's rows is scoped so).
+fn owned<'q>(
+    sql: &'q str,
+    tenant: TenantId,
+    owner: Owner,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    sqlx::query(sql)
+        .bind(owner.kind())
+        .bind(owner.id())
+        .bind(tenant.0)
+}
+
 /// Saves `talk` for later (or takes it off the list). A talk the owner cannot reach is
 /// `NotFound`. Returns whether it is saved now.
 pub async fn set_watch_later(
@@ -216,13 +224,12 @@ pub async fn set_watch_later(
     saved: bool,
 ) -> Result<bool, StoreError> {
     if !saved {
-        sqlx::query(
+        owned(
             "DELETE FROM library_watch_later
              WHERE owner_kind = $1 AND owner = $2 AND tenant_id = $3 AND talk_id = $4",
+            tenant,
+            owner,
         )
-        .bind(owner.kind())
-        .bind(owner.id())
-        .bind(tenant.0)
         .bind(talk)
         .execute(pool)
         .await?;
@@ -238,13 +245,12 @@ pub async fn set_watch_later(
     if reachable.is_none() {
         return Err(StoreError::NotFound);
     }
-    sqlx::query(
+    owned(
         "INSERT INTO library_watch_later (owner_kind, owner, talk_id, tenant_id)
          VALUES ($1, $2, $4, $3) ON CONFLICT DO NOTHING",
+        tenant,
+        owner,
     )
-    .bind(owner.kind())
-    .bind(owner.id())
-    .bind(tenant.0)
     .bind(talk)
     .execute(pool)
     .await?;
@@ -258,13 +264,12 @@ pub async fn remove_from_history(
     owner: Owner,
     talk: Uuid,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query(
+    let done = owned(
         "DELETE FROM library_progress
          WHERE owner_kind = $1 AND owner = $2 AND tenant_id = $3 AND talk_id = $4",
+        tenant,
+        owner,
     )
-    .bind(owner.kind())
-    .bind(owner.id())
-    .bind(tenant.0)
     .bind(talk)
     .execute(pool)
     .await?;
@@ -278,12 +283,11 @@ pub async fn clear_history(
     tenant: TenantId,
     owner: Owner,
 ) -> Result<u64, StoreError> {
-    let done = sqlx::query(
+    let done = owned(
         "DELETE FROM library_progress WHERE owner_kind = $1 AND owner = $2 AND tenant_id = $3",
+        tenant,
+        owner,
     )
-    .bind(owner.kind())
-    .bind(owner.id())
-    .bind(tenant.0)
     .execute(pool)
     .await?;
     Ok(done.rows_affected())

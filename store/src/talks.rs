@@ -187,7 +187,7 @@ impl PublishedTalkRow {
 }
 
 /// Speakers from the two parallel arrays the queries select (slugs and names, in order).
-fn speaker_refs(slugs: Vec<String>, names: Vec<String>) -> Vec<SpeakerRef> {
+pub(crate) fn speaker_refs(slugs: Vec<String>, names: Vec<String>) -> Vec<SpeakerRef> {
     slugs
         .into_iter()
         .zip(names)
@@ -196,7 +196,7 @@ fn speaker_refs(slugs: Vec<String>, names: Vec<String>) -> Vec<SpeakerRef> {
 }
 
 /// Whole seconds, rounded up: a 0.4 s clip is "0:01", not "0:00".
-fn duration_seconds(duration_ms: Option<i64>) -> Option<u64> {
+pub(crate) fn duration_seconds(duration_ms: Option<i64>) -> Option<u64> {
     duration_ms.map(|ms| (ms.max(0) as u64).div_ceil(1000))
 }
 

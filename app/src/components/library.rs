@@ -10,6 +10,7 @@ use leptos::prelude::*;
 use uuid::Uuid;
 
 use crate::components::speaker_links::SpeakerLinks;
+use crate::components::talk_card::poster_image;
 
 /// How many talks the home page's row shows.
 #[cfg(feature = "hydrate")]
@@ -59,17 +60,7 @@ pub fn LibraryCard(
     view! {
         <li class="talk-card library-card">
             <a href=href class="talk-card-link">
-                <div class="talk-card-poster" aria-hidden="true">
-                    {match talk.poster_url.clone() {
-                        Some(poster) => view! {
-                            <img src=poster alt="" loading="lazy" decoding="async"/>
-                        }.into_any(),
-                        None => view! {
-                            <span class="talk-card-initial">{talk.title.chars().next().map(String::from)}</span>
-                        }.into_any(),
-                    }}
-                    {bar}
-                </div>
+                <div class="talk-card-poster" aria-hidden="true">{poster_image(talk.poster_url.clone(), &talk.title)}{bar}</div>
                 {duration}
                 <h3 class="talk-card-title">{talk.title.clone()}</h3>
             </a>

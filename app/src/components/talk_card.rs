@@ -21,6 +21,19 @@ fn marked(text: &str) -> impl IntoView + use<> {
         .collect_view()
 }
 
+/// A card's poster frame, or the title's first letter while the talk has none.
+pub fn poster_image(poster_url: Option<String>, title: &str) -> impl IntoView + use<> {
+    match poster_url {
+        Some(poster) => {
+            view! { <img src=poster alt="" loading="lazy" decoding="async"/> }.into_any()
+        }
+        None => view! {
+            <span class="talk-card-initial">{title.chars().next().map(String::from)}</span>
+        }
+        .into_any(),
+    }
+}
+
 #[component]
 pub fn TalkCard(
     talk: TalkSummary,
@@ -51,16 +64,7 @@ pub fn TalkCard(
     view! {
         <li class="talk-card">
             <A href=href attr:class="talk-card-link">
-                <div class="talk-card-poster" aria-hidden="true">
-                    {match talk.poster_url.clone() {
-                        Some(poster) => view! {
-                            <img src=poster alt="" loading="lazy" decoding="async"/>
-                        }.into_any(),
-                        None => view! {
-                            <span class="talk-card-initial">{talk.title.chars().next().map(String::from)}</span>
-                        }.into_any(),
-                    }}
-                </div>
+                <div class="talk-card-poster" aria-hidden="true">{poster_image(talk.poster_url.clone(), &talk.title)}</div>
                 {duration}
                 <h2 class="talk-card-title">{title}</h2>
             </A>
