@@ -155,20 +155,23 @@ pub fn finish_form<T>(
         Err(err) => {
             set_status(err.status());
             if plain_form_post() {
-                let separator = if form_path.contains('?') { '&' } else { '?' };
-                let extra = if extra.is_empty() {
-                    String::new()
-                } else {
-                    format!("&{extra}")
-                };
-                leptos_axum::redirect(&format!(
-                    "{form_path}{separator}error={}{extra}",
-                    err.code()
-                ));
+                leptos_axum::redirect(&with_error(form_path, err, extra));
             }
         }
     }
     result
+}
+
+/// `form_path` with `?error=<code>` (or `&error=`) for a form posted without JavaScript, then
+/// `extra` query pairs (already encoded).
+pub fn with_error(form_path: &str, err: &AppError, extra: &str) -> String {
+    let separator = if form_path.contains('?') { '&' } else { '?' };
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!("&{extra}")
+    };
+    format!("{form_path}{separator}error={}{extra}", err.code())
 }
 
 pub use ferrotape_model::seo::encode_query_value;

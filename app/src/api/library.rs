@@ -99,7 +99,7 @@ pub async fn set_watch_later(
     use crate::server_context::pool;
     let result = async {
         let talk = talk_id(&talk)?;
-        let (tenant, owner) = owner(viewer).await?.ok_or(AppError::Unauthenticated)?;
+        let (tenant, owner) = writer(viewer).await?;
         Ok(ferrotape_store::library::set_watch_later(&pool()?, tenant, owner, talk, saved).await?)
     }
     .await;
@@ -116,7 +116,7 @@ pub async fn remove_from_history(
     use crate::server_context::pool;
     let result = async {
         let talk = talk_id(&talk)?;
-        let (tenant, owner) = owner(viewer).await?.ok_or(AppError::Unauthenticated)?;
+        let (tenant, owner) = writer(viewer).await?;
         Ok(ferrotape_store::library::remove_from_history(&pool()?, tenant, owner, talk).await?)
     }
     .await;
@@ -128,7 +128,7 @@ pub async fn remove_from_history(
 pub async fn clear_history(viewer: Option<String>, next: Option<String>) -> Result<u64, AppError> {
     use crate::server_context::pool;
     let result = async {
-        let (tenant, owner) = owner(viewer).await?.ok_or(AppError::Unauthenticated)?;
+        let (tenant, owner) = writer(viewer).await?;
         Ok(ferrotape_store::library::clear_history(&pool()?, tenant, owner).await?)
     }
     .await;
@@ -166,6 +166,14 @@ async fn owner(
     Ok(viewer.map(|viewer| (tenant, Owner::Viewer(viewer))))
 }
 
+/// The owner a write changes the library of; nobody (no sign-in, no id) may write.
+#[cfg(feature = "ssr")]
+async fn writer(
+    viewer: Option<String>,
+) -> Result<(ferrotape_model::TenantId, ferrotape_store::library::Owner), AppError> {
+    owner(viewer).await?.ok_or(AppError::Unauthenticated)
+}
+
 #[cfg(feature = "ssr")]
 fn owner_kind(owner: ferrotape_store::library::Owner) -> ferrotape_model::library::OwnerKind {
     use ferrotape_model::library::OwnerKind;
@@ -179,7 +187,9 @@ fn owner_kind(owner: ferrotape_store::library::Owner) -> ferrotape_model::librar
 /// `?error=` when it failed; to the login page when nobody is signed in).
 #[cfg(feature = "ssr")]
 fn finish<T>(result: Result<T, AppError>, next: Option<String>) -> Result<T, AppError> {
-    use crate::server_context::{encode_query_value, local_path, plain_form_post, set_status};
+    use crate::server_context::{
+        encode_query_value, local_path, plain_form_post, set_status, with_error,
+    };
     if let Err(err) = &result {
         set_status(err.status());
     }
@@ -188,10 +198,7 @@ fn finish<T>(result: Result<T, AppError>, next: Option<String>) -> Result<T, App
         let target = match &result {
             Ok(_) => next.to_owned(),
             Err(AppError::Unauthenticated) => format!("/login?next={}", encode_query_value(next)),
-            Err(err) => {
-                let separator = if next.contains('?') { '&' } else { '?' };
-                format!("{next}{separator}error={}", err.code())
-            }
+            Err(err) => with_error(next, err, ""),
         };
         leptos_axum::redirect(&target);
     }

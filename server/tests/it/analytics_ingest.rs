@@ -8,7 +8,7 @@ use ferrotape_model::TenantId;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::common::beacons::{drained, ev, now_ms};
+use crate::common::beacons::{drained, ev, now_ms, post_batch};
 use crate::common::{Client, TestApp, insert_talk, insert_tenant};
 
 const CHROME: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 \
@@ -44,15 +44,13 @@ async fn post(
     body: String,
     headers: &[(&str, &str)],
 ) -> (StatusCode, Value) {
-    let mut request = client
-        .request(Method::POST, "/api/v1/events")
-        .header("content-type", "application/json")
-        .header("user-agent", CHROME)
-        .header("accept-language", "en-GB,en;q=0.8");
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = client.send(request.body(Body::from(body)).unwrap()).await;
+    let mut all = vec![
+        ("content-type", "application/json"),
+        ("user-agent", CHROME),
+        ("accept-language", "en-GB,en;q=0.8"),
+    ];
+    all.extend_from_slice(headers);
+    let response = post_batch(client, body, &all).await;
     let json = serde_json::from_str(&response.body).unwrap_or(Value::Null);
     (response.status, json)
 }
@@ -469,14 +467,8 @@ async fn a_full_buffer_refuses_with_retry_after_and_loses_nothing_accepted() {
     let mut accepted = 0;
     let mut full = None;
     for _ in 0..10 {
-        let request = client
-            .request(Method::POST, "/api/v1/events")
-            .header("user-agent", CHROME)
-            .body(Body::from(
-                whole_view(talk, Uuid::new_v4(), Uuid::new_v4()).to_string(),
-            ))
-            .unwrap();
-        let response = client.send(request).await;
+        let body = whole_view(talk, Uuid::new_v4(), Uuid::new_v4()).to_string();
+        let response = post_batch(&mut client, body, &[("user-agent", CHROME)]).await;
         match response.status {
             StatusCode::ACCEPTED => accepted += 8,
             StatusCode::SERVICE_UNAVAILABLE => {

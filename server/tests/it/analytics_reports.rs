@@ -3,14 +3,13 @@
 //! figures checked against hand-computed values, late events landing in their own hour, and
 //! editors seeing only their talks.
 
-use axum::body::Body;
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use ferrotape_model::analytics::report::{Overview, TalkReport};
 use ferrotape_model::{Role, TenantId};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::common::beacons::{drained, ev, now_ms};
+use crate::common::beacons::{drained, ev, now_ms, post_batch};
 use crate::common::{
     Client, PASSWORD, TestApp, form_encode, insert_ready_video, insert_talk, insert_tenant,
 };
@@ -19,13 +18,8 @@ const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 
 
 async fn send(client: &mut Client<'_>, talk: Uuid, events: Vec<Value>) {
     let body = json!({"sent_at": now_ms(), "talk": talk, "events": events});
-    let request = client
-        .request(Method::POST, "/api/v1/events")
-        .header("user-agent", FIREFOX)
-        .header("accept-language", "de-CH")
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    let response = client.send(request).await;
+    let headers = [("user-agent", FIREFOX), ("accept-language", "de-CH")];
+    let response = post_batch(client, body.to_string(), &headers).await;
     assert_eq!(response.status, StatusCode::ACCEPTED, "{}", response.body);
 }
 

@@ -3,14 +3,13 @@
 //! an anonymous library merging into the account on sign-in, and nothing crossing between
 //! owners or tenants.
 
-use axum::body::Body;
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use ferrotape_model::library::{Library, LibraryEntry, OwnerKind, TalkProgress};
 use ferrotape_model::{Role, TenantId};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::common::beacons::{drained, ev, now_ms};
+use crate::common::beacons::{drained, ev, now_ms, post_batch};
 use crate::common::{Client, PASSWORD, TestApp, insert_ready_video, insert_talk, insert_tenant};
 
 /// A published talk `secs` long with a ready video.
@@ -33,13 +32,7 @@ async fn send(
     if let Some(viewer) = viewer {
         body["viewer"] = json!(viewer);
     }
-    let mut request = client.request(Method::POST, "/api/v1/events");
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = client
-        .send(request.body(Body::from(body.to_string())).unwrap())
-        .await;
+    let response = post_batch(client, body.to_string(), headers).await;
     assert_eq!(response.status, StatusCode::ACCEPTED, "{}", response.body);
 }
 

@@ -529,16 +529,17 @@ pub fn Player(
             // Without `?t=`/`#t=`, the watch page picks up where this viewer stopped (their
             // library), asked while hls.js downloads. A browser without a viewer id has
             // played nothing here, so it has nothing to resume.
-            let resume_talk = talk
+            let resume = talk
                 .filter(|_| start == 0.0 && !embedded)
-                .filter(|_| crate::components::viewer_identity::stored_viewer_id().is_some());
+                .zip(crate::components::viewer_identity::stored_viewer_id());
             leptos::task::spawn_local(async move {
                 let mut start = start;
-                if let Some(talk) = resume_talk {
-                    let viewer = crate::components::viewer_identity::stored_viewer_id()
-                        .map(|id| id.to_string());
+                if let Some((talk, viewer)) = resume {
                     let (progress, ()) = futures::join!(
-                        crate::api::library::load_talk_progress(talk.to_string(), viewer),
+                        crate::api::library::load_talk_progress(
+                            talk.to_string(),
+                            Some(viewer.to_string())
+                        ),
                         engine::preload(&element),
                     );
                     if let Some(at) = progress.ok().and_then(|p| p.resume_seconds) {

@@ -5,7 +5,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::TestApp;
+use axum::body::Body;
+use axum::http::Method;
+
+use super::{Client, TestApp, TestResponse};
 
 /// The browser's clock: milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
@@ -21,6 +24,20 @@ pub fn ev(view: Uuid, at: i64, body: Value) -> Value {
         .unwrap()
         .extend(body.as_object().unwrap().clone());
     event
+}
+
+/// Posts one batch `body` to `POST /api/v1/events` from `client`, with `headers` (user agent,
+/// language, privacy signals…) as the browser would send them.
+pub async fn post_batch(
+    client: &mut Client<'_>,
+    body: String,
+    headers: &[(&str, &str)],
+) -> TestResponse {
+    let mut request = client.request(Method::POST, "/api/v1/events");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    client.send(request.body(Body::from(body)).unwrap()).await
 }
 
 /// Waits until the analytics pipeline has written everything it accepted.
