@@ -5,7 +5,8 @@
 //! socket), and the `postgres` system user when started as root (PostgreSQL refuses to run as
 //! root). The child asks the kernel for SIGINT (a "fast" clean shutdown) when the thread that
 //! started it dies, so even a SIGKILLed server leaves no orphan cluster behind; a leftover
-//! `postmaster.pid` from a crashed run is checked and cleared before starting.
+//! `postmaster.pid` from a crashed run is checked and cleared before starting, once the crashed
+//! server's children have let go of its shared memory.
 
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -78,6 +79,16 @@ pub enum EmbeddedError {
     },
     #[error("another PostgreSQL (pid {pid}) still runs on {dir} and did not stop")]
     StillRunning { pid: i32, dir: PathBuf },
+    #[error(
+        "{attached} process(es) of a PostgreSQL that crashed on {dir} still hold its shared memory \
+         (segment {shmid}) after {seconds} s; stop them (`ipcs -mp` lists their pids) and start again"
+    )]
+    SharedMemoryHeld {
+        attached: u32,
+        shmid: i32,
+        dir: PathBuf,
+        seconds: u64,
+    },
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> EmbeddedError {
@@ -541,6 +552,14 @@ fn clear_stale_server(dir: &Path) -> Result<Leftover, EmbeddedError> {
         }
         return Ok(Leftover::None);
     }
+    // Line 7 holds the shared memory key and id.
+    let shmid = text
+        .lines()
+        .nth(6)
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<i32>().ok());
+    if let Some(shmid) = shmid {
+        wait_until_detached(shmid, dir)?;
+    }
     tracing::info!("removing a stale postmaster.pid left by a killed run");
     fs::remove_file(&pid_file).map_err(io(format!("cannot remove {}", pid_file.display())))?;
     // Socket lock files of the dead server would block a reuse of its port.
@@ -552,6 +571,53 @@ fn clear_stale_server(dir: &Path) -> Result<Leftover, EmbeddedError> {
         }
     }
     Ok(Leftover::None)
+}
+
+/// Waits until no process holds the shared memory segment of a killed postmaster.
+///
+/// Its children (backends, checkpointer, …) notice the postmaster's death and exit on their
+/// own, but a busy one may take a moment; PostgreSQL refuses to start while any of them is
+/// still attached ("pre-existing shared memory block is still in use").
+fn wait_until_detached(shmid: i32, dir: &Path) -> Result<(), EmbeddedError> {
+    let deadline = Instant::now() + STOP_TIMEOUT;
+    let mut logged = false;
+    loop {
+        let table = fs::read_to_string("/proc/sysvipc/shm").unwrap_or_default();
+        let attached = attached_processes(&table, shmid).unwrap_or(0);
+        if attached == 0 {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(EmbeddedError::SharedMemoryHeld {
+                attached,
+                shmid,
+                dir: dir.to_owned(),
+                seconds: STOP_TIMEOUT.as_secs(),
+            });
+        }
+        if !logged {
+            tracing::warn!(
+                attached,
+                shmid,
+                "waiting for the processes of a crashed PostgreSQL to let go of its shared memory"
+            );
+            logged = true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// How many processes are attached to System V shared memory segment `shmid`, read from the
+/// text of `/proc/sysvipc/shm` (columns found by their header names); `None` when it is gone.
+fn attached_processes(table: &str, shmid: i32) -> Option<u32> {
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines.next()?.split_whitespace().collect();
+    let id_column = header.iter().position(|name| *name == "shmid")?;
+    let attached_column = header.iter().position(|name| *name == "nattch")?;
+    lines
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .find(|fields| fields.get(id_column).and_then(|id| id.parse().ok()) == Some(shmid))
+        .and_then(|fields| fields.get(attached_column)?.parse().ok())
 }
 
 fn parent_pid(pid: i32) -> Option<i32> {
@@ -625,6 +691,17 @@ fn percent_encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attached_processes_are_read_by_column_name() {
+        let table = "       key      shmid perms       size  cpid  lpid nattch   uid\n\
+                     \x20 11280405     131083   600         56 30500 30548      2   101\n\
+                     \x20 10035205          4   600         56 12606 12612      0   101\n";
+        assert_eq!(attached_processes(table, 131083), Some(2));
+        assert_eq!(attached_processes(table, 4), Some(0));
+        assert_eq!(attached_processes(table, 5), None);
+        assert_eq!(attached_processes("", 4), None);
+    }
 
     #[test]
     fn the_log_sits_next_to_the_cluster() {

@@ -1,10 +1,11 @@
 //! The `ferrotape` binary as a newcomer runs it: embedded PostgreSQL under the data dir, a
 //! restart after SIGKILL, a clean stop on SIGTERM, and clear errors for bad configuration.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferrotape");
@@ -65,21 +66,45 @@ fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
 struct Server {
     child: Child,
     port: u16,
+    /// Everything the server wrote to stderr so far, read by a thread of its own.
+    stderr: Arc<Mutex<String>>,
 }
 
 impl Server {
     fn start(data: &Path) -> Server {
+        let mut server = Server::spawn(data);
+        server.wait_ready();
+        server
+    }
+
+    fn spawn(data: &Path) -> Server {
         let port = free_port();
-        let child = ferrotape(data)
+        let mut child = ferrotape(data)
             .env("FERROTAPE_BIND", format!("127.0.0.1:{port}"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut server = Server { child, port };
-        server.wait_ready();
-        server
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut text = sink.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+            }
+        });
+        Server {
+            child,
+            port,
+            stderr,
+        }
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
     }
 
     fn wait_ready(&mut self) {
@@ -89,18 +114,13 @@ impl Server {
                 return;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                let mut stderr = String::new();
-                self.child
-                    .stderr
-                    .take()
-                    .unwrap()
-                    .read_to_string(&mut stderr)
-                    .unwrap();
-                panic!("server exited with {status}: {stderr}");
+                // Let the reader thread take the last lines.
+                std::thread::sleep(Duration::from_millis(100));
+                panic!("server exited with {status}: {}", self.stderr());
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("server not ready in time");
+        panic!("server not ready in time: {}", self.stderr());
     }
 
     fn signal(&self, signal: nix::sys::signal::Signal) {
@@ -205,6 +225,9 @@ fn first_start_creates_the_cluster_and_a_killed_server_restarts_with_its_data() 
 fn a_stale_pid_file_from_a_crashed_database_is_cleared() {
     let data = data_dir();
     let server = Server::start(data.path());
+    // A child of the database that is still exiting when the server restarts keeps its shared
+    // memory attached, and PostgreSQL refuses to start beside it. The test plays that child.
+    let straggler = SharedMemoryHold::attach(&data.path().join("postgres/postmaster.pid"));
     // Kill the database itself hard, then the server: postmaster.pid stays behind.
     for pid in postgres_processes_on(data.path()) {
         let _ = nix::sys::signal::kill(
@@ -219,8 +242,53 @@ fn a_stale_pid_file_from_a_crashed_database_is_cleared() {
     });
     assert!(data.path().join("postgres/postmaster.pid").exists());
 
-    let again = Server::start(data.path());
+    let mut again = Server::spawn(data.path());
+    wait_until("the server waits for the straggler", || {
+        assert!(
+            again.child.try_wait().unwrap().is_none(),
+            "the server gave up: {}",
+            again.stderr()
+        );
+        again.stderr().contains("let go of its shared memory")
+    });
+    drop(straggler);
+    again.wait_ready();
     assert_eq!(http_get(again.port, "/readyz").unwrap().0, 200);
+}
+
+/// The test attached to a PostgreSQL's System V shared memory segment, as one of its children is.
+struct SharedMemoryHold(*mut libc::c_void);
+
+impl SharedMemoryHold {
+    fn attach(pid_file: &Path) -> SharedMemoryHold {
+        let text = std::fs::read_to_string(pid_file).unwrap();
+        // Line 7 of postmaster.pid: the segment's key and id.
+        let shmid: i32 = text
+            .lines()
+            .nth(6)
+            .unwrap()
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        // SAFETY: attaches read-only at an address the kernel picks; nothing reads through it.
+        let address = unsafe { libc::shmat(shmid, std::ptr::null(), libc::SHM_RDONLY) };
+        assert_ne!(
+            address as isize,
+            -1,
+            "shmat: {}",
+            std::io::Error::last_os_error()
+        );
+        SharedMemoryHold(address)
+    }
+}
+
+impl Drop for SharedMemoryHold {
+    fn drop(&mut self) {
+        // SAFETY: detaches the address `shmat` returned, once.
+        unsafe { libc::shmdt(self.0) };
+    }
 }
 
 #[test]
