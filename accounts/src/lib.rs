@@ -21,6 +21,7 @@ pub mod media_urls;
 pub mod password;
 pub mod request;
 pub mod service;
+pub mod stream_keys;
 pub mod tokens;
 
 pub use error::AccountError;

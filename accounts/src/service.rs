@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::limits::{Attempt, RateLimits};
 use crate::mailer::{Mailer, MailerError};
 use crate::media_urls::MediaUrlSigner;
+use crate::stream_keys::StreamKeys;
 use crate::tokens::{self, AccessClaims, AccessTokenKeys};
 use crate::{AccountError, password};
 
@@ -103,6 +104,7 @@ struct Inner {
     pool: PgPool,
     keys: AccessTokenKeys,
     media_urls: MediaUrlSigner,
+    stream_keys: StreamKeys,
     mailer: Arc<Mailer>,
     limits: RateLimits,
     config: AccountsConfig,
@@ -125,6 +127,7 @@ impl Accounts {
                 pool,
                 keys: AccessTokenKeys::new(&secret),
                 media_urls: MediaUrlSigner::from_secret(&secret),
+                stream_keys: StreamKeys::from_secret(&secret),
                 mailer: Arc::new(mailer),
                 limits: RateLimits::default(),
                 config,
@@ -135,6 +138,11 @@ impl Accounts {
     /// Signs and checks preview URLs of non-public media (key derived from the token key).
     pub fn media_urls(&self) -> &MediaUrlSigner {
         &self.inner.media_urls
+    }
+
+    /// Derives live streams' keys (from the token key, as the media URL signer is).
+    pub fn stream_keys(&self) -> &StreamKeys {
+        &self.inner.stream_keys
     }
 
     pub fn pool(&self) -> &PgPool {

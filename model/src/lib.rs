@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod ladder;
 pub mod language;
 pub mod library;
+pub mod live;
 pub mod platform_events;
 pub mod seo;
 pub mod slug;

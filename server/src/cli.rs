@@ -100,6 +100,25 @@ pub struct ServerArgs {
     #[arg(long, env = "FERROTAPE_METRICS_BIND", value_name = "ADDR")]
     pub metrics_bind: Option<SocketAddr>,
 
+    /// Secret an ingest server not on this machine presents as `?secret=` to the live
+    /// webhooks (`/api/v1/live/hooks/…`); without it only direct loopback peers may call them.
+    #[arg(
+        long,
+        env = "FERROTAPE_LIVE_HOOK_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub live_hook_secret: Option<String>,
+
+    /// The RTMP application streams publish to: `rtmp://<host>/<app>/<stream key>`.
+    #[arg(
+        long,
+        env = "FERROTAPE_LIVE_APP",
+        value_name = "NAME",
+        default_value = "live"
+    )]
+    pub live_app: String,
+
     /// Run the job worker inside the server. `auto` runs it in the embedded mode (no
     /// DATABASE_URL) and leaves it to `ferrotape-worker` machines otherwise.
     #[arg(

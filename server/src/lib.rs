@@ -22,6 +22,7 @@ pub mod health;
 pub mod images;
 pub mod import;
 pub mod job_events;
+pub mod live;
 pub mod media;
 pub mod media_visibility;
 pub mod metrics;

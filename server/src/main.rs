@@ -14,6 +14,10 @@ use ferrotape_store::embedded::DATABASE_NAME;
 use ferrotape_store::startup;
 
 fn main() -> ExitCode {
+    // The worker starts this program again to run Whisper in a process of its own.
+    if let Some(code) = ferrotape_worker::transcribe::decoder::child_main_if_asked() {
+        return code;
+    }
     let cli: Cli = startup::parse_args("ferrotape");
     startup::init_logging("ferrotape", &cli.common);
     let log_format = cli.common.log_format;
@@ -143,6 +147,10 @@ fn serve_site(cli: Cli) -> Result<(), String> {
         None => None,
     };
     let metrics_token = cli.server.metrics_token.clone();
+    let live_hooks = std::sync::Arc::new(ferrotape_server::api::live_hooks::LiveHooks::new(
+        cli.server.live_hook_secret.as_deref(),
+        &cli.server.live_app,
+    ));
     let leptos_options = serve::leptos_options(&cli.server);
     let embedded = cli
         .common
@@ -233,6 +241,7 @@ fn serve_site(cli: Cli) -> Result<(), String> {
                     metrics_listener.is_some(),
                 ),
             ),
+            live_hooks,
         };
         if let Some(metrics) = metrics_listener {
             let metrics = tokio::net::TcpListener::from_std(metrics).map_err(|e| e.to_string())?;

@@ -83,8 +83,15 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// A loopback peer that is not relaying someone else's request.
 fn is_direct_loopback(request: &Request) -> bool {
-    let loopback = request
-        .extensions()
+    is_direct_loopback_peer(request.extensions(), request.headers())
+}
+
+/// [`is_direct_loopback`] from a request's parts (for extractors).
+pub(crate) fn is_direct_loopback_peer(
+    extensions: &axum::http::Extensions,
+    headers: &HeaderMap,
+) -> bool {
+    let loopback = extensions
         .get::<ConnectInfo<SocketAddr>>()
         .is_some_and(|info| info.0.ip().is_loopback());
     let relayed = [
@@ -94,6 +101,6 @@ fn is_direct_loopback(request: &Request) -> bool {
         "x-forwarded-host",
     ]
     .iter()
-    .any(|name| request.headers().contains_key(*name));
+    .any(|name| headers.contains_key(*name));
     loopback && !relayed
 }

@@ -92,6 +92,10 @@ pub async fn run(
         state.db.clone(),
         background_stopped.clone(),
     ));
+    let reconnects = tokio::spawn(crate::live::reconnects::run(
+        state.db.clone(),
+        background_stopped.clone(),
+    ));
     // Mail delivery and rate-limit housekeeping run in every server.
     let accounts_background =
         tokio::spawn(state.accounts.clone().run_background(background_stopped));
@@ -123,6 +127,7 @@ pub async fn run(
     let _ = accounts_background.await;
     let _ = job_events.await;
     let _ = rollups.await;
+    let _ = reconnects.await;
     let _ = video_events.await;
     let _ = platform_events.await;
     Ok(())

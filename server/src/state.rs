@@ -46,6 +46,8 @@ pub struct AppState {
     pub metrics_access: Arc<MetricsAccess>,
     /// The player's beacons on their way to the database.
     pub analytics: Arc<Analytics>,
+    /// Who may call the ingest's webhooks, and their rate limit.
+    pub live_hooks: Arc<crate::api::live_hooks::LiveHooks>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

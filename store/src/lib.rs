@@ -17,6 +17,7 @@ pub mod import_policy;
 pub mod imports;
 pub mod jobs;
 pub mod library;
+pub mod live;
 pub mod mail;
 pub mod media;
 pub mod platform_events;

@@ -5,7 +5,7 @@
 //!   transcribe_bare MODEL SAMPLES.f32 THREADS   prints `bare_s = …` and `bare_words = …`
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use ferrotape_worker::transcribe::whisper::Model;
@@ -29,7 +29,7 @@ fn main() {
             &audio,
             None,
             threads,
-            Arc::new(AtomicU32::new(0)),
+            |_| {},
             Arc::new(AtomicBool::new(false)),
         )
         .expect("Whisper decodes");

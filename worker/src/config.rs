@@ -259,6 +259,7 @@ impl From<&WorkerArgs> for WorkerConfig {
                 model: args.whisper_model.clone().unwrap_or_else(|| {
                     crate::transcribe::whisper::default_model_path(Path::new("data"))
                 }),
+                decoder: crate::transcribe::decoder::this_program(),
                 slots: args.transcribe_slots as usize,
                 threads: args
                     .transcribe_threads

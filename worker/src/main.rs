@@ -27,6 +27,10 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    // The worker starts this program again to run Whisper in a process of its own.
+    if let Some(code) = ferrotape_worker::transcribe::decoder::child_main_if_asked() {
+        return code;
+    }
     let cli: Cli = startup::parse_args("ferrotape-worker");
     startup::init_logging("ferrotape-worker", &cli.common);
     let DatabaseSource::External { url } = cli.common.database_source() else {

@@ -57,6 +57,7 @@ pub struct ErrorBody {
         (name = "talks", description = "Talks the caller may edit: their own, or as an admin all of the site's"),
         (name = "speakers", description = "The site's speaker profiles"),
         (name = "tags", description = "The site's tags"),
+        (name = "live", description = "Live streams the caller manages, their keys, and the webhooks the RTMP ingest calls"),
         (name = "videos", description = "Uploaded videos"),
         (name = "subtitles", description = "The caption tracks of a talk's video, as the subtitle editor edits them"),
         (name = "uploads", description = "The resumable upload protocol"),

@@ -14,6 +14,8 @@ pub mod docs;
 pub mod events;
 pub mod images;
 pub mod imports;
+pub mod live_hooks;
+pub mod live_streams;
 pub mod paging;
 pub mod speakers;
 pub mod studio;
@@ -53,6 +55,7 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
         .merge(tags::routes())
         .merge(videos::routes())
         .merge(api_keys::routes())
+        .merge(live_streams::routes())
         .layer(DefaultBodyLimit::max(REST_BODY_LIMIT));
     OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
         .merge(rest)
@@ -66,6 +69,7 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
         .merge(admin_events::routes())
         .merge(compute::routes())
         .merge(subtitles::routes())
+        .merge(live_hooks::routes())
         .merge(docs::routes())
 }
 

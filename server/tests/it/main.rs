@@ -21,6 +21,7 @@ mod images;
 mod imports;
 mod jobs;
 mod library;
+mod live;
 mod media;
 mod metrics;
 mod page_cache;

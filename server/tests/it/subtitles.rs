@@ -157,6 +157,7 @@ async fn transcribe(
 fn settings(window_secs: u64, overlap_secs: u64) -> TranscribeSettings {
     TranscribeSettings {
         model: model(),
+        decoder: env!("CARGO_BIN_EXE_ferrotape").into(),
         slots: 1,
         threads: 2,
         window: Duration::from_secs(window_secs),
@@ -464,7 +465,10 @@ async fn a_stopped_decode_ends_at_once_and_a_cancelled_job_fails_its_track() {
     );
     let decode = std::thread::spawn({
         let (model, percent, stop) = (model.clone(), percent.clone(), stop.clone());
-        move || model.words(&samples, None, 2, percent, stop)
+        move || {
+            let report = move |now| percent.store(now, Ordering::Relaxed);
+            model.words(&samples, None, 2, report, stop)
+        }
     });
     let started = Instant::now();
     while percent.load(Ordering::Relaxed) == 0 {
@@ -574,6 +578,86 @@ async fn a_stopped_decode_ends_at_once_and_a_cancelled_job_fails_its_track() {
         (state.as_str(), reason.as_deref()),
         ("failed", Some("the transcription was cancelled"))
     );
+    // Whisper's process is gone with the job: no core stays busy for nobody.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !decoder_children().is_empty() {
+        assert!(Instant::now() < deadline, "the decoder still runs");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let _ = stop.send(true);
     worker.await.unwrap();
+}
+
+/// This test process's children running as Whisper decoders.
+fn decoder_children() -> Vec<i32> {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let parent = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1).map(str::to_owned));
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            parent.as_deref() == Some(me.as_str())
+                && String::from_utf8_lossy(&cmdline).contains("whisper-decoder")
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_crashing_whisper_fails_its_job_with_its_last_words_and_the_worker_goes_on() {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = clip(dir.path(), "tone.mp4", Some(("sine=frequency=300", true)));
+    // A decoder that loads, takes a window and dies as whisper.cpp does on a failed assertion.
+    let decoder = dir.path().join("crashing-decoder");
+    std::fs::write(
+        &decoder,
+        "#!/bin/sh\n\
+         read setup\n\
+         echo '{\"ready\":{\"name\":\"ggml-fake.bin\",\"multilingual\":false}}'\n\
+         read request\n\
+         echo 'GGML_ASSERT: the tensor shapes differ' >&2\n\
+         kill -ABRT $$\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &decoder,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let settings = TranscribeSettings {
+        decoder,
+        ..settings(300, 10)
+    };
+    let video = transcribe(&app, "crash", &file, settings).await;
+    let (state, error): (String, serde_json::Value) = sqlx::query_as(
+        "SELECT state::text, errors[cardinality(errors)] FROM jobs
+         WHERE kind = 'transcribe' AND payload ->> 'video_id' = $1",
+    )
+    .bind(video.to_string())
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(state, "discarded");
+    let error = error["error"].as_str().unwrap();
+    assert!(
+        error.contains("signal: 6") && error.contains("GGML_ASSERT: the tensor shapes differ"),
+        "{error}"
+    );
+    let (track_state, video_state): (String, String) = sqlx::query_as(
+        "SELECT t.state::text, v.state::text FROM subtitle_tracks t JOIN videos v ON v.id = t.video_id
+         WHERE v.id = $1",
+    )
+    .bind(video)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (track_state.as_str(), video_state.as_str()),
+        ("failed", "ready")
+    );
 }

@@ -5,7 +5,7 @@
 use std::io::SeekFrom;
 use std::path::Path;
 
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::io::AsyncReadExt;
 
 use super::whisper::SAMPLE_RATE;
 use crate::config::MediaTools;
@@ -65,21 +65,25 @@ pub async fn sample_count(file: &Path) -> Result<u64, String> {
 
 /// Reads the samples of `start_ms..end_ms`.
 pub async fn read_window(file: &Path, start_ms: u64, end_ms: u64) -> Result<Vec<f32>, String> {
+    let file = file.to_owned();
+    tokio::task::spawn_blocking(move || read_window_blocking(&file, start_ms, end_ms))
+        .await
+        .map_err(|e| e.to_string())?
+}
+
+/// [`read_window`] for a caller without a runtime (the decoder child).
+pub fn read_window_blocking(file: &Path, start_ms: u64, end_ms: u64) -> Result<Vec<f32>, String> {
+    use std::io::{Read, Seek};
     let first = start_ms * SAMPLE_RATE / 1000;
     let last = end_ms * SAMPLE_RATE / 1000;
-    let mut reader = tokio::fs::File::open(file)
-        .await
-        .map_err(|e| format!("cannot read the decoded audio: {e}"))?;
-    reader
-        .seek(SeekFrom::Start(first * 4))
-        .await
-        .map_err(|e| format!("cannot read the decoded audio: {e}"))?;
+    let fail = |e: std::io::Error| format!("cannot read the decoded audio: {e}");
+    let mut reader = std::fs::File::open(file).map_err(fail)?;
+    reader.seek(SeekFrom::Start(first * 4)).map_err(fail)?;
     let mut bytes = Vec::with_capacity(((last - first) * 4) as usize);
     reader
         .take((last - first) * 4)
         .read_to_end(&mut bytes)
-        .await
-        .map_err(|e| format!("cannot read the decoded audio: {e}"))?;
+        .map_err(fail)?;
     Ok(samples(&bytes))
 }
 

@@ -2,7 +2,8 @@
 //!
 //! A video reaching `ready` queues it in the same transaction (migration 20261203000001); the
 //! studio queues it again to re-run. The source's audio is decoded once to 16 kHz mono
-//! (`audio`), decoded by the model in overlapping windows (`whisper`, `stitch`) with progress
+//! (`audio`), decoded by the model in overlapping windows (`whisper` in a child process of its
+//! own, `decoder`; `stitch`) with progress
 //! and an ETA on the track row, and grouped into cues (`captions`). The cues, with every word's
 //! timing and probability, go into the track's row and its spoken lines into
 //! `transcript_lines` for search; the published files (`publish`) are a whole WebVTT file for
@@ -15,13 +16,14 @@
 
 mod audio;
 mod captions;
+pub mod decoder;
 pub mod publish;
 mod stitch;
 pub mod whisper;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use ferrotape_model::TenantId;
@@ -31,7 +33,6 @@ use ferrotape_store::PgPool;
 use ferrotape_store::media::MediaStore;
 use ferrotape_store::subtitles::{self as tracks, TrackStart};
 use time::OffsetDateTime;
-use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use crate::config::MediaTools;
@@ -45,6 +46,9 @@ pub use ferrotape_store::subtitles::TRANSCRIBE_JOB;
 pub struct TranscribeSettings {
     /// The ggml model file.
     pub model: PathBuf,
+    /// The executable started as `<decoder> whisper-decoder` to run Whisper
+    /// (`ferrotape` and `ferrotape-worker` both are one; by default, this program).
+    pub decoder: PathBuf,
     /// Transcriptions at once.
     pub slots: usize,
     /// CPU threads each one decodes with.
@@ -58,6 +62,7 @@ impl Default for TranscribeSettings {
     fn default() -> Self {
         TranscribeSettings {
             model: whisper::default_model_path(std::path::Path::new("data")),
+            decoder: decoder::this_program(),
             slots: 1,
             threads: default_threads(),
             window: Duration::from_secs(300),
@@ -77,8 +82,6 @@ pub struct Transcribe {
     pub media: Arc<dyn MediaStore>,
     pub tools: MediaTools,
     pub settings: TranscribeSettings,
-    /// Loaded at the first job, then shared by every job of this worker.
-    pub model: Arc<OnceCell<Arc<whisper::Model>>>,
 }
 
 impl Transcribe {
@@ -91,7 +94,6 @@ impl Transcribe {
             media,
             tools,
             settings,
-            model: Arc::new(OnceCell::new()),
         }
     }
 }
@@ -113,7 +115,6 @@ impl JobHandler for Transcribe {
         let media = self.media.clone();
         let tools = self.tools.clone();
         let settings = self.settings.clone();
-        let model = self.model.clone();
         Box::pin(async move {
             let video: Uuid = ctx
                 .job
@@ -130,17 +131,7 @@ impl JobHandler for Transcribe {
                 tenant: ctx.job.tenant,
                 video,
             };
-            let model = model
-                .get_or_try_init(|| async {
-                    let path = settings.model.clone();
-                    tokio::task::spawn_blocking(move || whisper::Model::load(&path))
-                        .await
-                        .map_err(|e| e.to_string())?
-                        .map(Arc::new)
-                })
-                .await?
-                .clone();
-            job.run(&model).await
+            job.run().await
         })
     }
 }
@@ -160,7 +151,7 @@ const DECODE_SHARE: f64 = 0.05;
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 
 impl Job<'_> {
-    async fn run(&self, model: &Arc<whisper::Model>) -> Result<(), String> {
+    async fn run(&self) -> Result<(), String> {
         let (pool, tenant, video) = (self.pool, self.tenant, self.video);
         let Some(source) = tracks::transcribable(pool, tenant, video)
             .await
@@ -175,6 +166,13 @@ impl Job<'_> {
             tracing::info!(%video, "the video has no audio; no captions to make");
             return Ok(());
         }
+        // The model loads in the decoder child, once for all of this job's windows.
+        let mut model = decoder::Decoder::start(
+            &self.settings.decoder,
+            &self.settings.model,
+            self.settings.threads,
+        )
+        .await?;
         // English-only models know their language; a multilingual one tells it afterwards.
         let pinned = (!model.multilingual).then_some("en");
         let (track, revision) =
@@ -231,16 +229,14 @@ impl Job<'_> {
                 continue;
             }
             let window_started = Instant::now();
+            let place = WindowPlace {
+                track,
+                started,
+                index: i,
+                count: windows.len(),
+            };
             let heard = self
-                .decode(
-                    model,
-                    samples,
-                    language.clone(),
-                    track,
-                    started,
-                    i,
-                    windows.len(),
-                )
+                .decode(&mut model, &pcm, window, language.as_deref(), place)
                 .await?;
             whisper_time += window_started.elapsed();
             if language.is_none() {
@@ -296,37 +292,28 @@ impl Job<'_> {
         Ok(())
     }
 
-    /// Decodes one window on a blocking thread, reporting progress meanwhile. Dropping the
-    /// future (cancel, lost lease) tells whisper.cpp to stop.
-    #[allow(clippy::too_many_arguments)]
+    /// Decodes one window in the decoder child, writing progress meanwhile. Dropping the
+    /// future (cancel, lost lease) drops the decoder with the job, which kills the child.
     async fn decode(
         &self,
-        model: &Arc<whisper::Model>,
-        samples: Vec<f32>,
-        language: Option<String>,
-        track: Uuid,
-        started: Instant,
-        index: usize,
-        count: usize,
+        model: &mut decoder::Decoder,
+        pcm: &Path,
+        window: &stitch::Window,
+        language: Option<&str>,
+        place: WindowPlace,
     ) -> Result<whisper::Heard, String> {
-        let percent = Arc::new(AtomicU32::new(0));
-        let cancelled = Arc::new(AtomicBool::new(false));
-        let _stop = StopOnDrop(cancelled.clone());
-        let threads = self.settings.threads;
-        let task = tokio::task::spawn_blocking({
-            let (model, percent, cancelled) = (model.clone(), percent.clone(), cancelled.clone());
-            move || model.words(&samples, language.as_deref(), threads, percent, cancelled)
-        });
-        tokio::pin!(task);
+        let percent = AtomicU32::new(0);
+        let heard = model.decode(pcm, window.start_ms, window.end_ms, language, &percent);
+        tokio::pin!(heard);
         let mut ticker = tokio::time::interval(PROGRESS_EVERY);
         loop {
             tokio::select! {
-                done = &mut task => return done.map_err(|e| e.to_string())?,
+                done = &mut heard => return done,
                 _ = ticker.tick() => {
                     let within = f64::from(percent.load(Ordering::Relaxed)) / 100.0;
                     let share = DECODE_SHARE
-                        + (1.0 - DECODE_SHARE) * (index as f64 + within) / count as f64;
-                    self.progress(track, share, started).await;
+                        + (1.0 - DECODE_SHARE) * (place.index as f64 + within) / place.count as f64;
+                    self.progress(place.track, share, place.started).await;
                 }
             }
         }
@@ -344,11 +331,10 @@ impl Job<'_> {
     }
 }
 
-/// Sets the flag whisper.cpp's abort callback reads when the job's future goes away.
-struct StopOnDrop(Arc<AtomicBool>);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
+/// Where a window stands in its job, for the progress bar.
+struct WindowPlace {
+    track: Uuid,
+    started: Instant,
+    index: usize,
+    count: usize,
 }

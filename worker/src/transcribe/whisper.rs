@@ -1,13 +1,13 @@
 //! whisper.cpp through whisper-rs: a ggml model loaded once per worker, and one window of 16 kHz
 //! mono audio decoded into timed words with their probabilities.
 //!
-//! Decoding is CPU-bound and blocking: callers run [`Model::words`] on a blocking thread. It
-//! stops early when the `cancelled` flag turns true (whisper.cpp checks it between decoder
-//! steps), so a cancelled job or a lost lease does not keep a core busy for nobody.
+//! Decoding is CPU-bound and blocking. The `transcribe` job runs it in a decoder child process
+//! (`decoder`); `cancelled` lets a caller in the same process stop it early (whisper.cpp checks
+//! it between decoder steps).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ferrotape_model::subtitles::Word;
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
@@ -56,14 +56,14 @@ impl Model {
     }
 
     /// Decodes `audio` (16 kHz mono samples). `language` pins the language (English-only
-    /// models are always `en`); `None` lets a multilingual model detect it. `progress`
-    /// receives whisper.cpp's percentage for this window.
+    /// models are always `en`); `None` lets a multilingual model detect it. `progress` is
+    /// called with whisper.cpp's percentage for this window as it moves.
     pub fn words(
         &self,
         audio: &[f32],
         language: Option<&str>,
         threads: u32,
-        progress: Arc<AtomicU32>,
+        mut progress: impl FnMut(u32) + 'static,
         cancelled: Arc<AtomicBool>,
     ) -> Result<Heard, String> {
         let mut state = self
@@ -85,7 +85,7 @@ impl Model {
         params.set_print_timestamps(false);
         params.set_suppress_blank(true);
         params.set_progress_callback_safe(move |percent: i32| {
-            progress.store(percent.clamp(0, 100) as u32, Ordering::Relaxed);
+            progress(percent.clamp(0, 100) as u32);
         });
         // whisper-rs 0.16's `set_abort_callback_safe` calls its trampoline with the wrong type
         // (a boxed `dyn FnMut` read as the closure), so whisper.cpp aborts at random: the raw

@@ -69,6 +69,8 @@ struct TestOptions {
 
 /// The address tests pretend the site runs at (Host and Origin of every request).
 pub const SITE: &str = "127.0.0.1:3000";
+/// What the test apps take as `FERROTAPE_LIVE_HOOK_SECRET`.
+pub const LIVE_HOOK_SECRET: &str = "a live hook secret for the tests";
 
 impl TestApp {
     /// The app with mail held in the outbox (no SMTP server).
@@ -234,6 +236,10 @@ impl TestApp {
             page_cache: Arc::new(ferrotape_server::page_cache::PageCache::new(page_cache_ttl)),
             media_visibility: Arc::new(ferrotape_server::media_visibility::MediaVisibility::new()),
             metrics_access: Arc::new(metrics_access),
+            live_hooks: Arc::new(ferrotape_server::api::live_hooks::LiveHooks::new(
+                Some(LIVE_HOOK_SECRET),
+                "live",
+            )),
         };
         TestApp {
             metrics_listener: ferrotape_server::metrics::listener_router(state.clone()),

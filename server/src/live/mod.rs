@@ -1,0 +1,5 @@
+//! Live streaming in the server: the reconnect window's expiry. The ingest's webhooks are in
+//! `api::live_hooks`, the studio's resources in `api::live_streams`, the rows and the state
+//! machine in `store::live`.
+
+pub mod reconnects;

@@ -1,0 +1,30 @@
+//! Ends the streams whose publisher did not come back within the reconnect window
+//! (`store::live::expire_reconnects`), every few seconds. Runs in every server; replicas share
+//! the work through `SKIP LOCKED`.
+
+use std::time::Duration;
+
+use ferrotape_store::PgPool;
+use ferrotape_store::live;
+use tokio::sync::watch;
+
+const EVERY: Duration = Duration::from_secs(5);
+
+pub async fn run(pool: PgPool, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|stopped| *stopped) => return,
+        }
+        match live::expire_reconnects(&pool).await {
+            Ok(ended) => {
+                for stream in ended {
+                    tracing::info!(stream = %stream.stream, "live stream ended: its publisher did not come back");
+                }
+            }
+            Err(err) => tracing::warn!(%err, "cannot end the streams past their reconnect window"),
+        }
+    }
+}

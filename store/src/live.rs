@@ -1,0 +1,429 @@
+//! Live streams: the studio's rows (by the [`Actor`] rule: the owner, or an admin of the
+//! tenant) and the state machine the ingest's webhooks drive.
+//!
+//! A publish is allowed by one indexed lookup of the key's hash, with the row locked so two
+//! publishers racing on one key cannot both win. The state moves only here:
+//! `begin_publish` (idle/ended → live with a new session; reconnecting → live in the same
+//! session), `end_publish` (live → reconnecting, for the publisher that is live only),
+//! `expire_reconnects` (reconnecting past the window → ended) and `regenerate_key` (a live
+//! stream loses its publisher: reconnecting, so a push with the new key continues the session).
+
+use ferrotape_model::TenantId;
+use ferrotape_model::live::{LiveState, LiveStream, LiveStreamFields, RECONNECT_WINDOW_SECS};
+use ferrotape_model::platform_events::PlatformEventKind;
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::StoreError;
+pub use crate::studio_talks::Actor;
+
+/// At most this many streams per editor.
+pub const MAX_STREAMS_PER_USER: i64 = 50;
+
+#[derive(sqlx::FromRow)]
+struct StreamRow {
+    id: Uuid,
+    title: String,
+    state: String,
+    record: bool,
+    key_generation: i32,
+    live_since: Option<OffsetDateTime>,
+    ended_at: Option<OffsetDateTime>,
+    created_at: OffsetDateTime,
+}
+
+impl From<StreamRow> for LiveStream {
+    fn from(row: StreamRow) -> LiveStream {
+        LiveStream {
+            id: row.id,
+            title: row.title,
+            state: LiveState::parse(&row.state).unwrap_or(LiveState::Idle),
+            record: row.record,
+            key_generation: row.key_generation,
+            live_since: row.live_since,
+            ended_at: row.ended_at,
+            created_at: row.created_at,
+        }
+    }
+}
+
+const COLUMNS: &str = "id, title, state::text AS state, record, key_generation, live_since, \
+                       ended_at, created_at";
+
+/// Who may act on a stream: its owner, or any admin of its tenant.
+const ACTOR_RULE: &str = "tenant_id = $1 AND ($2::bool OR owner_id = $3)";
+
+/// Creates a stream owned by `actor`. `key_hash` is the stored hash of its first key, which
+/// depends on the id: the caller derives both from [`new_stream_id`].
+pub async fn create(
+    pool: &PgPool,
+    tenant: TenantId,
+    actor: Actor,
+    id: Uuid,
+    fields: &LiveStreamFields,
+    key_hash: &[u8; 32],
+) -> Result<LiveStream, StoreError> {
+    let mut tx = pool.begin().await?;
+    // Serialises one user's creations, so the count below cannot be raced past.
+    sqlx::query("SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
+        .bind(tenant.0)
+        .bind(actor.user)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let (count,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM live_streams WHERE tenant_id = $1 AND owner_id = $2")
+            .bind(tenant.0)
+            .bind(actor.user)
+            .fetch_one(&mut *tx)
+            .await?;
+    if count >= MAX_STREAMS_PER_USER {
+        return Err(StoreError::Invalid(ferrotape_model::talk::FieldError::new(
+            "title",
+            format!("you have {count} streams: delete one you no longer use first"),
+        )));
+    }
+    let row: StreamRow = sqlx::query_as(&format!(
+        "INSERT INTO live_streams (id, tenant_id, owner_id, title, record, key_hash)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(tenant.0)
+    .bind(actor.user)
+    .bind(&fields.title)
+    .bind(fields.record)
+    .bind(&key_hash[..])
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| StoreError::from_write(e, "the stream"))?;
+    tx.commit().await?;
+    Ok(row.into())
+}
+
+/// A fresh stream id (its key is derived from it).
+pub fn new_stream_id() -> Uuid {
+    Uuid::new_v4()
+}
+
+/// The streams `actor` may manage, newest first.
+pub async fn list(
+    pool: &PgPool,
+    tenant: TenantId,
+    actor: Actor,
+) -> Result<Vec<LiveStream>, StoreError> {
+    let rows: Vec<StreamRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM live_streams WHERE {ACTOR_RULE} ORDER BY created_at DESC, id"
+    ))
+    .bind(tenant.0)
+    .bind(actor.admin)
+    .bind(actor.user)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(LiveStream::from).collect())
+}
+
+/// One stream `actor` may manage.
+pub async fn get(
+    pool: &PgPool,
+    tenant: TenantId,
+    actor: Actor,
+    id: Uuid,
+) -> Result<LiveStream, StoreError> {
+    let row: Option<StreamRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM live_streams WHERE {ACTOR_RULE} AND id = $4"
+    ))
+    .bind(tenant.0)
+    .bind(actor.admin)
+    .bind(actor.user)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    row.map(LiveStream::from).ok_or(StoreError::NotFound)
+}
+
+/// Changes a stream's title and recording switch.
+pub async fn update(
+    pool: &PgPool,
+    tenant: TenantId,
+    actor: Actor,
+    id: Uuid,
+    fields: &LiveStreamFields,
+) -> Result<LiveStream, StoreError> {
+    let row: Option<StreamRow> = sqlx::query_as(&format!(
+        "UPDATE live_streams SET title = $5, record = $6, updated_at = now()
+         WHERE {ACTOR_RULE} AND id = $4 RETURNING {COLUMNS}"
+    ))
+    .bind(tenant.0)
+    .bind(actor.admin)
+    .bind(actor.user)
+    .bind(id)
+    .bind(&fields.title)
+    .bind(fields.record)
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| StoreError::from_write(e, "the stream"))?;
+    row.map(LiveStream::from).ok_or(StoreError::NotFound)
+}
+
+/// Deletes a stream that is not live.
+pub async fn delete(
+    pool: &PgPool,
+    tenant: TenantId,
+    actor: Actor,
+    id: Uuid,
+) -> Result<(), StoreError> {
+    let stream = get(pool, tenant, actor, id).await?;
+    if matches!(stream.state, LiveState::Live | LiveState::Reconnecting) {
+        return Err(StoreError::Conflict(
+            "the stream is live: stop the push (or regenerate its key) and wait until it ends"
+                .into(),
+        ));
+    }
+    sqlx::query(&format!(
+        "DELETE FROM live_streams WHERE {ACTOR_RULE} AND id = $4 AND state IN ('idle', 'ended')"
+    ))
+    .bind(tenant.0)
+    .bind(actor.admin)
+    .bind(actor.user)
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// What a regenerated key changed.
+pub struct Regenerated {
+    pub stream: LiveStream,
+    /// The ingest's id of the publisher that was live with the old key: the caller drops it.
+    pub dropped_publisher: Option<String>,
+}
+
+/// Counts the key's generation up and stores the new key's hash, which `new_hash` derives
+/// from the new generation; the old key is refused from this commit on. A live stream loses
+/// its publisher and waits in `reconnecting` for a push with the new key.
+pub async fn regenerate_key(
+    pool: &PgPool,
+    tenant: TenantId,
+    actor: Actor,
+    id: Uuid,
+    new_hash: impl Fn(i32) -> [u8; 32],
+) -> Result<Regenerated, StoreError> {
+    let mut tx = pool.begin().await?;
+    let locked: Option<(i32, Option<String>)> = sqlx::query_as(&format!(
+        "SELECT key_generation, publisher FROM live_streams
+         WHERE {ACTOR_RULE} AND id = $4 FOR UPDATE"
+    ))
+    .bind(tenant.0)
+    .bind(actor.admin)
+    .bind(actor.user)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (generation, publisher) = locked.ok_or(StoreError::NotFound)?;
+    let next = generation + 1;
+    let row: StreamRow = sqlx::query_as(&format!(
+        "UPDATE live_streams
+         SET key_generation = $2, key_hash = $3, updated_at = now(),
+             publisher = NULL,
+             state = CASE WHEN state = 'live' THEN 'reconnecting'::live_state ELSE state END,
+             disconnected_at = CASE WHEN state = 'live' THEN now() ELSE disconnected_at END
+         WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(next)
+    .bind(&new_hash(next)[..])
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Regenerated {
+        stream: row.into(),
+        dropped_publisher: publisher,
+    })
+}
+
+/// The answer to a publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublishDecision {
+    /// Go live: a new session, or `resumed` the one a reconnect window kept.
+    Allowed {
+        tenant: TenantId,
+        stream: Uuid,
+        session: Uuid,
+        resumed: bool,
+    },
+    /// No stream has this key (never had, or it was regenerated).
+    UnknownKey,
+    /// Another publisher is live on this key.
+    AlreadyLive,
+}
+
+#[derive(sqlx::FromRow)]
+struct PublishRow {
+    id: Uuid,
+    tenant_id: Uuid,
+    state: String,
+    publisher: Option<String>,
+    session_id: Option<Uuid>,
+}
+
+/// Decides a publish of the key whose hash is `key_hash` by the ingest's connection
+/// `publisher`, and moves the stream to `live` when it is allowed. The same publisher asking
+/// again (a retried webhook) is allowed again.
+pub async fn begin_publish(
+    pool: &PgPool,
+    key_hash: &[u8; 32],
+    publisher: &str,
+) -> Result<PublishDecision, StoreError> {
+    let mut tx = pool.begin().await?;
+    let row: Option<PublishRow> = sqlx::query_as(
+        "SELECT id, tenant_id, state::text AS state, publisher, session_id FROM live_streams
+         WHERE key_hash = $1 FOR UPDATE",
+    )
+    .bind(&key_hash[..])
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(PublishRow {
+        id: stream,
+        tenant_id,
+        state,
+        publisher: current,
+        session_id: session,
+    }) = row
+    else {
+        return Ok(PublishDecision::UnknownKey);
+    };
+    let tenant = TenantId(tenant_id);
+    if state == "live" && current.as_deref() != Some(publisher) {
+        return Ok(PublishDecision::AlreadyLive);
+    }
+    let resumed = state == "reconnecting" || state == "live";
+    let session = match (resumed, session) {
+        (true, Some(session)) => session,
+        _ => Uuid::new_v4(),
+    };
+    sqlx::query(
+        "UPDATE live_streams
+         SET state = 'live', publisher = $2, session_id = $3,
+             live_since = CASE WHEN $4 THEN live_since ELSE now() END,
+             disconnected_at = NULL, ended_at = NULL, updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(stream)
+    .bind(publisher)
+    .bind(session)
+    .bind(resumed)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| StoreError::from_write(e, "the publish"))?;
+    if !resumed {
+        crate::platform_events::record(
+            &mut *tx,
+            tenant,
+            PlatformEventKind::VidLive,
+            None,
+            None,
+            &serde_json::json!({ "stream_id": stream, "session_id": session }),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(PublishDecision::Allowed {
+        tenant,
+        stream,
+        session,
+        resumed,
+    })
+}
+
+/// The push of `publisher` on the key whose hash is `key_hash` stopped: the stream waits in
+/// `reconnecting`. Returns the stream, or `None` when this was not its live publisher (a
+/// refused second publisher, or a key regenerated meanwhile).
+pub async fn end_publish(
+    pool: &PgPool,
+    key_hash: &[u8; 32],
+    publisher: &str,
+) -> Result<Option<Uuid>, StoreError> {
+    let stream: Option<(Uuid,)> = sqlx::query_as(
+        "UPDATE live_streams
+         SET state = 'reconnecting', publisher = NULL, disconnected_at = now(), updated_at = now()
+         WHERE key_hash = $1 AND state = 'live' AND publisher = $2
+         RETURNING id",
+    )
+    .bind(&key_hash[..])
+    .bind(publisher)
+    .fetch_optional(pool)
+    .await?;
+    Ok(stream.map(|(id,)| id))
+}
+
+/// Whether `publisher` is the one live on the key whose hash is `key_hash` (false once the
+/// key was regenerated or the stream deleted).
+pub async fn is_live_publisher(
+    pool: &PgPool,
+    key_hash: &[u8; 32],
+    publisher: &str,
+) -> Result<bool, StoreError> {
+    let (holds,): (bool,) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM live_streams
+                        WHERE key_hash = $1 AND state = 'live' AND publisher = $2)",
+    )
+    .bind(&key_hash[..])
+    .bind(publisher)
+    .fetch_one(pool)
+    .await?;
+    Ok(holds)
+}
+
+/// A stream whose reconnect window passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndedStream {
+    pub tenant: TenantId,
+    pub stream: Uuid,
+    pub session: Uuid,
+    pub record: bool,
+}
+
+/// Ends every stream that waited in `reconnecting` longer than the window (one statement,
+/// with a `VID_LIVE_ENDED` event each).
+pub async fn expire_reconnects(pool: &PgPool) -> Result<Vec<EndedStream>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let rows: Vec<(Uuid, Uuid, Uuid, bool)> = sqlx::query_as(
+        "WITH due AS (
+             SELECT id, session_id FROM live_streams
+             WHERE state = 'reconnecting'
+               AND disconnected_at < now() - make_interval(secs => $1)
+             FOR UPDATE SKIP LOCKED
+         )
+         UPDATE live_streams l
+         SET state = 'ended', session_id = NULL, live_since = NULL, disconnected_at = NULL,
+             ended_at = now(), updated_at = now()
+         FROM due WHERE l.id = due.id
+         RETURNING l.tenant_id, l.id, due.session_id, l.record",
+    )
+    .bind(RECONNECT_WINDOW_SECS as f64)
+    .fetch_all(&mut *tx)
+    .await?;
+    let ended: Vec<EndedStream> = rows
+        .into_iter()
+        .map(|(tenant, stream, session, record)| EndedStream {
+            tenant: TenantId(tenant),
+            stream,
+            session,
+            record,
+        })
+        .collect();
+    for stream in &ended {
+        crate::platform_events::record(
+            &mut *tx,
+            stream.tenant,
+            PlatformEventKind::VidLiveEnded,
+            None,
+            None,
+            &serde_json::json!({ "stream_id": stream.stream, "session_id": stream.session }),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(ended)
+}
