@@ -42,7 +42,8 @@ start_server() {
   chmod 755 "$dir"
   local port
   port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-  env FERROTAPE_DATA_DIR="$dir" FERROTAPE_BIND="127.0.0.1:$port" "$@" "$server_bin" > "$dir/server.log" 2>&1 &
+  # The suites' servers run side by side: none of them starts an RTMP ingest on the one port.
+  env FERROTAPE_DATA_DIR="$dir" FERROTAPE_BIND="127.0.0.1:$port" FERROTAPE_LIVE_INGEST=off "$@" "$server_bin" > "$dir/server.log" 2>&1 &
   local pid=$!
   server_pids+=("$pid")
   for _ in $(seq 1 300); do

@@ -21,7 +21,9 @@ fi
 # espeak-ng: the speech of the demo talks' generated clips (and of the subtitle tests).
 # python3-venv: the project's venv holding yt-dlp (URL imports) and the test tools.
 # cmake, clang, libclang-dev: whisper-rs builds whisper.cpp (auto-captions) from source.
-apt_packages=(postgresql ffmpeg brotli espeak-ng python3 python3-venv cmake clang libclang-dev)
+# nginx, libnginx-mod-rtmp: the RTMP ingest for live streams, which the server runs itself.
+apt_packages=(postgresql ffmpeg brotli espeak-ng python3 python3-venv cmake clang libclang-dev
+  nginx libnginx-mod-rtmp)
 [ "$mode" = "test" ] && apt_packages+=(chromium curl)
 command -v node >/dev/null || apt_packages+=(nodejs)
 command -v npm >/dev/null || apt_packages+=(npm)
@@ -33,6 +35,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # Debian starts its own nginx service on port 80 when it installs the package; Ferrotape runs
+  # nginx itself (only for RTMP), so a service that setup just brought in is stopped again.
+  if [[ " ${missing[*]} " == *" nginx "* ]] && command -v systemctl >/dev/null \
+    && systemctl is-enabled --quiet nginx 2>/dev/null; then
+    log "disabling the nginx service the Debian package started (Ferrotape runs its own)"
+    $SUDO systemctl disable --now nginx || true
+  fi
 fi
 
 # --- Rust toolchain pieces -------------------------------------------------------------------

@@ -110,6 +110,44 @@ pub struct ServerArgs {
     )]
     pub live_hook_secret: Option<String>,
 
+    /// Run the RTMP ingest (nginx with the RTMP module) under the data dir. `auto` runs it in
+    /// the embedded mode when nginx and its RTMP module are installed; `on` refuses to start
+    /// without them.
+    #[arg(
+        long,
+        env = "FERROTAPE_LIVE_INGEST",
+        value_name = "MODE",
+        default_value = "auto"
+    )]
+    pub live_ingest: WorkerMode,
+
+    /// Where the supervised ingest listens for RTMP pushes (OBS: `rtmp://<this>/live`).
+    #[arg(
+        long,
+        env = "FERROTAPE_RTMP_BIND",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:1935"
+    )]
+    pub rtmp_bind: SocketAddr,
+
+    /// The nginx the ingest runs.
+    #[arg(
+        long,
+        env = "FERROTAPE_NGINX",
+        value_name = "PATH",
+        default_value = "nginx"
+    )]
+    pub nginx: PathBuf,
+
+    /// nginx's RTMP module.
+    #[arg(
+        long,
+        env = "FERROTAPE_RTMP_MODULE",
+        value_name = "PATH",
+        default_value = crate::live::ingest::DEBIAN_RTMP_MODULE
+    )]
+    pub rtmp_module: PathBuf,
+
     /// The RTMP application streams publish to: `rtmp://<host>/<app>/<stream key>`.
     #[arg(
         long,

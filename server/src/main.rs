@@ -162,6 +162,7 @@ fn serve_site(cli: Cli) -> Result<(), String> {
         WorkerMode::Off => false,
         WorkerMode::Auto => embedded,
     };
+    let ingest = live_ingest(&cli, embedded, &live_hooks)?;
     let grace = Duration::from_secs(cli.server.shutdown_grace_secs);
     let page_cache_ttl = Duration::from_millis(cli.server.page_cache_ms);
     let page_cache_max_bytes = cli.server.page_cache_max_bytes;
@@ -247,10 +248,57 @@ fn serve_site(cli: Cli) -> Result<(), String> {
             let metrics = tokio::net::TcpListener::from_std(metrics).map_err(|e| e.to_string())?;
             tokio::spawn(serve::metrics_listener(metrics, state.clone()));
         }
-        serve::run(listener, state, in_process_worker, grace)
+        serve::run(listener, state, in_process_worker, ingest, grace)
             .await
             .map_err(|e| e.to_string())
     })
+}
+
+/// The supervised RTMP ingest's settings, when it runs: `auto` in the embedded mode when nginx
+/// and its RTMP module are installed, `on` always (or a clear error).
+fn live_ingest(
+    cli: &Cli,
+    embedded: bool,
+    hooks: &ferrotape_server::api::live_hooks::LiveHooks,
+) -> Result<Option<ferrotape_server::live::ingest::IngestSettings>, String> {
+    use ferrotape_server::live::ingest;
+    let wanted = match cli.server.live_ingest {
+        WorkerMode::On => true,
+        WorkerMode::Off => false,
+        WorkerMode::Auto => embedded,
+    };
+    if !wanted {
+        return Ok(None);
+    }
+    if let Some(missing) = ingest::missing_parts(&cli.server.nginx, &cli.server.rtmp_module) {
+        if cli.server.live_ingest == WorkerMode::On {
+            return Err(format!(
+                "FERROTAPE_LIVE_INGEST=on, but {missing}: install the Debian packages nginx and \
+                 libnginx-mod-rtmp (make run does), or set FERROTAPE_NGINX / FERROTAPE_RTMP_MODULE"
+            ));
+        }
+        tracing::info!(
+            "live streaming ingest off: {missing} (install nginx and libnginx-mod-rtmp)"
+        );
+        return Ok(None);
+    }
+    // nginx calls this server on the address it listens on, loopback for a wildcard.
+    let mut hooks_at = cli.server.bind;
+    if hooks_at.ip().is_unspecified() {
+        hooks_at.set_ip(match hooks_at {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    Ok(Some(ingest::IngestSettings {
+        nginx: cli.server.nginx.clone(),
+        module: cli.server.rtmp_module.clone(),
+        prefix: cli.common.data_dir.join("live").join("nginx"),
+        rtmp_bind: cli.server.rtmp_bind,
+        hooks_origin: format!("http://{hooks_at}"),
+        hook_secret: hooks.ingest_secret().to_owned(),
+        app: cli.server.live_app.clone(),
+    }))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {

@@ -53,11 +53,12 @@ pub async fn metrics_listener(listener: TcpListener, state: AppState) {
 }
 
 /// Serves until SIGINT/SIGTERM, then stops accepting, lets open requests finish for up to
-/// `grace`, and stops the in-process worker and mail delivery.
+/// `grace`, and stops the in-process worker, the RTMP ingest and mail delivery.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
     in_process_worker: Option<ferrotape_worker::WorkerConfig>,
+    ingest: Option<crate::live::ingest::IngestSettings>,
     grace: Duration,
 ) -> std::io::Result<()> {
     let shutdown = ferrotape_worker::shutdown_signal();
@@ -92,6 +93,13 @@ pub async fn run(
         state.db.clone(),
         background_stopped.clone(),
     ));
+    let ingest = ingest.map(|settings| {
+        tokio::spawn(crate::live::ingest::run(
+            state.db.clone(),
+            settings,
+            background_stopped.clone(),
+        ))
+    });
     let reconnects = tokio::spawn(crate::live::reconnects::run(
         state.db.clone(),
         background_stopped.clone(),
@@ -128,6 +136,9 @@ pub async fn run(
     let _ = job_events.await;
     let _ = rollups.await;
     let _ = reconnects.await;
+    if let Some(ingest) = ingest {
+        let _ = ingest.await;
+    }
     let _ = video_events.await;
     let _ = platform_events.await;
     Ok(())

@@ -375,6 +375,20 @@ pub async fn is_live_publisher(
     Ok(holds)
 }
 
+/// The ingest whose publishers are named `publisher_prefix…` started again: the streams its
+/// previous run had live wait in `reconnecting` (a dead ingest reports no publish's end).
+pub async fn ingest_restarted(pool: &PgPool, publisher_prefix: &str) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE live_streams
+         SET state = 'reconnecting', publisher = NULL, disconnected_at = now(), updated_at = now()
+         WHERE state = 'live' AND starts_with(publisher, $1)",
+    )
+    .bind(publisher_prefix)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// A stream whose reconnect window passed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndedStream {

@@ -8,8 +8,9 @@
 //! - MediaMTX's HTTP auth hook: a JSON post with `action`, `path` (`live/<key>`), `id` and
 //!   `ip`. 200 allows, 401 refuses.
 //!
-//! Who may call them: a direct loopback peer (the supervised nginx), or anyone presenting the
-//! configured `FERROTAPE_LIVE_HOOK_SECRET` as `?secret=`. Publishes are rate limited per
+//! Who may call them: a direct loopback peer, the supervised nginx (`live::ingest`, with a
+//! secret made for this run), or anyone presenting the configured `FERROTAPE_LIVE_HOOK_SECRET`
+//! as `?secret=`. Publishes are rate limited per
 //! publishing address, so a flood of guesses costs no queries once over the limit; a key that
 //! cannot be one of ours never reaches the database.
 //!
@@ -41,6 +42,8 @@ pub struct LiveHooks {
     /// SHA-256 of `FERROTAPE_LIVE_HOOK_SECRET`: compared as digests, so the comparison says
     /// nothing about the secret.
     secret_hash: Option<[u8; 32]>,
+    /// The secret of the ingest this server runs itself, made for this run.
+    ingest_secret: String,
     /// The RTMP application streams publish to (`rtmp://host/<app>/<key>`).
     pub app: String,
     /// Publishes asked for per publishing address (a streamer asks once per push).
@@ -56,6 +59,7 @@ impl LiveHooks {
             secret_hash: secret
                 .filter(|s| !s.is_empty())
                 .map(|s| Sha256::digest(s.as_bytes()).into()),
+            ingest_secret: ferrotape_accounts::tokens::random_token(),
             app: app.to_owned(),
             attempts: DefaultKeyedRateLimiter::keyed(Quota::per_minute(
                 NonZeroU32::new(PUBLISHES_PER_MINUTE).expect("nonzero"),
@@ -63,14 +67,18 @@ impl LiveHooks {
         }
     }
 
+    /// The secret the supervised ingest (`live::ingest`) presents.
+    pub fn ingest_secret(&self) -> &str {
+        &self.ingest_secret
+    }
+
     fn secret_matches(&self, presented: Option<&str>) -> bool {
-        match (&self.secret_hash, presented) {
-            (Some(expected), Some(presented)) => {
-                let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-                *expected == presented
-            }
-            _ => false,
-        }
+        let Some(presented) = presented else {
+            return false;
+        };
+        let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        let ingest: [u8; 32] = Sha256::digest(self.ingest_secret.as_bytes()).into();
+        self.secret_hash == Some(presented) || ingest == presented
     }
 
     /// Whether `addr` may ask for one more publish; past the limit it is refused at once.

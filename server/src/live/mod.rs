@@ -1,5 +1,7 @@
-//! Live streaming in the server: the reconnect window's expiry. The ingest's webhooks are in
+//! Live streaming in the server: the RTMP ingest it supervises, and the reconnect window's
+//! expiry. The ingest's webhooks are in
 //! `api::live_hooks`, the studio's resources in `api::live_streams`, the rows and the state
 //! machine in `store::live`.
 
+pub mod ingest;
 pub mod reconnects;

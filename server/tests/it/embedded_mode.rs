@@ -39,7 +39,9 @@ fn ferrotape(data: &Path) -> Command {
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("FERROTAPE_DATA_DIR", data)
         .env("FERROTAPE_LOG", "warn")
-        .env("FERROTAPE_SITE_ROOT", data.join("no-site"));
+        .env("FERROTAPE_SITE_ROOT", data.join("no-site"))
+        // Tests run servers side by side: only the ingest test runs one, on a port of its own.
+        .env("FERROTAPE_LIVE_INGEST", "off");
     command
 }
 
@@ -78,9 +80,14 @@ impl Server {
     }
 
     fn spawn(data: &Path) -> Server {
+        Server::spawn_with(data, &[])
+    }
+
+    fn spawn_with(data: &Path, envs: &[(&str, String)]) -> Server {
         let port = free_port();
         let mut child = ferrotape(data)
             .env("FERROTAPE_BIND", format!("127.0.0.1:{port}"))
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -289,6 +296,187 @@ impl Drop for SharedMemoryHold {
         // SAFETY: detaches the address `shmat` returned, once.
         unsafe { libc::shmdt(self.0) };
     }
+}
+
+/// `curl` with a cookie jar, as a signed-in browser on `port`; returns status and body.
+fn curl(port: u16, jar: &Path, method: &str, path: &str, json: Option<&str>) -> (u16, String) {
+    let mut command = Command::new("curl");
+    command
+        .args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method])
+        .arg("-c")
+        .arg(jar)
+        .arg("-b")
+        .arg(jar)
+        .arg("-H")
+        .arg(format!("origin: http://127.0.0.1:{port}"));
+    if let Some(json) = json {
+        command.args(["-H", "content-type: application/json", "--data", json]);
+    }
+    let out = run(command.arg(format!("http://127.0.0.1:{port}{path}")));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').unwrap();
+    (status.trim().parse().unwrap(), body.to_owned())
+}
+
+/// ffmpeg pushing a test picture and tone over RTMP for `seconds`.
+fn push(rtmp: u16, key: &str, seconds: u32) -> Child {
+    Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
+        .args(["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440"])
+        .args(["-t", &seconds.to_string()])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "50",
+            "-c:a",
+            "aac",
+        ])
+        .args(["-f", "flv", &format!("rtmp://127.0.0.1:{rtmp}/live/{key}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn nginx_processes_under(prefix: &Path) -> usize {
+    let prefix = prefix.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|entry| {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            cmdline.starts_with("nginx") && cmdline.contains(&prefix)
+        })
+        .count()
+}
+
+#[test]
+fn the_server_runs_an_rtmp_ingest_that_lets_only_a_streams_key_push() {
+    let data = data_dir();
+    let rtmp = free_port();
+    let mut server = Server::spawn_with(
+        data.path(),
+        &[
+            ("FERROTAPE_LIVE_INGEST", "on".into()),
+            ("FERROTAPE_RTMP_BIND", format!("127.0.0.1:{rtmp}")),
+        ],
+    );
+    server.wait_ready();
+    let prefix = std::fs::canonicalize(data.path())
+        .unwrap()
+        .join("live/nginx");
+    wait_until("nginx listens", || {
+        TcpStream::connect(("127.0.0.1", rtmp)).is_ok()
+    });
+    assert!(nginx_processes_under(&prefix) > 0);
+
+    let password = "a long enough password for the ingest test";
+    let out = run(ferrotape(data.path())
+        .args([
+            "admin",
+            "create-user",
+            "--email",
+            "live@example.com",
+            "--name",
+            "Live",
+        ])
+        .args(["--role", "editor"])
+        .env("FERROTAPE_NEW_USER_PASSWORD", password));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let jar = data.path().join("cookies");
+    let login = format!(r#"{{"email":"live@example.com","password":"{password}"}}"#);
+    assert_eq!(
+        curl(
+            server.port,
+            &jar,
+            "POST",
+            "/api/v1/auth/login",
+            Some(&login)
+        )
+        .0,
+        200
+    );
+    let (status, body) = curl(
+        server.port,
+        &jar,
+        "POST",
+        "/api/v1/live/streams",
+        Some(r#"{"title":"Ingest test"}"#),
+    );
+    assert_eq!(status, 201, "{body}");
+    let stream: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let id = stream["id"].as_str().unwrap().to_owned();
+    let (_, body) = curl(
+        server.port,
+        &jar,
+        "GET",
+        &format!("/api/v1/live/streams/{id}/key"),
+        None,
+    );
+    let key = serde_json::from_str::<serde_json::Value>(&body).unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let state = |jar: &Path| {
+        let (_, body) = curl(
+            server.port,
+            jar,
+            "GET",
+            &format!("/api/v1/live/streams/{id}"),
+            None,
+        );
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["state"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+
+    // A push with a key that is not the stream's is refused at once.
+    let refused = push(rtmp, "live_notakeyofoursnotakeyofoursnotakeyofoursnot", 5)
+        .wait_with_output()
+        .unwrap();
+    assert!(!refused.status.success(), "a bad key pushed");
+    assert_eq!(state(&jar), "idle");
+
+    // The stream's key goes live; regenerating it cuts the push long before its 30 s end.
+    let mut good = push(rtmp, &key, 30);
+    wait_until("the stream is live", || state(&jar) == "live");
+    let cut_from = Instant::now();
+    let (status, _) = curl(
+        server.port,
+        &jar,
+        "POST",
+        &format!("/api/v1/live/streams/{id}/key"),
+        None,
+    );
+    assert_eq!(status, 200);
+    let mut cut = false;
+    while cut_from.elapsed() < Duration::from_secs(15) {
+        if good.try_wait().unwrap().is_some() {
+            cut = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = good.kill();
+    let _ = good.wait();
+    assert!(cut, "the push with the regenerated key went on");
+    assert_eq!(state(&jar), "reconnecting");
+
+    // SIGTERM stops nginx with the server.
+    server.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(server.child.wait().unwrap().success());
+    wait_until("nginx stopped", || nginx_processes_under(&prefix) == 0);
 }
 
 #[test]
