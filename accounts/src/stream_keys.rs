@@ -33,6 +33,12 @@ impl StreamKeys {
         }
     }
 
+    /// A new stream's id and the stored hash of its first key.
+    pub fn mint(&self, tenant: TenantId) -> (Uuid, [u8; 32]) {
+        let stream = Uuid::new_v4();
+        (stream, self.stored_hash(tenant, stream, 1))
+    }
+
     /// The key of `stream` at `generation`.
     pub fn key(&self, tenant: TenantId, stream: Uuid, generation: i32) -> String {
         let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key length");

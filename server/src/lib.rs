@@ -28,6 +28,7 @@ pub mod media_visibility;
 pub mod metrics;
 pub mod metrics_access;
 pub mod page_cache;
+pub mod periodic;
 pub mod pg_listen;
 pub mod platform_events;
 pub mod request_context;

@@ -55,7 +55,7 @@ const COLUMNS: &str = "id, title, state::text AS state, record, key_generation, 
 const ACTOR_RULE: &str = "tenant_id = $1 AND ($2::bool OR owner_id = $3)";
 
 /// Creates a stream owned by `actor`. `key_hash` is the stored hash of its first key, which
-/// depends on the id: the caller derives both from [`new_stream_id`].
+/// depends on the id: the caller picks both (`accounts::stream_keys::StreamKeys::mint`).
 pub async fn create(
     pool: &PgPool,
     tenant: TenantId,
@@ -99,11 +99,6 @@ pub async fn create(
     .map_err(|e| StoreError::from_write(e, "the stream"))?;
     tx.commit().await?;
     Ok(row.into())
-}
-
-/// A fresh stream id (its key is derived from it).
-pub fn new_stream_id() -> Uuid {
-    Uuid::new_v4()
 }
 
 /// The streams `actor` may manage, newest first.
@@ -297,23 +292,19 @@ pub async fn begin_publish(
     if state == "live" && current.as_deref() != Some(publisher) {
         return Ok(PublishDecision::AlreadyLive);
     }
-    let resumed = state == "reconnecting" || state == "live";
-    let session = match (resumed, session) {
-        (true, Some(session)) => session,
-        _ => Uuid::new_v4(),
-    };
-    sqlx::query(
+    let resumed = session.is_some() && (state == "reconnecting" || state == "live");
+    let (session,): (Uuid,) = sqlx::query_as(
         "UPDATE live_streams
-         SET state = 'live', publisher = $2, session_id = $3,
-             live_since = CASE WHEN $4 THEN live_since ELSE now() END,
+         SET state = 'live', publisher = $2,
+             session_id = CASE WHEN $3 THEN session_id ELSE gen_random_uuid() END,
+             live_since = CASE WHEN $3 THEN live_since ELSE now() END,
              disconnected_at = NULL, ended_at = NULL, updated_at = now()
-         WHERE id = $1",
+         WHERE id = $1 RETURNING session_id",
     )
     .bind(stream)
     .bind(publisher)
-    .bind(session)
     .bind(resumed)
-    .execute(&mut *tx)
+    .fetch_one(&mut *tx)
     .await
     .map_err(|e| StoreError::from_write(e, "the publish"))?;
     if !resumed {

@@ -10,22 +10,19 @@ use tokio::sync::watch;
 
 const EVERY: Duration = Duration::from_secs(5);
 
-pub async fn run(pool: PgPool, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+pub async fn run(pool: PgPool, stop: watch::Receiver<bool>) {
+    crate::periodic::every(EVERY, stop, || refresh(&pool)).await;
+}
+
+/// Recomputes stale talk-days until none is left.
+async fn refresh(pool: &PgPool) {
     loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.wait_for(|stopped| *stopped) => return,
-        }
-        loop {
-            match analytics_rollups::refresh(&pool, 100).await {
-                Ok(0) => break,
-                Ok(_) => continue,
-                Err(err) => {
-                    tracing::warn!(%err, "cannot refresh the analytics rollups");
-                    break;
-                }
+        match analytics_rollups::refresh(pool, 100).await {
+            Ok(0) => break,
+            Ok(_) => continue,
+            Err(err) => {
+                tracing::warn!(%err, "cannot refresh the analytics rollups");
+                break;
             }
         }
     }

@@ -53,8 +53,7 @@ pub async fn create_stream(
     let fields = fields
         .normalized()
         .map_err(ferrotape_store::StoreError::Invalid)?;
-    let id = live::new_stream_id();
-    let hash = state.accounts.stream_keys().stored_hash(user.tenant, id, 1);
+    let (id, hash) = state.accounts.stream_keys().mint(user.tenant);
     let stream = live::create(&state.db, user.tenant, actor, id, &fields, &hash).await?;
     let mut response = (StatusCode::CREATED, Json(&stream)).into_response();
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/live/streams/{}", stream.id)) {

@@ -10,21 +10,17 @@ use tokio::sync::watch;
 
 const EVERY: Duration = Duration::from_secs(5);
 
-pub async fn run(pool: PgPool, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.wait_for(|stopped| *stopped) => return,
-        }
-        match live::expire_reconnects(&pool).await {
-            Ok(ended) => {
-                for stream in ended {
-                    tracing::info!(stream = %stream.stream, "live stream ended: its publisher did not come back");
-                }
+pub async fn run(pool: PgPool, stop: watch::Receiver<bool>) {
+    crate::periodic::every(EVERY, stop, || expire(&pool)).await;
+}
+
+async fn expire(pool: &PgPool) {
+    match live::expire_reconnects(pool).await {
+        Ok(ended) => {
+            for stream in ended {
+                tracing::info!(stream = %stream.stream, "live stream ended: its publisher did not come back");
             }
-            Err(err) => tracing::warn!(%err, "cannot end the streams past their reconnect window"),
         }
+        Err(err) => tracing::warn!(%err, "cannot end the streams past their reconnect window"),
     }
 }

@@ -418,91 +418,81 @@ async fn mediamtx_auth_hooks_allow_publishes_of_our_keys_and_loopback_reads_only
         .unwrap()
         .to_owned();
     let key = key_of(&mut studio, &id).await;
+    let ours = format!("live/{key}");
     let mut hook = app.client("127.0.0.1");
-    // Requests as MediaMTX 1.x sends them.
-    let recorded = |action: &str, path: &str, ip: &str, id: &str| {
-        json!({
+    // Requests as MediaMTX 1.x sends them, in order, with the answer each must get.
+    let cases = [
+        (
+            "publish",
+            ours.as_str(),
+            "203.0.113.9",
+            "4f1c",
+            StatusCode::OK,
+            "our key",
+        ),
+        (
+            "publish",
+            &ours,
+            "203.0.113.10",
+            "9e2d",
+            StatusCode::UNAUTHORIZED,
+            "a second publisher",
+        ),
+        (
+            "publish",
+            "live/live_nope",
+            "203.0.113.9",
+            "1",
+            StatusCode::UNAUTHORIZED,
+            "an unknown key",
+        ),
+        (
+            "publish",
+            &format!("other/{key}"),
+            "203.0.113.9",
+            "1",
+            StatusCode::UNAUTHORIZED,
+            "a foreign application",
+        ),
+        (
+            "read",
+            &ours,
+            "127.0.0.1",
+            "2",
+            StatusCode::OK,
+            "our transcoder reads",
+        ),
+        (
+            "read",
+            &ours,
+            "203.0.113.9",
+            "3",
+            StatusCode::UNAUTHORIZED,
+            "viewers watch our HLS, not the ingest",
+        ),
+        (
+            "api",
+            "",
+            "203.0.113.9",
+            "3",
+            StatusCode::UNAUTHORIZED,
+            "anything else",
+        ),
+    ];
+    for (action, path, ip, id, expected, why) in cases {
+        let request = json!({
             "user": "", "password": "", "token": "", "ip": ip, "action": action,
             "path": path, "protocol": "rtmp", "id": id, "query": ""
-        })
-    };
-    let answer = |response: TestResponse| response.status;
-    assert_eq!(
-        answer(
-            hook.post_json(
-                "/api/v1/live/hooks/mediamtx/auth",
-                recorded("publish", &format!("live/{key}"), "203.0.113.9", "4f1c")
-            )
-            .await
-        ),
-        StatusCode::OK
-    );
+        });
+        let response = hook
+            .post_json("/api/v1/live/hooks/mediamtx/auth", request)
+            .await;
+        assert_eq!(response.status, expected, "{why}: {}", response.body);
+    }
     assert_eq!(
         stream_row(&app, &id).await.2.as_deref(),
-        Some("mediamtx:4f1c")
-    );
-    assert_eq!(
-        answer(
-            hook.post_json(
-                "/api/v1/live/hooks/mediamtx/auth",
-                recorded("publish", &format!("live/{key}"), "203.0.113.10", "9e2d")
-            )
-            .await
-        ),
-        StatusCode::UNAUTHORIZED,
-        "a second publisher"
-    );
-    assert_eq!(
-        answer(
-            hook.post_json(
-                "/api/v1/live/hooks/mediamtx/auth",
-                recorded("publish", "live/live_nope", "203.0.113.9", "1")
-            )
-            .await
-        ),
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        answer(
-            hook.post_json(
-                "/api/v1/live/hooks/mediamtx/auth",
-                recorded("publish", &format!("other/{key}"), "203.0.113.9", "1")
-            )
-            .await
-        ),
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        answer(
-            hook.post_json(
-                "/api/v1/live/hooks/mediamtx/auth",
-                recorded("read", &format!("live/{key}"), "127.0.0.1", "2")
-            )
-            .await
-        ),
-        StatusCode::OK,
-        "our transcoder reads"
-    );
-    assert_eq!(
-        answer(
-            hook.post_json(
-                "/api/v1/live/hooks/mediamtx/auth",
-                recorded("read", &format!("live/{key}"), "203.0.113.9", "3")
-            )
-            .await
-        ),
-        StatusCode::UNAUTHORIZED,
-        "viewers watch our HLS, not the ingest"
-    );
-    assert_eq!(
-        answer(
-            hook.post_json(
-                "/api/v1/live/hooks/mediamtx/auth",
-                recorded("api", "", "203.0.113.9", "3")
-            )
-            .await
-        ),
-        StatusCode::UNAUTHORIZED
+        Some("mediamtx:4f1c"),
+        "the first publisher holds the stream"
     );
     let malformed = hook
         .post_json("/api/v1/live/hooks/mediamtx/auth", json!({"path": 5}))
