@@ -398,14 +398,7 @@ async fn a_missing_model_fails_the_job_with_a_clear_error_and_the_video_stays_re
         ..settings(300, 10)
     };
     let video = transcribe(&app, "no-model", &file, settings).await;
-    let (state, error): (String, serde_json::Value) = sqlx::query_as(
-        "SELECT state::text, errors[cardinality(errors)] FROM jobs
-         WHERE kind = 'transcribe' AND payload ->> 'video_id' = $1",
-    )
-    .bind(video.to_string())
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let (state, error) = transcription_outcome(&app, video).await;
     assert_eq!(state, "discarded");
     assert!(
         error["error"]
@@ -420,6 +413,18 @@ async fn a_missing_model_fails_the_job_with_a_clear_error_and_the_video_stays_re
         .await
         .unwrap();
     assert_eq!(video_state, "ready");
+}
+
+/// The transcribe job's state and its last attempt's error.
+async fn transcription_outcome(app: &TestApp, video: uuid::Uuid) -> (String, serde_json::Value) {
+    sqlx::query_as(
+        "SELECT state::text, errors[cardinality(errors)] FROM jobs
+         WHERE kind = 'transcribe' AND payload ->> 'video_id' = $1",
+    )
+    .bind(video.to_string())
+    .fetch_one(&app.pool)
+    .await
+    .unwrap()
 }
 
 /// 16 kHz mono samples of `seconds` of espeak-ng speech (the job's audio format).
@@ -634,14 +639,7 @@ async fn a_crashing_whisper_fails_its_job_with_its_last_words_and_the_worker_goe
         ..settings(300, 10)
     };
     let video = transcribe(&app, "crash", &file, settings).await;
-    let (state, error): (String, serde_json::Value) = sqlx::query_as(
-        "SELECT state::text, errors[cardinality(errors)] FROM jobs
-         WHERE kind = 'transcribe' AND payload ->> 'video_id' = $1",
-    )
-    .bind(video.to_string())
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let (state, error) = transcription_outcome(&app, video).await;
     assert_eq!(state, "discarded");
     let error = error["error"].as_str().unwrap();
     assert!(
