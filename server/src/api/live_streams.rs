@@ -55,10 +55,8 @@ pub async fn create_stream(
         .map_err(ferrotape_store::StoreError::Invalid)?;
     let (id, hash) = state.accounts.stream_keys().mint(user.tenant);
     let stream = live::create(&state.db, user.tenant, actor, id, &fields, &hash).await?;
-    let mut response = (StatusCode::CREATED, Json(&stream)).into_response();
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/live/streams/{}", stream.id)) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
+    let response = (StatusCode::CREATED, Json(&stream)).into_response();
+    let response = super::located(response, &format!("/api/v1/live/streams/{}", stream.id));
     Ok(response)
 }
 

@@ -93,6 +93,19 @@ pub(crate) async fn editor(
     Ok((user, actor))
 }
 
+/// `response` naming the resource it created at `path` (`Location`).
+pub(crate) fn located(
+    mut response: axum::response::Response,
+    path: &str,
+) -> axum::response::Response {
+    if let Ok(location) = axum::http::HeaderValue::from_str(path) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::LOCATION, location);
+    }
+    response
+}
+
 /// A resource id from the path; a malformed one is an id that does not exist.
 pub(crate) fn parse_id(text: &str) -> Result<Uuid, ApiError> {
     text.parse().map_err(|_| ApiError::NotFound)

@@ -6,7 +6,7 @@
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::Response;
 use ferrotape_model::api::SpeakerPage;
 use ferrotape_model::talk::{Speaker, SpeakerFields};
@@ -92,10 +92,8 @@ pub async fn create_speaker(
     let (user, _) = editor(&state, &extensions).await?;
     let Json(fields) = body?;
     let speaker = speakers::create(&state.db, user.tenant, fields).await?;
-    let mut response = speaker_response(&HeaderMap::new(), StatusCode::CREATED, &speaker);
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/speakers/{}", speaker.id)) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
+    let response = speaker_response(&HeaderMap::new(), StatusCode::CREATED, &speaker);
+    let response = super::located(response, &format!("/api/v1/speakers/{}", speaker.id));
     Ok(response)
 }
 

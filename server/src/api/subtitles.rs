@@ -9,7 +9,7 @@
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{Extensions, HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ferrotape_model::subtitles::{
     CueSave, EditableTrack, MAX_SUBTITLE_BYTES, TrackList, TrackSummary, parse_subtitles,
@@ -160,13 +160,11 @@ pub async fn import_track(
         Imported::Created => StatusCode::CREATED,
         Imported::Replaced => StatusCode::OK,
     };
-    let mut response = summary_response(status, &track);
-    if let Ok(location) =
-        HeaderValue::from_str(&format!("/api/v1/talks/{talk}/subtitles/{}", track.id))
-    {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    let response = summary_response(status, &track);
+    Ok(super::located(
+        response,
+        &format!("/api/v1/talks/{talk}/subtitles/{}", track.id),
+    ))
 }
 
 /// A track with every cue and its words.

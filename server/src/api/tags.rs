@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::Response;
 use ferrotape_model::api::{TagName, TagPage};
 use ferrotape_model::talk::Tag;
@@ -78,10 +78,8 @@ pub async fn create_tag(
     let (user, _) = editor(&state, &extensions).await?;
     let Json(input) = body?;
     let tag = tags::create(&state.db, user.tenant, &input.name).await?;
-    let mut response = tag_response(&HeaderMap::new(), StatusCode::CREATED, &tag);
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/tags/{}", tag.id)) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
+    let response = tag_response(&HeaderMap::new(), StatusCode::CREATED, &tag);
+    let response = super::located(response, &format!("/api/v1/tags/{}", tag.id));
     Ok(response)
 }
 

@@ -8,7 +8,7 @@
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::Response;
 use ferrotape_model::api::{NewTalk, TalkPage, VideoAttachment};
 use ferrotape_model::talk::{EditableTalk, Publication, StudioTalkFilter, TalkFields, TalkState};
@@ -140,10 +140,8 @@ pub async fn create_talk(
     let Json(new) = body?;
     let id = studio_talks::create(&state.db, user.tenant, actor, new.fields, new.video_id).await?;
     let talk = current(&state, user.tenant, actor, id).await?;
-    let mut response = talk_response(&headers, StatusCode::CREATED, &talk);
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/talks/{id}")) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
+    let response = talk_response(&headers, StatusCode::CREATED, &talk);
+    let response = super::located(response, &format!("/api/v1/talks/{id}"));
     Ok(response)
 }
 
