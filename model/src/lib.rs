@@ -16,6 +16,7 @@ pub mod ladder;
 pub mod language;
 pub mod library;
 pub mod live;
+pub mod live_hls;
 pub mod platform_events;
 pub mod seo;
 pub mod slug;

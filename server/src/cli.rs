@@ -148,6 +148,33 @@ pub struct ServerArgs {
     )]
     pub rtmp_module: PathBuf,
 
+    /// Where the live transcoder reads allowed pushes back from, without the key:
+    /// `rtmp://ingest.internal:1935/live` for an external nginx-rtmp or MediaMTX (it must let
+    /// this machine play). Unset: the supervised ingest's address when it runs, else pushes
+    /// are authenticated but not transcoded.
+    #[arg(long, env = "FERROTAPE_LIVE_PULL", value_name = "URL")]
+    pub live_pull: Option<String>,
+
+    /// `ladder`: up to three encoded renditions with 1 s segments; `passthrough`: the source
+    /// as pushed, for machines that cannot encode in real time.
+    #[arg(
+        long,
+        env = "FERROTAPE_LIVE_MODE",
+        value_name = "MODE",
+        default_value = "ladder"
+    )]
+    pub live_mode: crate::live::transcoder::LiveMode,
+
+    /// How far back live viewers can seek, in seconds (the playlists' DVR window).
+    #[arg(
+        long,
+        env = "FERROTAPE_LIVE_DVR_SECS",
+        value_name = "SECS",
+        default_value_t = 600,
+        value_parser = clap::value_parser!(u32).range(10..=21600)
+    )]
+    pub live_dvr_secs: u32,
+
     /// The RTMP application streams publish to: `rtmp://<host>/<app>/<stream key>`.
     #[arg(
         long,

@@ -19,6 +19,7 @@ pub mod demo;
 pub mod embed;
 pub mod error;
 pub mod health;
+pub mod host_tenants;
 pub mod images;
 pub mod import;
 pub mod job_events;

@@ -163,6 +163,7 @@ fn serve_site(cli: Cli) -> Result<(), String> {
         WorkerMode::Auto => embedded,
     };
     let ingest = live_ingest(&cli, embedded, &live_hooks)?;
+
     let grace = Duration::from_secs(cli.server.shutdown_grace_secs);
     let page_cache_ttl = Duration::from_millis(cli.server.page_cache_ms);
     let page_cache_max_bytes = cli.server.page_cache_max_bytes;
@@ -186,6 +187,7 @@ fn serve_site(cli: Cli) -> Result<(), String> {
     };
     let http = accounts_setup::http_settings(&cli.accounts, cli.server.bind)?;
     let tools = ferrotape_worker::WorkerConfig::from(&cli.worker).tools;
+    let live_transcoders = live_transcoders(&cli, ingest.as_ref(), &tools);
     let imports = std::sync::Arc::new(
         ferrotape_worker::WorkerConfig::from(&cli.worker)
             .import
@@ -233,6 +235,7 @@ fn serve_site(cli: Cli) -> Result<(), String> {
                     page_cache_max_bytes,
                 ),
             ),
+            host_tenants: std::sync::Arc::default(),
             media_visibility: std::sync::Arc::new(
                 ferrotape_server::media_visibility::MediaVisibility::new(),
             ),
@@ -243,6 +246,7 @@ fn serve_site(cli: Cli) -> Result<(), String> {
                 ),
             ),
             live_hooks,
+            live_transcoders,
         };
         if let Some(metrics) = metrics_listener {
             let metrics = tokio::net::TcpListener::from_std(metrics).map_err(|e| e.to_string())?;
@@ -298,6 +302,27 @@ fn live_ingest(
         hooks_origin: format!("http://{hooks_at}"),
         hook_secret: hooks.ingest_secret().to_owned(),
         app: cli.server.live_app.clone(),
+    }))
+}
+
+/// The live transcoder, reading pushes from `FERROTAPE_LIVE_PULL` or the supervised ingest.
+fn live_transcoders(
+    cli: &Cli,
+    ingest: Option<&ferrotape_server::live::ingest::IngestSettings>,
+    tools: &ferrotape_worker::MediaTools,
+) -> Option<std::sync::Arc<ferrotape_server::live::transcoder::LiveTranscoders>> {
+    use ferrotape_server::live::transcoder::{LiveTranscoders, TranscoderSettings};
+    let pull_base =
+        cli.server.live_pull.clone().or_else(|| {
+            ingest.map(|ingest| format!("rtmp://{}/{}", ingest.rtmp_bind, ingest.app))
+        })?;
+    Some(LiveTranscoders::new(TranscoderSettings {
+        ffmpeg: tools.ffmpeg.clone(),
+        ffprobe: tools.ffprobe.clone(),
+        pull_base,
+        root: cli.common.data_dir.join("live").join("hls"),
+        mode: cli.server.live_mode,
+        dvr_secs: cli.server.live_dvr_secs,
     }))
 }
 

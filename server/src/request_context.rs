@@ -101,7 +101,7 @@ async fn resolve_tenant(
     let Some(host) = host else {
         return Ok((TenantId::DEFAULT, None));
     };
-    match tenants::tenant_for_host(&state.db, host).await {
+    match state.host_tenants.tenant_for(&state.db, host).await {
         // The stored name equals the parsed host (both lower case, no port).
         Ok(Some(tenant)) => Ok((tenant, Some(host.to_owned()))),
         Ok(None) => Ok((TenantId::DEFAULT, None)),

@@ -43,6 +43,7 @@ pub fn build(state: AppState) -> Router {
         .merge(api)
         .merge(seo::routes())
         .merge(embed::routes())
+        .merge(crate::live::playlists::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })

@@ -42,12 +42,17 @@ pub struct AppState {
     pub page_cache: Arc<PageCache>,
     /// Which videos `/media` serves to anyone (cached answers).
     pub media_visibility: Arc<MediaVisibility>,
+    /// Which tenant a host name belongs to (cached answers, used while the database is away).
+    pub host_tenants: Arc<crate::host_tenants::HostTenants>,
     /// Who may read /metrics.
     pub metrics_access: Arc<MetricsAccess>,
     /// The player's beacons on their way to the database.
     pub analytics: Arc<Analytics>,
     /// Who may call the ingest's webhooks, and their rate limit.
     pub live_hooks: Arc<crate::api::live_hooks::LiveHooks>,
+    /// The live transcoder, when pushes can be read back (`FERROTAPE_LIVE_PULL` or the
+    /// supervised ingest).
+    pub live_transcoders: Option<Arc<crate::live::transcoder::LiveTranscoders>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

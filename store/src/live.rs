@@ -137,6 +137,28 @@ pub async fn get(
     row.map(LiveStream::from).ok_or(StoreError::NotFound)
 }
 
+/// What viewers may know of a stream of `tenant`: its state and its current (or last)
+/// session. `None`: no such stream here.
+pub async fn viewing_state(
+    pool: &PgPool,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<Option<(LiveState, Option<Uuid>)>, StoreError> {
+    let row: Option<(String, Option<Uuid>)> = sqlx::query_as(
+        "SELECT state::text, session_id FROM live_streams WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant.0)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(state, session)| {
+        (
+            LiveState::parse(&state).unwrap_or(LiveState::Ended),
+            session,
+        )
+    }))
+}
+
 /// Changes a stream's title and recording switch.
 pub async fn update(
     pool: &PgPool,

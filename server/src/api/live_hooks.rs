@@ -188,10 +188,16 @@ async fn decide(
         }
         allowed @ PublishDecision::Allowed { .. } => {
             if let PublishDecision::Allowed {
-                stream, resumed, ..
+                stream,
+                session,
+                resumed,
+                ..
             } = &allowed
             {
                 tracing::info!(%stream, resumed, publisher, "publish allowed");
+                if let Some(transcoders) = &state.live_transcoders {
+                    transcoders.start(*stream, *session, key);
+                }
             }
             Ok(Ok(allowed))
         }

@@ -451,6 +451,53 @@ fn the_server_runs_an_rtmp_ingest_that_lets_only_a_streams_key_push() {
     // The stream's key goes live; regenerating it cuts the push long before its 30 s end.
     let mut good = push(rtmp, &key, 30);
     wait_until("the stream is live", || state(&jar) == "live");
+
+    // Anyone watches it: the master names the session's rendition, whose playlist grows by
+    // 1 s segments that are served.
+    let viewer = data.path().join("viewer-cookies");
+    let master_path = format!("/live/{id}/master.m3u8");
+    wait_until("the live master is served", || {
+        curl(server.port, &viewer, "GET", &master_path, None).0 == 200
+    });
+    let (_, master) = curl(server.port, &viewer, "GET", &master_path, None);
+    let rendition = master
+        .lines()
+        .find(|line| !line.is_empty() && !line.starts_with('#'))
+        .unwrap_or_else(|| panic!("no rendition in {master}"));
+    assert!(rendition.ends_with("/180p/index.m3u8"), "{master}");
+    let rendition_path = format!("/live/{id}/{rendition}");
+    let playlist = || curl(server.port, &viewer, "GET", &rendition_path, None).1;
+    wait_until("three segments are listed", || {
+        playlist().matches("#EXTINF:").count() >= 3
+    });
+    let listed = playlist();
+    assert!(listed.contains("#EXT-X-TARGETDURATION:1\n"), "{listed}");
+    assert!(!listed.contains("#EXT-X-ENDLIST"), "{listed}");
+    let segment = listed.lines().last().unwrap();
+    let segment_path = format!(
+        "/live/{id}/{}/{segment}",
+        rendition.trim_end_matches("/index.m3u8")
+    );
+    assert_eq!(
+        curl(server.port, &viewer, "GET", &segment_path, None).0,
+        200,
+        "{segment_path}"
+    );
+    for hostile in [
+        format!(
+            "/live/{id}/{}/..%2F..%2Fsession.json",
+            rendition.trim_end_matches("/index.m3u8")
+        ),
+        format!("/live/{id}/not-a-session/180p/index.m3u8"),
+        "/live/not-a-stream/master.m3u8".to_owned(),
+    ] {
+        assert_eq!(
+            curl(server.port, &viewer, "GET", &hostile, None).0,
+            404,
+            "{hostile}"
+        );
+    }
+
     let cut_from = Instant::now();
     let (status, _) = curl(
         server.port,
@@ -472,6 +519,36 @@ fn the_server_runs_an_rtmp_ingest_that_lets_only_a_streams_key_push() {
     let _ = good.wait();
     assert!(cut, "the push with the regenerated key went on");
     assert_eq!(state(&jar), "reconnecting");
+
+    // The streamer pushes again with the new key within the window: the same playlist goes
+    // on, its numbers growing, the new run after a discontinuity.
+    let sequence = |text: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:"))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let before = sequence(&playlist());
+    let (_, body) = curl(
+        server.port,
+        &jar,
+        "GET",
+        &format!("/api/v1/live/streams/{id}/key"),
+        None,
+    );
+    let new_key = serde_json::from_str::<serde_json::Value>(&body).unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut again = push(rtmp, &new_key, 30);
+    wait_until("the second run is listed", || {
+        let text = playlist();
+        text.contains("#EXT-X-DISCONTINUITY\n") && text.contains("\nr1/seg_")
+    });
+    assert!(sequence(&playlist()) >= before);
+    let _ = again.kill();
+    let _ = again.wait();
 
     // SIGTERM stops nginx with the server.
     server.signal(nix::sys::signal::Signal::SIGTERM);
@@ -568,4 +645,233 @@ fn a_config_file_sets_values_and_the_environment_overrides_it() {
         media_root.join("postgres/PG_VERSION").exists(),
         "data_dir came from the file"
     );
+}
+
+/// A PostgreSQL cluster of the test's own on a fixed port, so that it can be stopped and
+/// started again under a running server (which reconnects to the same address).
+struct OwnCluster {
+    _dir: tempfile::TempDir,
+    cluster: PathBuf,
+    port: u16,
+    bin: PathBuf,
+}
+
+impl OwnCluster {
+    fn create() -> OwnCluster {
+        let dir = data_dir();
+        let cluster = dir.path().join("pg");
+        std::fs::create_dir(&cluster).unwrap();
+        if nix::unistd::geteuid().is_root() {
+            let postgres = nix::unistd::User::from_name("postgres").unwrap().unwrap();
+            nix::unistd::chown(&cluster, Some(postgres.uid), Some(postgres.gid)).unwrap();
+        }
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .unwrap()
+            .flatten()
+            .map(|entry| entry.path().join("bin"))
+            .filter(|bin| bin.join("postgres").is_file())
+            .max()
+            .expect("a PostgreSQL under /usr/lib/postgresql");
+        let own = OwnCluster {
+            _dir: dir,
+            cluster,
+            port: free_port(),
+            bin,
+        };
+        let initdb = own.bin.join("initdb");
+        own.as_postgres(
+            &initdb,
+            &["-A", "trust", "-U", "postgres", "--no-sync", "-D"],
+        );
+        own.start();
+        own
+    }
+
+    /// Runs a PostgreSQL tool as the `postgres` user (PostgreSQL refuses to run as root), with
+    /// the cluster's directory as its last argument.
+    fn as_postgres(&self, tool: &Path, args: &[&str]) {
+        let mut command = if nix::unistd::geteuid().is_root() {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(tool);
+            command
+        } else {
+            Command::new(tool)
+        };
+        let out = run(command.args(args).arg(&self.cluster));
+        assert!(
+            out.status.success(),
+            "{} {args:?}: {}",
+            tool.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn pg_ctl(&self, args: &[&str]) {
+        let log = self.cluster.join("server.log");
+        let log = log.to_str().unwrap();
+        let mut all = vec!["-w", "-l", log];
+        all.extend_from_slice(args);
+        all.push("-D");
+        self.as_postgres(&self.bin.join("pg_ctl"), &all);
+    }
+
+    fn start(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=''",
+            self.port,
+            self.cluster.display()
+        );
+        self.pg_ctl(&["-o", &options, "start"]);
+    }
+
+    fn restart(&self) {
+        self.pg_ctl(&["-m", "fast", "restart"]);
+    }
+
+    fn stop(&self) {
+        self.pg_ctl(&["-m", "fast", "stop"]);
+    }
+
+    fn url(&self) -> String {
+        format!(
+            "postgres://postgres@localhost:{}/postgres?host={}",
+            self.port,
+            self.cluster.display()
+        )
+    }
+
+    fn query(&self, sql: &str) -> String {
+        let out = run(Command::new("psql")
+            .args(["-X", "-A", "-t", "-U", "postgres", "-d", "postgres", "-h"])
+            .arg(&self.cluster)
+            .args(["-p", &self.port.to_string(), "-c", sql]));
+        assert!(
+            out.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _ = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_ctl"))
+            .args(["-m", "immediate", "stop", "-D"])
+            .arg(&self.cluster)
+            .output();
+    }
+}
+
+/// One player's batch: a view that starts, shows its first frame and plays 10 s.
+fn beacon_batch(talk: &str) -> (String, u64) {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    let view = uuid::Uuid::new_v4();
+    let event = |at: i64, body: serde_json::Value| {
+        let mut event = serde_json::json!({ "id": uuid::Uuid::new_v4(), "view": view, "at": at });
+        event
+            .as_object_mut()
+            .unwrap()
+            .extend(body.as_object().unwrap().clone());
+        event
+    };
+    let events = vec![
+        event(
+            now - 12_000,
+            serde_json::json!({"type": "view_start", "position": 0.0}),
+        ),
+        event(
+            now - 11_000,
+            serde_json::json!({"type": "first_frame", "startup_ms": 900}),
+        ),
+        event(
+            now - 1_000,
+            serde_json::json!({"type": "heartbeat", "position": 10.0, "watched": [[0.0, 10.0]]}),
+        ),
+    ];
+    let count = events.len() as u64;
+    let batch = serde_json::json!({ "sent_at": now, "talk": talk, "events": events });
+    (batch.to_string(), count)
+}
+
+/// Posts `batches` beacon batches; returns how many events the server accepted. Every answer
+/// is an acceptance or the rate limit: nothing waits for, or fails on, the database.
+fn post_beacons(port: u16, jar: &Path, talk: &str, batches: usize) -> u64 {
+    let mut accepted = 0;
+    for _ in 0..batches {
+        let (body, count) = beacon_batch(talk);
+        match curl(port, jar, "POST", "/api/v1/events", Some(&body)) {
+            (202, _) => accepted += count,
+            (429, _) => std::thread::sleep(Duration::from_millis(200)),
+            (status, body) => panic!("a beacon got {status}: {body}"),
+        }
+    }
+    accepted
+}
+
+#[test]
+fn beacons_accepted_while_postgres_restarts_and_across_a_sigterm_are_all_stored() {
+    let cluster = OwnCluster::create();
+    let data = data_dir();
+    let database = ("DATABASE_URL", cluster.url());
+    let seeded = run(ferrotape(data.path())
+        .env(database.0, &database.1)
+        .args(["seed-demo", "--no-videos"]));
+    assert!(
+        seeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    let talk = cluster.query("SELECT id FROM talks ORDER BY slug LIMIT 1");
+    let stored = || -> u64 {
+        cluster
+            .query("SELECT count(*) FROM analytics_events")
+            .parse()
+            .unwrap()
+    };
+    let jar = data.path().join("jar");
+
+    let mut server = Server::spawn_with(data.path(), std::slice::from_ref(&database));
+    server.wait_ready();
+    let mut accepted = post_beacons(server.port, &jar, &talk, 10);
+    // PostgreSQL restarts while players keep posting.
+    std::thread::scope(|scope| {
+        let restart = scope.spawn(|| cluster.restart());
+        let mut during = 0;
+        while !restart.is_finished() {
+            accepted += post_beacons(server.port, &jar, &talk, 1);
+            during += 1;
+        }
+        restart.join().unwrap();
+        assert!(during > 1, "the restart took no time to post in");
+    });
+    accepted += post_beacons(server.port, &jar, &talk, 10);
+    wait_until("every accepted event is stored", || stored() == accepted);
+
+    // The database goes away, players go on posting, and the server is stopped before it
+    // comes back: what was accepted waits on disk for the next start.
+    cluster.stop();
+    let waiting = post_beacons(server.port, &jar, &talk, 10);
+    assert!(waiting > 0);
+    accepted += waiting;
+    server.signal(nix::sys::signal::Signal::SIGTERM);
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status}: {}", server.stderr());
+    drop(server);
+
+    cluster.start();
+    let before = stored();
+    assert!(
+        before < accepted,
+        "the last events were not written before the stop"
+    );
+    let mut again = Server::spawn_with(data.path(), std::slice::from_ref(&database));
+    again.wait_ready();
+    wait_until("the events kept on disk are stored", || {
+        stored() == accepted
+    });
+    again.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(again.child.wait().unwrap().success());
 }

@@ -235,6 +235,8 @@ impl TestApp {
             platform_events,
             page_cache: Arc::new(ferrotape_server::page_cache::PageCache::new(page_cache_ttl)),
             media_visibility: Arc::new(ferrotape_server::media_visibility::MediaVisibility::new()),
+            host_tenants: Arc::default(),
+            live_transcoders: None,
             metrics_access: Arc::new(metrics_access),
             live_hooks: Arc::new(ferrotape_server::api::live_hooks::LiveHooks::new(
                 Some(LIVE_HOOK_SECRET),
