@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::components::library::{ContinueWatching, WatchLaterButton};
 use crate::components::player::Player;
+use crate::components::player::live::LivePlayer;
 use crate::components::share::ShareButton;
 
 /// Output name of the viewer bundle (`/pkg/viewer.js`, `/pkg/viewer.wasm`).
@@ -30,6 +31,13 @@ pub fn is_public_page(path: &str) -> bool {
         || ["/talks/", "/embed/", "/speakers/"]
             .iter()
             .any(|prefix| path.starts_with(prefix))
+        || is_live_page(path)
+}
+
+/// `/live/{id}`, the live watch page (not its playlists and segments below it).
+fn is_live_page(path: &str) -> bool {
+    path.strip_prefix("/live/")
+        .is_some_and(|id| !id.is_empty() && !id.contains('/'))
 }
 
 /// The address of a public page reduced to what its rendering depends on: the path and the
@@ -108,6 +116,17 @@ pub struct PlayerProps {
     pub talk: Option<uuid::Uuid>,
 }
 
+/// What the live player island is rendered with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LivePlayerProps {
+    pub stream: uuid::Uuid,
+    pub title: String,
+    pub master_url: String,
+    /// On air when the page was rendered.
+    pub live: bool,
+    pub viewers: u32,
+}
+
 /// What the share island is rendered with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShareProps {
@@ -126,6 +145,7 @@ pub struct WatchLaterProps {
 
 /// The `data-island` names the server writes and the viewer bundle looks up.
 const PLAYER: &str = "player";
+const LIVE_PLAYER: &str = "live-player";
 const SHARE: &str = "share";
 const CONTINUE_WATCHING: &str = "continue-watching";
 const WATCH_LATER: &str = "watch-later";
@@ -134,6 +154,23 @@ const WATCH_LATER: &str = "watch-later";
 #[component]
 pub fn PlayerIsland(props: PlayerProps, position: RwSignal<f64>) -> impl IntoView {
     island(PLAYER, props, move |props| player(props, position))
+}
+
+/// The live player, as an island.
+#[component]
+pub fn LivePlayerIsland(props: LivePlayerProps) -> impl IntoView {
+    island(LIVE_PLAYER, props, live_player)
+}
+
+fn live_player(props: LivePlayerProps) -> impl IntoView {
+    let LivePlayerProps {
+        stream,
+        title,
+        master_url,
+        live,
+        viewers,
+    } = props;
+    view! { <LivePlayer stream title master_url live viewers/> }
 }
 
 /// The share button and dialog, as an island.
@@ -239,6 +276,9 @@ mod browser {
         if let Some((root, props)) = player_island {
             hydrate_from(root, move || player(props, position)).forget();
         }
+        if let Some((root, props)) = find_island::<LivePlayerProps>(LIVE_PLAYER) {
+            hydrate_from(root, move || live_player(props)).forget();
+        }
         if let Some((root, props)) = find_island::<ShareProps>(SHARE) {
             hydrate_from(root, move || share(props, position)).forget();
         }
@@ -281,7 +321,13 @@ mod tests {
 
     #[test]
     fn public_viewer_pages_take_the_viewer_bundle() {
-        for path in ["/", "/talks/a-talk", "/embed/0b6c", "/speakers/ada"] {
+        for path in [
+            "/",
+            "/talks/a-talk",
+            "/embed/0b6c",
+            "/speakers/ada",
+            "/live/0b6c",
+        ] {
             assert_eq!(bundle_for_path(path), Some(VIEWER_BUNDLE), "{path}");
         }
     }
@@ -296,6 +342,9 @@ mod tests {
             "/talksx/a",
             "/embed",
             "//talks/x",
+            "/live/",
+            "/live/0b6c/master.m3u8",
+            "/studio/live",
         ] {
             assert_eq!(bundle_for_path(path), None, "{path}");
         }

@@ -166,6 +166,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/talks/:slug") view=TalkPage ssr=SsrMode::Async/>
                     <Route path=path!("/embed/:id") view=EmbedPage ssr=SsrMode::Async/>
                     <Route path=path!("/speakers/:slug") view=SpeakerPage ssr=SsrMode::Async/>
+                    <Route path=path!("/live/:id") view=crate::pages::live::LivePage ssr=SsrMode::Async/>
                     <Route path=path!("/library") view=crate::pages::library::LibraryPage ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                     <Route path=path!("/signup") view=SignUpPage ssr=SsrMode::Async/>
@@ -179,6 +180,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/studio/analytics") view=crate::pages::analytics::AnalyticsPage ssr=SsrMode::Async/>
                     <Route path=path!("/studio/analytics/talks/:id") view=crate::pages::analytics::TalkAnalyticsPage ssr=SsrMode::Async/>
                     <Route path=path!("/studio/api-keys") view=crate::pages::api_keys::ApiKeysPage ssr=SsrMode::Async/>
+                    <Route path=path!("/studio/live") view=crate::pages::live::StreamsStudioPage ssr=SsrMode::Async/>
+                    <Route path=path!("/studio/live/:id") view=crate::pages::live::StreamStudioPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/users") view=AdminUsersPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/outbox") view=AdminOutboxPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/jobs") view=AdminJobsPage ssr=SsrMode::Async/>

@@ -55,8 +55,8 @@ impl LiveState {
     }
 }
 
-/// How long a stream whose push stopped waits for its publisher to come back into the same
-/// session (and playlist) before it ends.
+/// How long a stream whose push stopped waits, by default, for its publisher to come back
+/// into the same session (and playlist) before it ends (`FERROTAPE_LIVE_RECONNECT_SECS`).
 pub const RECONNECT_WINDOW_SECS: i64 = 60;
 
 /// The longest title a stream takes.
@@ -140,17 +140,77 @@ pub fn looks_like_stream_key(text: &str) -> bool {
     })
 }
 
-/// OBS settings the studio recommends: a keyframe every 2 s lines the live ladder's 2 s
-/// segments up with the source's.
-pub const OBS_KEYFRAME_INTERVAL_SECS: u32 = 2;
+/// OBS settings the studio recommends: a keyframe every second lines the source up with the
+/// live renditions' 1 s segments (the passthrough mode cuts segments at the source's
+/// keyframes; the ladder places its own).
+pub const OBS_KEYFRAME_INTERVAL_SECS: u32 = 1;
 /// The video bitrate the studio recommends for 1080p30.
 pub const OBS_VIDEO_BITRATE_KBPS: u32 = 4_500;
 /// And for audio.
 pub const OBS_AUDIO_BITRATE_KBPS: u32 = 160;
 
+/// What anyone may see of a stream: its page and the catalog's live section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublicLiveStream {
+    pub id: Uuid,
+    pub title: String,
+    pub state: LiveState,
+    /// The current session's start, while live or reconnecting.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub live_since: Option<OffsetDateTime>,
+    /// The viewer count last stored (`live_streams.viewers`, every 10 s).
+    pub viewers: u32,
+    /// The streamer's display name.
+    pub owner: String,
+}
+
+impl PublicLiveStream {
+    /// Whether there is something to play (a push now, or one expected back in the window).
+    pub fn on_air(&self) -> bool {
+        matches!(self.state, LiveState::Live | LiveState::Reconnecting)
+    }
+}
+
+/// Where publishers push: the ingest's RTMP port and application, as this server runs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestAddress {
+    pub port: u16,
+    pub app: String,
+}
+
+impl IngestAddress {
+    /// The server URL OBS asks for, on the host name the browser used (`authority` is
+    /// `host[:port]`, an IPv6 address in brackets).
+    pub fn server_url(&self, authority: &str) -> String {
+        let host = match authority.rfind(':') {
+            Some(colon) if !authority[colon..].contains(']') => &authority[..colon],
+            _ => authority,
+        };
+        format!("rtmp://{host}:{}/{}", self.port, self.app)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_server_url_uses_the_browsers_host_and_the_ingest_port() {
+        let ingest = IngestAddress {
+            port: 1935,
+            app: "live".into(),
+        };
+        assert_eq!(
+            ingest.server_url("talks.example.org:3000"),
+            "rtmp://talks.example.org:1935/live"
+        );
+        assert_eq!(
+            ingest.server_url("talks.example.org"),
+            "rtmp://talks.example.org:1935/live"
+        );
+        assert_eq!(ingest.server_url("[::1]:3000"), "rtmp://[::1]:1935/live");
+        assert_eq!(ingest.server_url("[::1]"), "rtmp://[::1]:1935/live");
+    }
 
     #[test]
     fn states_round_trip_through_their_names() {

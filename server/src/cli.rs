@@ -175,6 +175,17 @@ pub struct ServerArgs {
     )]
     pub live_dvr_secs: u32,
 
+    /// How long a stream whose push stopped waits for its publisher to come back into the same
+    /// session (and playlists) before it ends and its recording becomes a draft talk.
+    #[arg(
+        long,
+        env = "FERROTAPE_LIVE_RECONNECT_SECS",
+        value_name = "SECS",
+        default_value_t = ferrotape_model::live::RECONNECT_WINDOW_SECS as u32,
+        value_parser = clap::value_parser!(u32).range(1..=3600)
+    )]
+    pub live_reconnect_secs: u32,
+
     /// The RTMP application streams publish to: `rtmp://<host>/<app>/<stream key>`.
     #[arg(
         long,

@@ -165,6 +165,7 @@ fn serve_site(cli: Cli) -> Result<(), String> {
     let ingest = live_ingest(&cli, embedded, &live_hooks)?;
 
     let grace = Duration::from_secs(cli.server.shutdown_grace_secs);
+    let live_reconnect_secs = i64::from(cli.server.live_reconnect_secs);
     let page_cache_ttl = Duration::from_millis(cli.server.page_cache_ms);
     let page_cache_max_bytes = cli.server.page_cache_max_bytes;
     let in_process_worker = in_process_worker.then(|| {
@@ -188,6 +189,12 @@ fn serve_site(cli: Cli) -> Result<(), String> {
     let http = accounts_setup::http_settings(&cli.accounts, cli.server.bind)?;
     let tools = ferrotape_worker::WorkerConfig::from(&cli.worker).tools;
     let live_transcoders = live_transcoders(&cli, ingest.as_ref(), &tools);
+    let live_ingest = ingest
+        .as_ref()
+        .map(|ingest| ferrotape_model::live::IngestAddress {
+            port: ingest.rtmp_bind.port(),
+            app: ingest.app.clone(),
+        });
     let imports = std::sync::Arc::new(
         ferrotape_worker::WorkerConfig::from(&cli.worker)
             .import
@@ -247,14 +254,23 @@ fn serve_site(cli: Cli) -> Result<(), String> {
             ),
             live_hooks,
             live_transcoders,
+            live_viewers: std::sync::Arc::default(),
+            live_ingest,
         };
         if let Some(metrics) = metrics_listener {
             let metrics = tokio::net::TcpListener::from_std(metrics).map_err(|e| e.to_string())?;
             tokio::spawn(serve::metrics_listener(metrics, state.clone()));
         }
-        serve::run(listener, state, in_process_worker, ingest, grace)
-            .await
-            .map_err(|e| e.to_string())
+        serve::run(
+            listener,
+            state,
+            in_process_worker,
+            ingest,
+            live_reconnect_secs,
+            grace,
+        )
+        .await
+        .map_err(|e| e.to_string())
     })
 }
 

@@ -30,10 +30,12 @@ pub fn build(state: AppState) -> Router {
         let db = state.db.clone();
         let accounts = state.accounts.clone();
         let imports = state.imports.clone();
+        let live_ingest = state.live_ingest.clone();
         move || {
             provide_context(db.clone());
             provide_context(accounts.clone());
             provide_context(imports.clone());
+            provide_context(live_ingest.clone());
         }
     };
     let options = state.leptos_options.clone();
@@ -44,6 +46,7 @@ pub fn build(state: AppState) -> Router {
         .merge(seo::routes())
         .merge(embed::routes())
         .merge(crate::live::playlists::routes())
+        .merge(crate::live::viewers::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })

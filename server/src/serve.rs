@@ -59,6 +59,7 @@ pub async fn run(
     state: AppState,
     in_process_worker: Option<ferrotape_worker::WorkerConfig>,
     ingest: Option<crate::live::ingest::IngestSettings>,
+    live_reconnect_secs: i64,
     grace: Duration,
 ) -> std::io::Result<()> {
     let shutdown = ferrotape_worker::shutdown_signal();
@@ -102,6 +103,18 @@ pub async fn run(
     });
     let reconnects = tokio::spawn(crate::live::reconnects::run(
         state.db.clone(),
+        live_reconnect_secs,
+        background_stopped.clone(),
+    ));
+    let live_viewers = tokio::spawn(
+        state
+            .live_viewers
+            .clone()
+            .run(state.db.clone(), background_stopped.clone()),
+    );
+    let live_transcoders = state.live_transcoders.clone();
+    let recordings = tokio::spawn(crate::live::recordings::run(
+        state.clone(),
         background_stopped.clone(),
     ));
     // Mail delivery and rate-limit housekeeping run in every server.
@@ -136,6 +149,11 @@ pub async fn run(
     let _ = job_events.await;
     let _ = rollups.await;
     let _ = reconnects.await;
+    let _ = live_viewers.await;
+    let _ = recordings.await;
+    if let Some(transcoders) = live_transcoders {
+        transcoders.stop_all();
+    }
     if let Some(ingest) = ingest {
         let _ = ingest.await;
     }

@@ -53,6 +53,11 @@ pub struct AppState {
     /// The live transcoder, when pushes can be read back (`FERROTAPE_LIVE_PULL` or the
     /// supervised ingest).
     pub live_transcoders: Option<Arc<crate::live::transcoder::LiveTranscoders>>,
+    /// Who watches which live stream now (counted here, stored every 10 s).
+    pub live_viewers: Arc<crate::live::viewers::LiveViewers>,
+    /// Where publishers push, for the stream studio (`None`: an ingest this server does not
+    /// know the address of).
+    pub live_ingest: Option<ferrotape_model::live::IngestAddress>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -201,17 +201,25 @@ fn stamp(at: OffsetDateTime, hourly: bool) -> String {
     }
 }
 
-/// Views with an event in the last 30 s.
+/// Views with an event in the last 30 s and, for the overview (no `talk`), the viewers of
+/// the scope's live streams as their servers last counted them (within 30 s).
 pub async fn watching_now(
     pool: &PgPool,
     scope: Scope,
     talk: Option<Uuid>,
 ) -> Result<u64, StoreError> {
     let count: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM analytics_views v JOIN talks t ON t.id = v.talk_id
-         WHERE v.tenant_id = $1 AND v.last_at > now() - interval '30 seconds'
-           AND NOT v.ended AND NOT v.exited
-           AND ($2::uuid IS NULL OR t.created_by = $2) AND ($3::uuid IS NULL OR v.talk_id = $3)",
+        "SELECT (SELECT count(*) FROM analytics_views v JOIN talks t ON t.id = v.talk_id
+                 WHERE v.tenant_id = $1 AND v.last_at > now() - interval '30 seconds'
+                   AND NOT v.ended AND NOT v.exited
+                   AND ($2::uuid IS NULL OR t.created_by = $2)
+                   AND ($3::uuid IS NULL OR v.talk_id = $3))
+              + CASE WHEN $3::uuid IS NULL THEN
+                    (SELECT coalesce(sum(viewers), 0) FROM live_streams
+                     WHERE tenant_id = $1 AND ($2::uuid IS NULL OR owner_id = $2)
+                       AND state IN ('live', 'reconnecting')
+                       AND viewers_at > now() - interval '30 seconds')
+                ELSE 0 END",
     )
     .bind(scope.tenant)
     .bind(scope.owner)

@@ -9,7 +9,7 @@
 //! stream loses its publisher: reconnecting, so a push with the new key continues the session).
 
 use ferrotape_model::TenantId;
-use ferrotape_model::live::{LiveState, LiveStream, LiveStreamFields, RECONNECT_WINDOW_SECS};
+use ferrotape_model::live::{LiveState, LiveStream, LiveStreamFields, PublicLiveStream};
 use ferrotape_model::platform_events::PlatformEventKind;
 use sqlx::PgPool;
 use time::OffsetDateTime;
@@ -159,6 +159,124 @@ pub async fn viewing_state(
     }))
 }
 
+#[derive(sqlx::FromRow)]
+struct PublicRow {
+    id: Uuid,
+    title: String,
+    state: String,
+    live_since: Option<OffsetDateTime>,
+    viewers: i32,
+    owner: String,
+}
+
+impl From<PublicRow> for PublicLiveStream {
+    fn from(row: PublicRow) -> PublicLiveStream {
+        PublicLiveStream {
+            id: row.id,
+            title: row.title,
+            state: LiveState::parse(&row.state).unwrap_or(LiveState::Ended),
+            live_since: row.live_since,
+            viewers: row.viewers.max(0) as u32,
+            owner: row.owner,
+        }
+    }
+}
+
+const PUBLIC_COLUMNS: &str = "l.id, l.title, l.state::text AS state, l.live_since, \
+                              l.viewers, u.display_name AS owner";
+
+/// A stream of `tenant` as anyone may see it (its page); `None`: no such stream here.
+pub async fn public_stream(
+    pool: &PgPool,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<Option<PublicLiveStream>, StoreError> {
+    let row: Option<PublicRow> = sqlx::query_as(&format!(
+        "SELECT {PUBLIC_COLUMNS} FROM live_streams l
+         JOIN users u ON u.tenant_id = l.tenant_id AND u.id = l.owner_id
+         WHERE l.tenant_id = $1 AND l.id = $2"
+    ))
+    .bind(tenant.0)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(PublicLiveStream::from))
+}
+
+/// The streams of `tenant` on air (live, or waiting for their publisher), longest-running
+/// first, at most `limit`.
+pub async fn on_air(
+    pool: &PgPool,
+    tenant: TenantId,
+    limit: i64,
+) -> Result<Vec<PublicLiveStream>, StoreError> {
+    let rows: Vec<PublicRow> = sqlx::query_as(&format!(
+        "SELECT {PUBLIC_COLUMNS} FROM live_streams l
+         JOIN users u ON u.tenant_id = l.tenant_id AND u.id = l.owner_id
+         WHERE l.tenant_id = $1 AND l.state IN ('live', 'reconnecting')
+         ORDER BY l.live_since, l.id LIMIT $2"
+    ))
+    .bind(tenant.0)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(PublicLiveStream::from).collect())
+}
+
+/// What the stream studio shows beside the stream: its audience and its last recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StudioFigures {
+    pub viewers: u32,
+    pub peak_viewers: u32,
+    pub recording_talk: Option<Uuid>,
+}
+
+/// [`StudioFigures`] of a stream (the caller has checked the stream is theirs).
+pub async fn studio_figures(
+    pool: &PgPool,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<StudioFigures, StoreError> {
+    let row: Option<(i32, i32, Option<Uuid>)> = sqlx::query_as(
+        "SELECT viewers, peak_viewers, recording_talk_id FROM live_streams
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant.0)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    let (viewers, peak, recording_talk) = row.ok_or(StoreError::NotFound)?;
+    Ok(StudioFigures {
+        viewers: viewers.max(0) as u32,
+        peak_viewers: peak.max(0) as u32,
+        recording_talk,
+    })
+}
+
+/// Stores the viewer counts a server counted (`(stream, viewers)`), raising each session's
+/// peak; a stream no longer on air keeps 0.
+pub async fn store_viewer_counts(
+    pool: &PgPool,
+    counts: &[(Uuid, usize)],
+) -> Result<(), StoreError> {
+    let ids: Vec<Uuid> = counts.iter().map(|(id, _)| *id).collect();
+    let viewers: Vec<i32> = counts
+        .iter()
+        .map(|(_, n)| i32::try_from(*n).unwrap_or(i32::MAX))
+        .collect();
+    sqlx::query(
+        "UPDATE live_streams l
+         SET viewers = c.n, peak_viewers = greatest(l.peak_viewers, c.n), viewers_at = now()
+         FROM unnest($1::uuid[], $2::int4[]) AS c(id, n)
+         WHERE l.id = c.id AND l.state IN ('live', 'reconnecting')",
+    )
+    .bind(&ids)
+    .bind(&viewers)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Changes a stream's title and recording switch.
 pub async fn update(
     pool: &PgPool,
@@ -268,6 +386,8 @@ pub enum PublishDecision {
         stream: Uuid,
         session: Uuid,
         resumed: bool,
+        /// Whether the session is recorded (the stream's switch as the push starts).
+        record: bool,
     },
     /// No stream has this key (never had, or it was regenerated).
     UnknownKey,
@@ -315,13 +435,14 @@ pub async fn begin_publish(
         return Ok(PublishDecision::AlreadyLive);
     }
     let resumed = session.is_some() && (state == "reconnecting" || state == "live");
-    let (session,): (Uuid,) = sqlx::query_as(
+    let (session, record): (Uuid, bool) = sqlx::query_as(
         "UPDATE live_streams
          SET state = 'live', publisher = $2,
              session_id = CASE WHEN $3 THEN session_id ELSE gen_random_uuid() END,
              live_since = CASE WHEN $3 THEN live_since ELSE now() END,
+             peak_viewers = CASE WHEN $3 THEN peak_viewers ELSE 0 END,
              disconnected_at = NULL, ended_at = NULL, updated_at = now()
-         WHERE id = $1 RETURNING session_id",
+         WHERE id = $1 RETURNING session_id, record",
     )
     .bind(stream)
     .bind(publisher)
@@ -346,6 +467,7 @@ pub async fn begin_publish(
         stream,
         session,
         resumed,
+        record,
     })
 }
 
@@ -413,7 +535,10 @@ pub struct EndedStream {
 
 /// Ends every stream that waited in `reconnecting` longer than the window (one statement,
 /// with a `VID_LIVE_ENDED` event each).
-pub async fn expire_reconnects(pool: &PgPool) -> Result<Vec<EndedStream>, StoreError> {
+pub async fn expire_reconnects(
+    pool: &PgPool,
+    window_secs: i64,
+) -> Result<Vec<EndedStream>, StoreError> {
     let mut tx = pool.begin().await?;
     let rows: Vec<(Uuid, Uuid, Uuid, bool)> = sqlx::query_as(
         "WITH due AS (
@@ -424,11 +549,11 @@ pub async fn expire_reconnects(pool: &PgPool) -> Result<Vec<EndedStream>, StoreE
          )
          UPDATE live_streams l
          SET state = 'ended', session_id = NULL, live_since = NULL, disconnected_at = NULL,
-             ended_at = now(), updated_at = now()
+             viewers = 0, ended_at = now(), updated_at = now()
          FROM due WHERE l.id = due.id
          RETURNING l.tenant_id, l.id, due.session_id, l.record",
     )
-    .bind(RECONNECT_WINDOW_SECS as f64)
+    .bind(window_secs as f64)
     .fetch_all(&mut *tx)
     .await?;
     let ended: Vec<EndedStream> = rows
@@ -453,4 +578,95 @@ pub async fn expire_reconnects(pool: &PgPool) -> Result<Vec<EndedStream>, StoreE
     }
     tx.commit().await?;
     Ok(ended)
+}
+
+/// What the server holding a session's folder needs to finish it (`server::live::recordings`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionFate {
+    pub tenant: TenantId,
+    pub owner: Uuid,
+    pub title: String,
+    pub record: bool,
+    /// The session on air now (live or reconnecting), if any.
+    pub on_air: Option<Uuid>,
+}
+
+/// [`SessionFate`] of a stream by id, whichever tenant owns it (the caller holds its files);
+/// `None`: the stream was deleted.
+pub async fn session_fate(pool: &PgPool, stream: Uuid) -> Result<Option<SessionFate>, StoreError> {
+    let row: Option<(Uuid, Uuid, String, bool, Option<Uuid>)> = sqlx::query_as(
+        "SELECT tenant_id, owner_id, title, record,
+                CASE WHEN state IN ('live', 'reconnecting') THEN session_id END
+         FROM live_streams WHERE id = $1",
+    )
+    .bind(stream)
+    .fetch_optional(pool)
+    .await?;
+    Ok(
+        row.map(|(tenant, owner, title, record, on_air)| SessionFate {
+            tenant: TenantId(tenant),
+            owner,
+            title,
+            record,
+            on_air,
+        }),
+    )
+}
+
+/// A recording's draft talk and its video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RecordingTalk {
+    pub talk: Uuid,
+    pub video: Uuid,
+}
+
+/// Creates the draft talk a session's recording becomes — titled after the stream, owned by
+/// the streamer — with its video waiting for the file (`uploading`), and links it from the
+/// stream, in one transaction.
+pub async fn create_recording_talk(
+    pool: &PgPool,
+    stream: Uuid,
+    session: Uuid,
+    fate: &SessionFate,
+) -> Result<RecordingTalk, StoreError> {
+    let mut tx = pool.begin().await?;
+    let talk = crate::talks::create_talk(
+        &mut tx,
+        fate.tenant,
+        &crate::talks::NewTalk {
+            // Unique per session; the editor picks a better one when publishing.
+            slug: format!("live-{}", &session.simple().to_string()[..12]),
+            title: fate.title.clone(),
+            description: String::new(),
+            recorded_on: Some(OffsetDateTime::now_utc().date()),
+            published_at: None,
+            speakers: Vec::new(),
+        },
+    )
+    .await?;
+    sqlx::query("UPDATE talks SET created_by = $3 WHERE tenant_id = $1 AND id = $2")
+        .bind(fate.tenant.0)
+        .bind(talk)
+        .bind(fate.owner)
+        .execute(&mut *tx)
+        .await?;
+    let (video,): (Uuid,) = sqlx::query_as(
+        "INSERT INTO videos (tenant_id, talk_id, original_name, uploaded_by)
+         VALUES ($1, $2, left($3, 255), $4) RETURNING id",
+    )
+    .bind(fate.tenant.0)
+    .bind(talk)
+    .bind(format!("{} (live recording)", fate.title))
+    .bind(fate.owner)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| StoreError::from_write(e, "the recording's video"))?;
+    sqlx::query("UPDATE live_streams SET recording_talk_id = $3 WHERE tenant_id = $1 AND id = $2")
+        .bind(fate.tenant.0)
+        .bind(stream)
+        .bind(talk)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(RecordingTalk { talk, video })
 }

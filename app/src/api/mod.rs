@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod compute;
 pub mod jobs;
 pub mod library;
+pub mod live;
 pub mod platform_events;
 pub mod studio;
 pub mod subtitle_editor;

@@ -62,6 +62,7 @@ fn CatalogView(page: CatalogResults) -> impl IntoView {
         <Link rel="canonical" href=canonical/>
         <h1 id="catalog-heading">"Talks"</h1>
         <SearchForm page=page.clone()/>
+        {(!searching && query.page <= 1).then(|| view! { <crate::pages::live::LiveNow/> })}
         {(!searching && query.page <= 1 && !empty_catalog).then(|| view! { <ContinueWatchingIsland/> })}
         {if empty_catalog {
             view! { <EmptyCatalog/> }.into_any()

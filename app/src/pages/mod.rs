@@ -8,6 +8,7 @@ pub mod compute;
 pub mod embed;
 pub mod jobs;
 pub mod library;
+pub mod live;
 pub mod not_found;
 pub mod platform_events;
 pub mod speaker;

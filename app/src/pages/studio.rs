@@ -103,7 +103,7 @@ pub fn StudioPage() -> impl IntoView {
         <section class="studio" aria-labelledby="studio-heading">
             <header class="studio-header">
                 <h1 id="studio-heading">"Studio"</h1>
-                <nav aria-label="Studio"><A href="/studio/analytics">"Analytics"</A>" · "<A href="/studio/api-keys">"API keys"</A></nav>
+                <nav aria-label="Studio"><A href="/studio/analytics">"Analytics"</A>" · "<A href="/studio/live">"Live streams"</A>" · "<A href="/studio/api-keys">"API keys"</A></nav>
             </header>
             <Suspense fallback=|| view! { <p class="loading" role="status">"Loading…"</p> }>
                 {move || Suspend::new(async move {

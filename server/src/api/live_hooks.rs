@@ -191,12 +191,13 @@ async fn decide(
                 stream,
                 session,
                 resumed,
+                record,
                 ..
             } = &allowed
             {
                 tracing::info!(%stream, resumed, publisher, "publish allowed");
                 if let Some(transcoders) = &state.live_transcoders {
-                    transcoders.start(*stream, *session, key);
+                    transcoders.start(*stream, *session, key, *record);
                 }
             }
             Ok(Ok(allowed))
@@ -294,7 +295,12 @@ pub async fn nginx_publish_done(
     let call = nginx_form(form)?;
     if let Some(hash) = presented_hash(&call.name) {
         match live::end_publish(&state.db, &hash, &publisher_of_nginx(&call)).await? {
-            Some(stream) => tracing::info!(%stream, "push ended: reconnect window open"),
+            Some(stream) => {
+                tracing::info!(%stream, "push ended: reconnect window open");
+                if let Some(transcoders) = &state.live_transcoders {
+                    transcoders.finish(stream);
+                }
+            }
             None => tracing::debug!(
                 clientid = call.clientid,
                 "a push ended that was not live (refused, or its key regenerated)"

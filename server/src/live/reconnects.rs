@@ -10,12 +10,13 @@ use tokio::sync::watch;
 
 const EVERY: Duration = Duration::from_secs(5);
 
-pub async fn run(pool: PgPool, stop: watch::Receiver<bool>) {
-    crate::periodic::every(EVERY, stop, || expire(&pool)).await;
+/// Ends the streams that waited longer than `window_secs` (`FERROTAPE_LIVE_RECONNECT_SECS`).
+pub async fn run(pool: PgPool, window_secs: i64, stop: watch::Receiver<bool>) {
+    crate::periodic::every(EVERY, stop, || expire(&pool, window_secs)).await;
 }
 
-async fn expire(pool: &PgPool) {
-    match live::expire_reconnects(pool).await {
+async fn expire(pool: &PgPool, window_secs: i64) {
+    match live::expire_reconnects(pool, window_secs).await {
         Ok(ended) => {
             for stream in ended {
                 tracing::info!(stream = %stream.stream, "live stream ended: its publisher did not come back");

@@ -11,7 +11,6 @@
 //! chosen by the first run from the probed source and kept in `session.json`: later runs
 //! encode to the same renditions, so the master stays valid.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -101,13 +100,19 @@ pub fn plan(probe: ProbedPush, mode: LiveMode) -> SessionPlan {
     }
 }
 
-/// ffmpeg's arguments for one run: read `input`, write `run_dir/{rendition}/`.
+/// The run's copy of the push as it came (`live::recordings` joins a session's runs into the
+/// recording that becomes a draft talk).
+pub const RECORDING_FILE: &str = "recording.ts";
+
+/// ffmpeg's arguments for one run: read `input`, write `run_dir/{rendition}/` and, when
+/// `record`, the push as it came into `run_dir/recording.ts`.
 pub fn ffmpeg_args(
     plan: &SessionPlan,
     encoder: VideoEncoder,
     input: &str,
     run_dir: &Path,
     dvr_secs: u32,
+    record: bool,
 ) -> Vec<String> {
     let mut args: Vec<String> = [
         "-hide_banner",
@@ -128,6 +133,30 @@ pub fn ffmpeg_args(
         args.extend(encoder.input_args());
     }
     args.extend(["-f".into(), "flv".into(), "-i".into(), input.to_owned()]);
+    if record {
+        // A second output from the same read (no second connection to the ingest, no
+        // decode), placed first: ffmpeg (5.1) drops the first GOP of a stream copy that
+        // follows an encoded output. Written as it comes (no 10 s interleaving queue, a flush
+        // per packet), so a run that is killed loses at most its last moment.
+        args.extend(
+            [
+                "-map",
+                "0:v:0?",
+                "-map",
+                "0:a:0?",
+                "-c",
+                "copy",
+                "-max_interleave_delta",
+                "500000",
+                "-flush_packets",
+                "1",
+                "-f",
+                "mpegts",
+            ]
+            .map(String::from),
+        );
+        args.push(run_dir.join(RECORDING_FILE).display().to_string());
+    }
     let mut stream_map = Vec::new();
     if plan.passthrough {
         args.extend(["-map", "0:v:0?", "-map", "0:a:0?", "-c", "copy"].map(String::from));
@@ -215,6 +244,10 @@ fn rung_args(
             gop_frames: gop,
         },
     ));
+    // The fps filter already makes the frame rate constant. ffmpeg's default for these
+    // muxers would also fill the time before the first frame — a push joined mid-stream
+    // starts seconds in — with copies of it: seconds of frozen picture in every run.
+    args.extend([format!("-fps_mode:v:{i}"), "passthrough".into()]);
     if encoder == VideoEncoder::Libx264 {
         // No look-ahead and no frame reordering delay: the frames leave as they come.
         args.extend([format!("-tune:v:{i}"), "zerolatency".into()]);
@@ -261,12 +294,25 @@ pub fn read_plan(session_dir: &Path) -> Option<SessionPlan> {
     serde_json::from_slice(&text).ok()
 }
 
-/// The transcoders of this server's live pushes, one per stream.
+/// A run going on: its stream and session, and how to end it.
+struct RunHandle {
+    stream: Uuid,
+    session: Uuid,
+    task: tokio::task::AbortHandle,
+    /// Asks the run to end gracefully (ffmpeg gets SIGTERM and closes its files).
+    finish: Arc<tokio::sync::Notify>,
+}
+
+/// How long a run asked to finish may take before it is killed: its read of a push that is
+/// gone times out first, then ffmpeg writes what it holds and closes its files.
+const FINISH_GRACE: Duration = Duration::from_secs(READ_TIMEOUT.as_secs() + 5);
+
+/// The transcoders of this server's live pushes.
 pub struct LiveTranscoders {
     settings: TranscoderSettings,
     encoders: EncoderCache,
-    /// The run of each stream (a newer push replaces it).
-    running: Mutex<HashMap<Uuid, tokio::task::AbortHandle>>,
+    /// The runs still going: at most one reading each stream's push, and older ones closing.
+    running: Mutex<Vec<RunHandle>>,
 }
 
 impl LiveTranscoders {
@@ -274,7 +320,7 @@ impl LiveTranscoders {
         Arc::new(LiveTranscoders {
             encoders: EncoderCache::new(settings.ffmpeg.clone()),
             settings,
-            running: Mutex::new(HashMap::new()),
+            running: Mutex::new(Vec::new()),
         })
     }
 
@@ -282,32 +328,63 @@ impl LiveTranscoders {
         &self.settings
     }
 
+    fn running(&self) -> std::sync::MutexGuard<'_, Vec<RunHandle>> {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        running.retain(|run| !run.task.is_finished());
+        running
+    }
+
     /// Starts transcoding the push of `key` into `session` of `stream` (a push the publish
-    /// webhook has just allowed). A run of the stream still going is stopped first.
-    pub fn start(self: &Arc<Self>, stream: Uuid, session: Uuid, key: &str) {
+    /// webhook has just allowed), recording it when `record`. A run of the stream still
+    /// going (its push was cut) is asked to finish.
+    pub fn start(self: &Arc<Self>, stream: Uuid, session: Uuid, key: &str, record: bool) {
+        self.finish(stream);
         let input = format!("{}/{key}", self.settings.pull_base.trim_end_matches('/'));
         let this = self.clone();
+        let finish = Arc::new(tokio::sync::Notify::new());
+        let finishing = finish.clone();
         let task = tokio::spawn(async move {
-            if let Err(err) = this.run(stream, session, &input).await {
+            if let Err(err) = this.run(stream, session, &input, record, finishing).await {
                 tracing::error!(%stream, %session, err, "the live transcoder stopped");
             }
         });
-        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        running.retain(|_, handle| !handle.is_finished());
-        if let Some(previous) = running.insert(stream, task.abort_handle()) {
-            previous.abort();
+        self.running().push(RunHandle {
+            stream,
+            session,
+            task: task.abort_handle(),
+            finish,
+        });
+    }
+
+    /// The push of `stream` ended: its runs write what they have and stop.
+    pub fn finish(&self, stream: Uuid) {
+        for run in self.running().iter().filter(|run| run.stream == stream) {
+            run.finish.notify_one();
         }
+    }
+
+    /// Whether a run of `session` of `stream` is still writing.
+    pub fn is_running(&self, stream: Uuid, session: Uuid) -> bool {
+        self.running()
+            .iter()
+            .any(|run| run.stream == stream && run.session == session)
     }
 
     /// Stops every run (the server is stopping; their ffmpeg die with their tasks).
     pub fn stop_all(&self) {
-        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        for (_, handle) in running.drain() {
-            handle.abort();
+        for run in self.running().drain(..) {
+            run.task.abort();
         }
     }
 
-    async fn run(&self, stream: Uuid, session: Uuid, input: &str) -> Result<(), String> {
+    async fn run(
+        &self,
+        stream: Uuid,
+        session: Uuid,
+        input: &str,
+        record: bool,
+        finish: Arc<tokio::sync::Notify>,
+    ) -> Result<(), String> {
         let dir = session_dir(&self.settings.root, stream, session);
         let number = run_numbers(&dir).last().map_or(0, |n| n + 1);
         let plan = match read_plan(&dir) {
@@ -336,8 +413,16 @@ impl LiveTranscoders {
         } else {
             self.encoders.preferred().await.map_err(|e| e.to_string())?
         };
-        let args = ffmpeg_args(&plan, encoder, input, &run_dir, self.settings.dvr_secs);
-        tracing::info!(%stream, %session, run = number, renditions = ?plan.renditions(), %encoder, "live transcoder started");
+        let args = ffmpeg_args(
+            &plan,
+            encoder,
+            input,
+            &run_dir,
+            self.settings.dvr_secs,
+            record,
+        );
+        tracing::info!(%stream, %session, run = number, renditions = ?plan.renditions(), %encoder, record, "live transcoder started");
+        tracing::debug!(?args, "live transcoder arguments");
         let mut command = tokio::process::Command::new(&self.settings.ffmpeg);
         command
             .args(&args)
@@ -346,18 +431,52 @@ impl LiveTranscoders {
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         ferrotape_worker::ffmpeg::die_with_worker(&mut command);
-        let output = command
+        let mut child = command
             .spawn()
-            .map_err(|e| format!("cannot start ffmpeg: {e}"))?
-            .wait_with_output()
-            .await
-            .map_err(|e| e.to_string())?;
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
-        // A push that ends is an end of file (success) or the read timing out.
-        tracing::info!(%stream, %session, run = number, status = %output.status, last = last.unwrap_or(""), "live transcoder run ended");
+            .map_err(|e| format!("cannot start ffmpeg: {e}"))?;
+        let last_line = last_line_of(child.stderr.take());
+        let status = tokio::select! {
+            status = child.wait() => status,
+            () = finish.notified() => {
+                // One SIGTERM: ffmpeg stops at its next packet, or when its read of a push
+                // that is gone times out, and writes out what it holds (a second signal would
+                // abort those writes too).
+                if let Some(pid) = child.id() {
+                    let pid = nix::unistd::Pid::from_raw(pid as i32);
+                    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+                }
+                match tokio::time::timeout(FINISH_GRACE, child.wait()).await {
+                    Ok(status) => status,
+                    Err(_) => {
+                        let _ = child.kill().await;
+                        child.wait().await
+                    }
+                }
+            }
+        }
+        .map_err(|e| e.to_string())?;
+        let last = last_line.await.unwrap_or_default();
+        // A push that ends is an end of file, the read timing out, or our SIGTERM.
+        tracing::info!(%stream, %session, run = number, %status, last, "live transcoder run ended");
         Ok(())
     }
+}
+
+/// The last non-empty line ffmpeg writes to `stderr` (its reason when it stops).
+fn last_line_of(stderr: Option<tokio::process::ChildStderr>) -> tokio::task::JoinHandle<String> {
+    tokio::spawn(async move {
+        use tokio::io::AsyncBufReadExt;
+        let mut last = String::new();
+        if let Some(stderr) = stderr {
+            let mut lines = tokio::io::BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if !line.trim().is_empty() {
+                    last = line;
+                }
+            }
+        }
+        last
+    })
 }
 
 /// [`probe`], tried again for a while: the webhook answers before the publisher sends its
@@ -503,21 +622,47 @@ mod tests {
             "rtmp://127.0.0.1:1935/live/live_k",
             Path::new("/d/r0"),
             120,
+            false,
         );
         let text = args.join(" ");
         assert_eq!(args.iter().filter(|a| *a == "-i").count(), 1);
         assert!(text.contains("-protocol_whitelist rtmp,tcp"));
-        assert!(text.contains("[0:v]split=2[s0][s1]"), "{text}");
+        assert!(text.contains("[0:v]split=3[s0][s1][s2]"), "{text}");
         assert_eq!(
             args.iter()
                 .filter(|a| *a == "expr:gte(t,n_forced*1)")
                 .count(),
-            2
+            3
         );
-        assert!(text.contains("-tune:v:1 zerolatency"));
+        assert!(text.contains("-tune:v:2 zerolatency"));
+        assert!(text.contains("-fps_mode:v:2 passthrough"));
         assert!(text.contains("-hls_time 1 -hls_list_size 130"));
         assert!(
-            text.contains("v:0,a:0,name:360p v:1,a:1,name:720p"),
+            text.contains("v:0,a:0,name:360p v:1,a:1,name:480p v:2,a:2,name:720p"),
+            "{text}"
+        );
+        assert!(text.ends_with("/d/r0/%v/index.m3u8"));
+        assert!(!text.contains(RECORDING_FILE));
+    }
+
+    #[test]
+    fn a_recorded_run_copies_the_push_into_a_second_output_of_the_same_read() {
+        let plan = plan(probe_720p(), LiveMode::Ladder);
+        let args = ffmpeg_args(
+            &plan,
+            VideoEncoder::Libx264,
+            "rtmp://x/live/k",
+            Path::new("/d/r0"),
+            60,
+            true,
+        );
+        let text = args.join(" ");
+        assert_eq!(args.iter().filter(|a| *a == "-i").count(), 1);
+        assert!(
+            text.contains(
+                "-i rtmp://x/live/k -map 0:v:0? -map 0:a:0? -c copy -max_interleave_delta 500000 \
+                 -flush_packets 1 -f mpegts /d/r0/recording.ts -filter_complex"
+            ),
             "{text}"
         );
         assert!(text.ends_with("/d/r0/%v/index.m3u8"));
@@ -532,6 +677,7 @@ mod tests {
             "rtmp://x/live/k",
             Path::new("/r"),
             60,
+            false,
         )
         .join(" ");
         assert!(text.contains("-c copy") && text.contains("v:0,a:0,name:source"));
@@ -551,6 +697,7 @@ mod tests {
             "rtmp://x/live/k",
             Path::new("/r"),
             60,
+            false,
         )
         .join(" ");
         assert!(text.contains("a:0,name:audio") && !text.contains("filter_complex"));

@@ -160,8 +160,12 @@ fn postgres_processes_on(data: &Path) -> Vec<i32> {
         .collect()
 }
 
-fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
+fn wait_until(what: &str, condition: impl FnMut() -> bool) {
+    wait_until_within(what, Duration::from_secs(30), condition);
+}
+
+fn wait_until_within(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
     while !condition() {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
         std::thread::sleep(Duration::from_millis(100));
@@ -365,6 +369,8 @@ fn the_server_runs_an_rtmp_ingest_that_lets_only_a_streams_key_push() {
         &[
             ("FERROTAPE_LIVE_INGEST", "on".into()),
             ("FERROTAPE_RTMP_BIND", format!("127.0.0.1:{rtmp}")),
+            // The session ends (and its recording becomes a talk) 2 s after the last push.
+            ("FERROTAPE_LIVE_RECONNECT_SECS", "2".into()),
         ],
     );
     server.wait_ready();
@@ -498,6 +504,37 @@ fn the_server_runs_an_rtmp_ingest_that_lets_only_a_streams_key_push() {
         );
     }
 
+    // The watch page, the catalog's live row and the studio page show the stream; a viewer
+    // saying "still watching" twice counts once.
+    let (status, page) = curl(server.port, &viewer, "GET", &format!("/live/{id}"), None);
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Ingest test") && page.contains(r#"data-island="live-player""#),
+        "{page}"
+    );
+    let (_, catalog) = curl(server.port, &viewer, "GET", "/", None);
+    assert!(
+        catalog.contains("Live now") && catalog.contains(&format!(r#"href="/live/{id}""#)),
+        "{catalog}"
+    );
+    let watching = format!("/live/{id}/watching");
+    for _ in 0..2 {
+        let (status, body) = curl(server.port, &viewer, "POST", &watching, None);
+        assert_eq!((status, body.as_str()), (200, r#"{"viewers":1}"#));
+    }
+    let (status, studio) = curl(
+        server.port,
+        &jar,
+        "GET",
+        &format!("/studio/live/{id}"),
+        None,
+    );
+    assert_eq!(status, 200);
+    assert!(
+        studio.contains(&key) && studio.contains(&format!("rtmp://127.0.0.1:{rtmp}/live")),
+        "{studio}"
+    );
+
     let cut_from = Instant::now();
     let (status, _) = curl(
         server.port,
@@ -547,8 +584,54 @@ fn the_server_runs_an_rtmp_ingest_that_lets_only_a_streams_key_push() {
         text.contains("#EXT-X-DISCONTINUITY\n") && text.contains("\nr1/seg_")
     });
     assert!(sequence(&playlist()) >= before);
+    wait_until("the second run has three segments", || {
+        playlist().matches("\nr1/seg_").count() >= 3
+    });
     let _ = again.kill();
     let _ = again.wait();
+    // What viewers could watch of both runs; the recording holds as much.
+    let listed = playlist();
+    let watchable: f64 = listed
+        .lines()
+        .filter_map(|l| l.strip_prefix("#EXTINF:"))
+        .map(|d| d.trim_end_matches(',').parse::<f64>().unwrap())
+        .sum();
+
+    // The push stops for good: the session ends, its playlist is closed, and both runs'
+    // recording becomes a draft talk titled after the stream that the ladder transcodes.
+    wait_until("the stream ended", || state(&jar) == "ended");
+    assert_eq!(curl(server.port, &viewer, "GET", &master_path, None).0, 404);
+    let recording = || -> Option<serde_json::Value> {
+        let (_, body) = curl(server.port, &jar, "GET", "/api/v1/talks", None);
+        let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+        page["items"]
+            .as_array()?
+            .iter()
+            .find(|talk| talk["title"] == "Ingest test")
+            .cloned()
+    };
+    // A transcode on a loaded 2-core machine may take a while.
+    let deadline = Instant::now() + Duration::from_secs(150);
+    while !recording().is_some_and(|talk| talk["video"]["state"] == "ready") {
+        assert!(
+            Instant::now() < deadline,
+            "the recording's video is not ready: {:?}\n{}",
+            recording(),
+            server.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let talk = recording().unwrap();
+    assert_eq!(talk["state"], "draft", "{talk}");
+    let recorded = talk["video"]["duration_ms"].as_f64().unwrap() / 1000.0;
+    assert!(
+        recorded >= watchable - 1.0,
+        "the recording ({recorded} s) lacks some of the {watchable} s served live:\n{listed}"
+    );
+    let sessions = data.path().join("live/hls").join(&id);
+    wait_until("the finished session's folder is removed", || {
+        !sessions.exists()
+    });
 
     // SIGTERM stops nginx with the server.
     server.signal(nix::sys::signal::Signal::SIGTERM);

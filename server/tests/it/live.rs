@@ -8,6 +8,7 @@ use crate::common;
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use common::{Client, LIVE_HOOK_SECRET, PASSWORD, TestApp, TestResponse};
+use ferrotape_model::live::RECONNECT_WINDOW_SECS;
 use ferrotape_model::{Role, TenantId};
 use serde_json::{Value, json};
 
@@ -210,7 +211,7 @@ async fn a_key_lets_one_publisher_in_and_a_reconnect_keeps_the_session_until_the
         StatusCode::NO_CONTENT
     );
     assert!(
-        ferrotape_store::live::expire_reconnects(&app.pool)
+        ferrotape_store::live::expire_reconnects(&app.pool, RECONNECT_WINDOW_SECS)
             .await
             .unwrap()
             .is_empty()
@@ -219,7 +220,7 @@ async fn a_key_lets_one_publisher_in_and_a_reconnect_keeps_the_session_until_the
         .execute(&app.pool)
         .await
         .unwrap();
-    let ended = ferrotape_store::live::expire_reconnects(&app.pool)
+    let ended = ferrotape_store::live::expire_reconnects(&app.pool, RECONNECT_WINDOW_SECS)
         .await
         .unwrap();
     assert_eq!(ended.len(), 1);
@@ -589,7 +590,7 @@ async fn streams_belong_to_their_owner_and_admins_and_a_live_one_is_not_deleted(
         .execute(&app.pool)
         .await
         .unwrap();
-    ferrotape_store::live::expire_reconnects(&app.pool)
+    ferrotape_store::live::expire_reconnects(&app.pool, RECONNECT_WINDOW_SECS)
         .await
         .unwrap();
     let request = delete(&owner);

@@ -26,7 +26,7 @@ const ENDPOINT: &str = "/api/v1/events";
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_name = fetch)]
-    fn fetch_with(url: &str, init: &JsValue) -> js_sys::Promise;
+    pub(super) fn fetch_with(url: &str, init: &JsValue) -> js_sys::Promise;
 
     #[wasm_bindgen(catch, js_namespace = navigator, js_name = sendBeacon)]
     fn send_beacon(url: &str, data: &JsValue) -> Result<bool, JsValue>;
@@ -41,11 +41,11 @@ fn now() -> i64 {
     js_sys::Date::now() as i64
 }
 
-fn get(target: &JsValue, key: &str) -> JsValue {
+pub(super) fn get(target: &JsValue, key: &str) -> JsValue {
     js_sys::Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
-fn set(target: &JsValue, key: &str, value: JsValue) {
+pub(super) fn set(target: &JsValue, key: &str, value: JsValue) {
     let _ = js_sys::Reflect::set(target, &JsValue::from_str(key), &value);
 }
 

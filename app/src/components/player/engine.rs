@@ -180,6 +180,15 @@ pub async fn attach(
     // Start at a rung that fits the player, not the top one.
     set("capLevelToPlayerSize", JsValue::TRUE);
     set("enableWorker", JsValue::TRUE);
+    if streams.live {
+        // Two 1 s segments behind the edge; past six, hls.js plays up to 20 % faster until it
+        // is back (rather than jumping), and never waits for a full buffer before starting.
+        set("lowLatencyMode", JsValue::TRUE);
+        set("liveSyncDurationCount", JsValue::from_f64(2.0));
+        set("liveMaxLatencyDurationCount", JsValue::from_f64(6.0));
+        set("maxLiveSyncPlaybackRate", JsValue::from_f64(1.2));
+        set("backBufferLength", JsValue::from_f64(30.0));
+    }
     // Captions come from the page's own `<track>` elements (every browser, one code path);
     // the master's subtitle renditions are for other HLS players, and would show twice.
     set("enableWebVTT", JsValue::FALSE);

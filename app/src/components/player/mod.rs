@@ -15,6 +15,7 @@ mod embed_api;
 mod engine;
 #[cfg(feature = "hydrate")]
 mod hls;
+pub mod live;
 pub mod previews;
 mod transcript;
 
@@ -55,6 +56,8 @@ pub fn PreloadPlayerEngine() -> impl IntoView {
 #[derive(Debug, Clone)]
 pub struct Streams {
     pub master_url: String,
+    /// A live stream: hls.js stays close to its edge (`player::live`).
+    pub live: bool,
 }
 
 /// One rung of the ladder as the quality menu shows it.
@@ -479,6 +482,7 @@ pub fn Player(
     {
         let streams = Streams {
             master_url: video.master_url.clone(),
+            live: false,
         };
         let attached = StoredValue::new(false);
         Effect::new(move |_| {

@@ -237,6 +237,8 @@ impl TestApp {
             media_visibility: Arc::new(ferrotape_server::media_visibility::MediaVisibility::new()),
             host_tenants: Arc::default(),
             live_transcoders: None,
+            live_viewers: Arc::default(),
+            live_ingest: None,
             metrics_access: Arc::new(metrics_access),
             live_hooks: Arc::new(ferrotape_server::api::live_hooks::LiveHooks::new(
                 Some(LIVE_HOOK_SECRET),
