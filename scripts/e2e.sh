@@ -3,7 +3,8 @@
 # own data directory, sending mail to the SMTP sink that test.sh started (FERROTAPE_TEST_SMTP_URL,
 # FERROTAPE_TEST_MAIL_DIR):
 #   1. the embedded default (local media storage), seeded with the demo talks: every test;
-#   2. the same binary storing media in the S3 server test.sh started (FERROTAPE_TEST_S3_*):
+#   2. a server with its RTMP ingest running: the live tests (end2end/live/);
+#   3. the same binary storing media in the S3 server test.sh started (FERROTAPE_TEST_S3_*):
 #      the upload test again, which then checks that chunks went straight to the bucket.
 # Usage: scripts/e2e.sh SERVER_BINARY DATA_DIR
 set -euo pipefail
@@ -76,6 +77,17 @@ FERROTAPE_DATA_DIR="$data_dir/local" "$server_bin" --log warn import-video \
   --talk adaptive-streaming-from-first-principles "$clip"
 start_server "$data_dir/local"
 run_suite "$data_dir/local" end2end/tests/
+
+echo "e2e: live streaming"
+# A server with its RTMP ingest on a port of its own; streams end 3 s after their last push so
+# the recording test does not wait out the default minute.
+rtmp_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+start_server "$data_dir/live" FERROTAPE_LIVE_INGEST=on FERROTAPE_RTMP_BIND="127.0.0.1:$rtmp_port" \
+  FERROTAPE_LIVE_RECONNECT_SECS=3
+(
+  export RTMP_URL="rtmp://127.0.0.1:$rtmp_port/live"
+  run_suite "$data_dir/live" end2end/live/
+)
 
 echo "e2e: S3 storage"
 s3=(
