@@ -751,9 +751,21 @@ pub fn rung_output_args(
             gop_frames: gop.max(1),
         },
     ));
-    // Keyframes on the same instants in every rung, whatever its frame rate.
+    rung_keyframes_and_audio(args, i, rung, has_audio, KEYFRAME_INTERVAL_SECS)
+}
+
+/// The end of rung `i`'s arguments, shared by the VOD and the live ladders: keyframes every
+/// `interval_secs` on the same instants in every rung, whatever its frame rate, and the
+/// source's audio in AAC at the rung's bitrate; returns its `var_stream_map` entry.
+pub fn rung_keyframes_and_audio(
+    args: &mut Vec<String>,
+    i: usize,
+    rung: &Rung,
+    has_audio: bool,
+    interval_secs: u32,
+) -> String {
     args.push(format!("-force_key_frames:v:{i}"));
-    args.push(format!("expr:gte(t,n_forced*{KEYFRAME_INTERVAL_SECS})"));
+    args.push(format!("expr:gte(t,n_forced*{interval_secs})"));
     if !has_audio {
         return format!("v:{i},name:{}", rung.name);
     }

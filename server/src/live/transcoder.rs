@@ -252,22 +252,13 @@ fn rung_args(
         // No look-ahead and no frame reordering delay: the frames leave as they come.
         args.extend([format!("-tune:v:{i}"), "zerolatency".into()]);
     }
-    args.push(format!("-force_key_frames:v:{i}"));
-    args.push(format!("expr:gte(t,n_forced*{LIVE_SEGMENT_SECS})"));
-    if !has_audio {
-        return format!("v:{i},name:{}", rung.name);
-    }
-    args.extend([
-        "-map".into(),
-        "0:a:0".into(),
-        format!("-c:a:{i}"),
-        "aac".into(),
-        format!("-b:a:{i}"),
-        format!("{}k", rung.audio_kbps),
-        format!("-ac:a:{i}"),
-        "2".into(),
-    ]);
-    format!("v:{i},a:{i},name:{}", rung.name)
+    ferrotape_worker::transcode::rung_keyframes_and_audio(
+        args,
+        i,
+        rung,
+        has_audio,
+        LIVE_SEGMENT_SECS,
+    )
 }
 
 /// The session folder of a stream's session.

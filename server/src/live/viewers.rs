@@ -6,7 +6,7 @@
 //! studio and the analytics dashboards read.
 //!
 //! Counts are per server process: behind several replicas each counts the viewers it serves,
-//! and the stored figure is the last replica's (see docs/ARCHITECTURE.md, "Past one machine").
+//! and the stored figure is the last replica's (README, "Viewer counts").
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -600,3 +600,91 @@ async fn streams_belong_to_their_owner_and_admins_and_a_live_one_is_not_deleted(
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn the_live_page_and_viewer_pings_refuse_what_is_not_a_stream_here_and_count_only_on_air() {
+    let app = TestApp::spawn().await;
+    let mut studio = editor(&app, "pinger@example.com", Role::Editor).await;
+    let id = create_stream(&mut studio, "Not live yet").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut viewer = app.client("198.51.100.7");
+    for hostile in [
+        "/live/not-a-uuid/watching".to_owned(),
+        "/live/00000000-0000-0000-0000-000000000000/watching".to_owned(),
+        format!("/live/{id}%00/watching"),
+    ] {
+        let response = viewer.post_json(&hostile, json!({})).await;
+        assert_eq!(response.status, StatusCode::NOT_FOUND, "{hostile}");
+    }
+    // An idle stream counts nobody, and nothing is stored for it.
+    let response = viewer
+        .post_json(&format!("/live/{id}/watching"), json!({}))
+        .await;
+    assert_eq!(
+        (response.status, response.json()),
+        (StatusCode::OK, json!({"viewers": 0}))
+    );
+    assert_eq!(response.headers.get("cache-control").unwrap(), "no-store");
+    for page in [
+        "/live/not-a-uuid",
+        "/live/00000000-0000-0000-0000-000000000000",
+    ] {
+        assert_eq!(
+            viewer.get(page).await.status,
+            StatusCode::NOT_FOUND,
+            "{page}"
+        );
+    }
+    let page = viewer.get(&format!("/live/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("This stream has not started yet."),
+        "{}",
+        page.body
+    );
+
+    // The studio's server functions: a malformed or foreign id is a 404 and changes nothing;
+    // an anonymous caller is refused.
+    let generation = |studio_stream: &Value| studio_stream["key_generation"].clone();
+    let before = studio
+        .get(&format!("/api/v1/live/streams/{id}"))
+        .await
+        .json();
+    for bad in [
+        "not-a-uuid",
+        "00000000-0000-0000-0000-000000000000",
+        "'; DROP TABLE live_streams; --",
+    ] {
+        let response = studio
+            .server_fn("studio/live/regenerate", &[("id", bad)])
+            .await;
+        assert_eq!(
+            response.status,
+            StatusCode::NOT_FOUND,
+            "{bad}: {}",
+            response.body
+        );
+    }
+    let refused = viewer
+        .server_fn("studio/live/regenerate", &[("id", &id)])
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+    let too_long = "x".repeat(201);
+    let response = studio
+        .server_fn("studio/live/update", &[("id", &id), ("title", &too_long)])
+        .await;
+    assert_eq!(
+        response.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        response.body
+    );
+    let after = studio
+        .get(&format!("/api/v1/live/streams/{id}"))
+        .await
+        .json();
+    assert_eq!(generation(&after), generation(&before));
+    assert_eq!(after["title"], "Not live yet");
+}
