@@ -160,12 +160,8 @@ fn postgres_processes_on(data: &Path) -> Vec<i32> {
         .collect()
 }
 
-fn wait_until(what: &str, condition: impl FnMut() -> bool) {
-    wait_until_within(what, Duration::from_secs(30), condition);
-}
-
-fn wait_until_within(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
+fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
     while !condition() {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
         std::thread::sleep(Duration::from_millis(100));
