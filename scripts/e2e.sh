@@ -3,8 +3,9 @@
 # own data directory, sending mail to the SMTP sink that test.sh started (FERROTAPE_TEST_SMTP_URL,
 # FERROTAPE_TEST_MAIL_DIR):
 #   1. the embedded default (local media storage), seeded with the demo talks: every test;
-#   2. a server with its RTMP ingest running: the live tests (end2end/live/);
-#   3. the same binary storing media in the S3 server test.sh started (FERROTAPE_TEST_S3_*):
+#   2. the first server behind nginx configured by deploy/nginx/ferrotape.conf: end2end/front/;
+#   3. a server with its RTMP ingest running: the live tests (end2end/live/);
+#   4. the same binary storing media in the S3 server test.sh started (FERROTAPE_TEST_S3_*):
 #      the upload test again, which then checks that chunks went straight to the bucket.
 # Usage: scripts/e2e.sh SERVER_BINARY DATA_DIR
 set -euo pipefail
@@ -75,8 +76,38 @@ ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=854x480:rate=30:duration=4
   -c:a aac -shortest -movflags +faststart "$clip"
 FERROTAPE_DATA_DIR="$data_dir/local" "$server_bin" --log warn import-video \
   --talk adaptive-streaming-from-first-principles "$clip"
-start_server "$data_dir/local"
+# It also sits behind the nginx front server below, which connects from 127.0.0.2: only that
+# address is a trusted proxy, so the suites' own requests (from 127.0.0.1) are answered as ever.
+start_server "$data_dir/local" FERROTAPE_TRUSTED_PROXIES=127.0.0.2 \
+  FERROTAPE_MEDIA_ACCEL_REDIRECT=/_ferrotape_media/
 run_suite "$data_dir/local" end2end/tests/
+
+echo "e2e: behind the nginx front server (deploy/nginx/ferrotape.conf)"
+front="$data_dir/front"
+mkdir -p "$front/logs"
+front_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+sed -e "s|@LISTEN@|127.0.0.1:$front_port|" -e "s|@PLATFORM@|server ${base_url#http://};|" \
+  -e "s|@MEDIA_DIR@|$data_dir/local/media/|" deploy/nginx/ferrotape.conf > "$front/ferrotape.conf"
+cat > "$front/nginx.conf" <<NGINX
+daemon off;
+worker_processes 1;
+pid $front/nginx.pid;
+error_log $front/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  include /etc/nginx/mime.types;
+  access_log $front/logs/access.log;
+  proxy_bind 127.0.0.2;
+  include $front/ferrotape.conf;
+}
+NGINX
+nginx -p "$front" -c "$front/nginx.conf" -e "$front/logs/error.log" &
+server_pids+=($!)
+for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$front_port/healthz" 2>/dev/null && break; sleep 0.1; done
+(
+  base_url="http://127.0.0.1:$front_port"
+  run_suite "$data_dir/local" end2end/front/ || { tail -20 "$front/logs/error.log"; exit 1; }
+)
 
 echo "e2e: live streaming"
 # A server with its RTMP ingest on a port of its own; streams end 3 s after their last push so

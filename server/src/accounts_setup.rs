@@ -52,5 +52,6 @@ pub fn http_settings(args: &AccountArgs, bind: SocketAddr) -> Result<HttpSetting
         trusted_proxies: args.trusted_proxies.clone(),
         default_origin,
         cookie_secure: args.cookie_secure,
+        media_accel_redirect: args.media_accel_redirect.clone(),
     })
 }

@@ -84,6 +84,17 @@ pub struct ServerArgs {
     )]
     pub page_cache_max_bytes: usize,
 
+    /// The most bytes of local media files that never change (segments, init files, images)
+    /// `/media` keeps in memory, least recently used out first; 0 keeps none. Playlists and
+    /// text tracks are read from disk on every request.
+    #[arg(
+        long,
+        env = "FERROTAPE_MEDIA_CACHE_BYTES",
+        value_name = "BYTES",
+        default_value_t = crate::media_files::DEFAULT_MAX_BYTES
+    )]
+    pub media_cache_bytes: usize,
+
     /// Bearer token /metrics requires (`Authorization: Bearer …`). Without it and without
     /// --metrics-bind, /metrics answers only direct loopback peers (not requests relayed by a
     /// proxy).
@@ -213,6 +224,16 @@ pub struct ServerArgs {
         default_value_t = 10
     )]
     pub shutdown_grace_secs: u64,
+
+    /// Seconds a response may wait for its client to take any byte before the connection is
+    /// closed (a client that stopped reading, or reads a byte at a time).
+    #[arg(
+        long,
+        env = "FERROTAPE_SEND_TIMEOUT_SECS",
+        value_name = "SECS",
+        default_value_t = crate::connections::DEFAULT_SEND_TIMEOUT.as_secs()
+    )]
+    pub send_timeout_secs: u64,
 }
 
 /// Accounts, mail and the HTTP facts the server cannot guess.
@@ -257,6 +278,16 @@ pub struct AccountArgs {
     #[arg(long, env = "FERROTAPE_TRUSTED_PROXIES", value_name = "CIDRS", value_delimiter = ',',
           value_parser = parse_proxy)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// Behind a front server that serves the media directory at this internal location (the
+    /// shipped `deploy/nginx/ferrotape.conf` uses `/_ferrotape_media/`): a `/media` request
+    /// relayed by a trusted proxy (FERROTAPE_TRUSTED_PROXIES) is checked here as always and,
+    /// when it may be served, answered with `X-Accel-Redirect: <prefix><key>` and its
+    /// `Content-Type` and `Cache-Control`, and the front server sends the file. Local storage
+    /// only; direct requests still get the bytes from this server.
+    #[arg(long, env = "FERROTAPE_MEDIA_ACCEL_REDIRECT", value_name = "PREFIX",
+          value_parser = parse_accel_prefix)]
+    pub media_accel_redirect: Option<String>,
 
     /// `Secure` flag on session cookies: `auto` sets it except for plain HTTP on loopback.
     #[arg(
@@ -433,6 +464,20 @@ fn parse_role(value: &str) -> Result<ferrotape_model::Role, String> {
 }
 
 /// An address (`10.0.0.5`) or a range (`10.0.0.0/8`).
+/// An internal location: an absolute path ending in `/`, of characters a URI path may hold.
+fn parse_accel_prefix(text: &str) -> Result<String, String> {
+    let plain = text
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/_-.~".contains(&b));
+    if text.starts_with('/') && text.ends_with('/') && plain && !text.contains("..") {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "{text:?} is not an internal location such as /_ferrotape_media/ (a path that starts and ends with /)"
+        ))
+    }
+}
+
 fn parse_proxy(value: &str) -> Result<ipnet::IpNet, String> {
     let value = value.trim();
     value

@@ -165,9 +165,11 @@ fn serve_site(cli: Cli) -> Result<(), String> {
     let ingest = live_ingest(&cli, embedded, &live_hooks)?;
 
     let grace = Duration::from_secs(cli.server.shutdown_grace_secs);
+    let send_timeout = Duration::from_secs(cli.server.send_timeout_secs);
     let live_reconnect_secs = i64::from(cli.server.live_reconnect_secs);
     let page_cache_ttl = Duration::from_millis(cli.server.page_cache_ms);
     let page_cache_max_bytes = cli.server.page_cache_max_bytes;
+    let media_cache_bytes = cli.server.media_cache_bytes;
     let in_process_worker = in_process_worker.then(|| {
         let mut config = ferrotape_worker::WorkerConfig {
             shutdown_grace: grace,
@@ -243,6 +245,9 @@ fn serve_site(cli: Cli) -> Result<(), String> {
                 ),
             ),
             host_tenants: std::sync::Arc::default(),
+            media_files: std::sync::Arc::new(ferrotape_server::media_files::MediaFiles::new(
+                media_cache_bytes,
+            )),
             media_visibility: std::sync::Arc::new(
                 ferrotape_server::media_visibility::MediaVisibility::new(),
             ),
@@ -268,6 +273,7 @@ fn serve_site(cli: Cli) -> Result<(), String> {
             ingest,
             live_reconnect_secs,
             grace,
+            send_timeout,
         )
         .await
         .map_err(|e| e.to_string())

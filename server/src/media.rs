@@ -4,7 +4,8 @@
 //! - segments, init files and images are immutable (`max-age` one year);
 //! - playlists and text tracks are short-lived (a re-transcode or a subtitle edit shows up soon),
 //!   and playlists of a video still transcoding `no-cache` (they grow while it is watched);
-//! - byte ranges, `ETag`/`If-None-Match` and `Last-Modified` work;
+//! - byte ranges, `ETag`/`If-None-Match` and `Last-Modified` work (local files: answered from
+//!   memory by `media_files`, which keeps the immutable ones);
 //! - `Access-Control-Allow-Origin: *`, so embeds and players on other sites can fetch.
 //!
 //! Only those three output folders are served, and `images/` of a talk or speaker (posters and
@@ -19,11 +20,12 @@
 //! `Cache-Control: private` so no shared cache keeps them (playlists `private, no-cache`: the
 //! preview may be of a video still transcoding).
 
+use std::net::SocketAddr;
 use std::time::UNIX_EPOCH;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -34,6 +36,7 @@ use tower::ServiceExt;
 use tower_http::services::ServeFile;
 use uuid::Uuid;
 
+use crate::media_files::{self, Found, MediaFiles, Mutability};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -72,6 +75,13 @@ fn kind_of(key: &str) -> Option<(&'static str, &'static str)> {
 /// written before attempts had one; or an image, `{tenant uuid}/{talk or speaker
 /// uuid}/images/{sha256}.jpg` exactly as `images::key_for` names it.
 fn servable(key: &str) -> bool {
+    // Names we write hold nothing else; a NUL, a backslash or a space never reaches the disk.
+    if !key
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b))
+    {
+        return false;
+    }
     let mut parts = key.splitn(3, '/');
     let (Some(tenant), Some(video), Some(mut rest)) = (parts.next(), parts.next(), parts.next())
     else {
@@ -140,6 +150,14 @@ async fn serve(
     request: Request,
 ) -> Response {
     let not_found = || StatusCode::NOT_FOUND.into_response();
+    // An encoded slash would be decoded into a separator: never a URL we hand out.
+    let raw = request.uri().path().as_bytes();
+    if raw
+        .windows(3)
+        .any(|w| w[0] == b'%' && w[1] == b'2' && w[2].eq_ignore_ascii_case(&b'f'))
+    {
+        return not_found();
+    }
     let signed = key.starts_with(&format!("{SIGNED_PREFIX}/"));
     let key = if signed {
         match state
@@ -160,6 +178,11 @@ async fn serve(
         return not_found();
     };
     let playlist = key.ends_with(".m3u8");
+    let mutability = if cache == IMMUTABLE {
+        Mutability::Immutable
+    } else {
+        Mutability::Mutable
+    };
     let mut cache = match (signed, playlist) {
         (true, true) => PRIVATE_GROWING,
         (true, false) => PRIVATE,
@@ -185,9 +208,26 @@ async fn serve(
             }
         }
     }
-    let mut response = match &state.served_media {
-        OpenedMedia::Local(local) => serve_local(local, &key, content_type, request).await,
-        OpenedMedia::S3(s3) => serve_s3(s3, &key, content_type, request).await,
+    let accel = match (&state.served_media, &state.http.media_accel_redirect) {
+        (OpenedMedia::Local(_), Some(prefix)) if from_trusted_proxy(&state, &request) => {
+            Some(prefix)
+        }
+        _ => None,
+    };
+    let mut response = match (&state.served_media, accel) {
+        (_, Some(prefix)) => accel_redirect(prefix, &key, content_type),
+        (OpenedMedia::Local(local), None) => {
+            serve_local(
+                &state.media_files,
+                local,
+                &key,
+                content_type,
+                mutability,
+                request,
+            )
+            .await
+        }
+        (OpenedMedia::S3(s3), None) => serve_s3(s3, &key, content_type, request).await,
     };
     let cacheable = matches!(
         response.status(),
@@ -209,22 +249,36 @@ async fn serve(
 }
 
 async fn serve_local(
+    files: &MediaFiles,
     local: &LocalMedia,
     key: &str,
-    content_type: &str,
+    content_type: &'static str,
+    mutability: Mutability,
     request: Request,
 ) -> Response {
     let not_found = || StatusCode::NOT_FOUND.into_response();
     let Ok(path) = local.path_of(key) else {
         return not_found();
     };
-    let Ok(metadata) = tokio::fs::metadata(&path).await else {
-        return not_found();
-    };
-    if !metadata.is_file() {
-        return not_found();
+    match files.read(&path, mutability).await {
+        Ok(Found::File(file)) => {
+            media_files::answer(&file, content_type, request.method(), request.headers())
+        }
+        Ok(Found::Missing) => not_found(),
+        Ok(Found::TooLarge) => stream_local(&path, content_type, request).await,
+        Err(err) => {
+            tracing::error!(%err, key, "reading a media file failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
     }
-    // A strong validator from size and modification time: a rewritten file gets a new one.
+}
+
+/// A file too large to read whole, streamed (tower-http's ranges and `If-Modified-Since`),
+/// with the same strong validator as the files answered from memory.
+async fn stream_local(path: &std::path::Path, content_type: &str, request: Request) -> Response {
+    let Ok(metadata) = tokio::fs::metadata(path).await else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
     let modified = metadata
         .modified()
         .ok()
@@ -236,10 +290,10 @@ async fn serve_local(
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    let mut response = if matches && matches!(*request.method(), Method::GET | Method::HEAD) {
+    let mut response = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        match ServeFile::new_with_mime(&path, &content_type.parse().expect("static MIME"))
+        match ServeFile::new_with_mime(path, &content_type.parse().expect("static MIME"))
             .oneshot(request)
             .await
         {
@@ -253,6 +307,28 @@ async fn serve_local(
     if let Ok(value) = HeaderValue::from_str(&etag) {
         response.headers_mut().insert(header::ETAG, value);
     }
+    response
+}
+
+/// Whether the request's peer is a trusted proxy (the front server).
+fn from_trusted_proxy(state: &AppState, request: &Request) -> bool {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|ConnectInfo(peer)| state.http.trusts(peer.ip()))
+}
+
+/// The front server sends the file: `X-Accel-Redirect` to its internal location of the media
+/// directory, with the type and (added by the caller) caching it passes on. The key passed
+/// `servable` (UUIDs, `v{n}`, folder and file names), so it is a plain URI path.
+fn accel_redirect(prefix: &str, key: &str, content_type: &'static str) -> Response {
+    let mut response = StatusCode::OK.into_response();
+    let headers = response.headers_mut();
+    match HeaderValue::from_str(&format!("{prefix}{key}")) {
+        Ok(location) => headers.insert("x-accel-redirect", location),
+        Err(_) => return StatusCode::NOT_FOUND.into_response(),
+    };
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
 
@@ -352,6 +428,9 @@ mod tests {
             format!("{t}/{t}/v/hls/a.m4s"),
             format!("{t}/{t}/v3/"),
             format!("{t}/{t}/v3/hls/"),
+            format!("{t}/{t}/hls/720p/seg_0.m4s\0.jpg"),
+            format!("{t}/{t}/hls/720p\\seg_0.m4s"),
+            format!("{t}/{t}/hls/720p/seg 0.m4s"),
         ] {
             assert!(!servable(&bad), "{bad}");
         }

@@ -200,6 +200,7 @@ mod tests {
             trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
             default_origin: "http://127.0.0.1:3000".into(),
             cookie_secure: CookieSecure::Auto,
+            media_accel_redirect: None,
         };
         let mut headers = HeaderMap::new();
         // The client forged the first entry; the proxy appended the real one.

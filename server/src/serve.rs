@@ -53,7 +53,8 @@ pub async fn metrics_listener(listener: TcpListener, state: AppState) {
 }
 
 /// Serves until SIGINT/SIGTERM, then stops accepting, lets open requests finish for up to
-/// `grace`, and stops the in-process worker, the RTMP ingest and mail delivery.
+/// `grace`, and stops the in-process worker, the RTMP ingest and mail delivery. A connection
+/// whose client takes no byte for `send_timeout` is closed (`connections`).
 pub async fn run(
     listener: TcpListener,
     state: AppState,
@@ -61,6 +62,7 @@ pub async fn run(
     ingest: Option<crate::live::ingest::IngestSettings>,
     live_reconnect_secs: i64,
     grace: Duration,
+    send_timeout: Duration,
 ) -> std::io::Result<()> {
     let shutdown = ferrotape_worker::shutdown_signal();
     let (stop_background, background_stopped) = watch::channel(false);
@@ -126,7 +128,8 @@ pub async fn run(
     let app = router::build(state);
     tracing::info!(address = %listener.local_addr()?, "listening on http://{}", listener.local_addr()?);
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let listener = crate::connections::GuardedListener::new(listener, send_timeout);
+    let server = axum::serve(listener.served(), app).with_graceful_shutdown(async move {
         shutdown.await;
         let _ = shutdown_started.send(true);
     });

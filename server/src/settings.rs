@@ -19,10 +19,13 @@ pub struct HttpSettings {
     /// or the listen address).
     pub default_origin: String,
     pub cookie_secure: CookieSecure,
+    /// The front server's internal location of the media directory (`X-Accel-Redirect`), for
+    /// `/media` requests a trusted proxy relays.
+    pub media_accel_redirect: Option<String>,
 }
 
 impl HttpSettings {
-    pub(crate) fn trusts(&self, peer: IpAddr) -> bool {
+    pub fn trusts(&self, peer: IpAddr) -> bool {
         self.trusted_proxies.iter().any(|net| net.contains(&peer))
     }
 

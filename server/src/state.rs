@@ -40,6 +40,8 @@ pub struct AppState {
     pub platform_events: Arc<PlatformEvents>,
     /// Recent renders of public pages for anonymous viewers.
     pub page_cache: Arc<PageCache>,
+    /// Local media files `/media` keeps in memory.
+    pub media_files: Arc<crate::media_files::MediaFiles>,
     /// Which videos `/media` serves to anyone (cached answers).
     pub media_visibility: Arc<MediaVisibility>,
     /// Which tenant a host name belongs to (cached answers, used while the database is away).

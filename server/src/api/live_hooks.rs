@@ -6,16 +6,14 @@
 //!   `on_publish_done`, each a form post with `call`, `app`, `name` (the key), `addr` and
 //!   `clientid`. Any 2xx allows, 403 refuses.
 //! - MediaMTX's HTTP auth hook: a JSON post with `action`, `path` (`live/<key>`), `id` and
-//!   `ip`. 200 allows, 401 refuses.
+//!   `ip`. 200 allows, 401 refuses. The end of a push comes from MediaMTX's `runOnUnpublish`
+//!   command, posting `{"path": "$MTX_PATH", "id": "$MTX_SOURCE_ID"}`.
 //!
 //! Who may call them: a direct loopback peer, the supervised nginx (`live::ingest`, with a
 //! secret made for this run), or anyone presenting the configured `FERROTAPE_LIVE_HOOK_SECRET`
 //! as `?secret=`. Publishes are rate limited per
 //! publishing address, so a flood of guesses costs no queries once over the limit; a key that
 //! cannot be one of ours never reaches the database.
-//!
-//! MediaMTX reports no publish end through this hook: a stream fed by it stays `live` until
-//! its next publish (noted in issue 18; its `runOnUnpublish` is the way to report it).
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -93,6 +91,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(nginx_update))
         .routes(routes!(nginx_publish_done))
         .routes(routes!(mediamtx_auth))
+        .routes(routes!(mediamtx_unpublish))
 }
 
 #[derive(Deserialize)]
@@ -293,21 +292,31 @@ pub async fn nginx_publish_done(
     form: Result<Form<NginxCall>, FormRejection>,
 ) -> Result<Response, ApiError> {
     let call = nginx_form(form)?;
-    if let Some(hash) = presented_hash(&call.name) {
-        match live::end_publish(&state.db, &hash, &publisher_of_nginx(&call)).await? {
-            Some(stream) => {
-                tracing::info!(%stream, "push ended: reconnect window open");
-                if let Some(transcoders) = &state.live_transcoders {
-                    transcoders.finish(stream);
-                }
-            }
-            None => tracing::debug!(
-                clientid = call.clientid,
-                "a push ended that was not live (refused, or its key regenerated)"
-            ),
-        }
-    }
+    push_ended(&state, &call.name, &publisher_of_nginx(&call)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A push ended (either contract): the stream waits for its publisher within the reconnect
+/// window, and its transcoder finishes. A report from a publisher that is not the live one
+/// (refused, superseded, or its key regenerated) changes nothing.
+async fn push_ended(state: &AppState, key: &str, publisher: &str) -> Result<(), ApiError> {
+    let Some(hash) = presented_hash(key) else {
+        tracing::debug!(publisher, "a push ended whose name is not a stream key");
+        return Ok(());
+    };
+    match live::end_publish(&state.db, &hash, publisher).await? {
+        Some(stream) => {
+            tracing::info!(%stream, publisher, "push ended: reconnect window open");
+            if let Some(transcoders) = &state.live_transcoders {
+                transcoders.finish(stream);
+            }
+        }
+        None => tracing::debug!(
+            publisher,
+            "a push ended that was not live (refused, or its key regenerated)"
+        ),
+    }
+    Ok(())
 }
 
 /// MediaMTX's HTTP authentication request (the fields we read).
@@ -365,4 +374,39 @@ pub async fn mediamtx_auth(
         "read" if addr.is_loopback() => Ok(StatusCode::OK.into_response()),
         _ => Ok(unauthorized("only publishes are allowed here")),
     }
+}
+
+/// What MediaMTX's `runOnUnpublish` command posts (see the README's MediaMTX section).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct MediaMtxUnpublish {
+    /// `$MTX_PATH`: `<app>/<key>`.
+    pub path: String,
+    /// `$MTX_SOURCE_ID`: the publishing connection's id, the `id` of its auth request.
+    pub id: String,
+}
+
+/// MediaMTX `runOnUnpublish`: the push on `path` stopped; as nginx-rtmp's `on_publish_done`.
+#[utoipa::path(post, path = "/api/v1/live/hooks/mediamtx/unpublish", tag = "live",
+    request_body = MediaMtxUnpublish,
+    params(("secret" = Option<String>, Query, description = "FERROTAPE_LIVE_HOOK_SECRET, unless called from loopback")),
+    responses(
+        (status = 204, description = "Noted"),
+        (status = 400, description = "Not a MediaMTX unpublish report"),
+    ))]
+pub async fn mediamtx_unpublish(
+    _caller: HookCaller,
+    State(state): State<AppState>,
+    body: Result<Json<MediaMtxUnpublish>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(report) = body.map_err(|rejection| {
+        tracing::warn!(%rejection, "MediaMTX unpublish report with a malformed body");
+        malformed(format!("not a MediaMTX unpublish report: {rejection}"))
+    })?;
+    let (app, key) = report.path.split_once('/').unwrap_or(("", ""));
+    if app != state.live_hooks.app {
+        tracing::debug!(app, "an unpublish on a path that is not ours");
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    push_ended(&state, key, &format!("mediamtx:{}", report.id.trim())).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -500,6 +500,64 @@ async fn mediamtx_auth_hooks_allow_publishes_of_our_keys_and_loopback_reads_only
         .await;
     assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
     assert_eq!(malformed.json()["code"], "malformed_hook");
+
+    // `runOnUnpublish`: only the live publisher's end counts, as with nginx's publish_done.
+    let stream_id = id;
+    let unpublish = |path: String, id: &str| json!({"path": path, "id": id});
+    for (path, id, why) in [
+        (ours.clone(), "9e2d", "the refused second publisher"),
+        (format!("other/{key}"), "4f1c", "a foreign application"),
+        ("live/live_nope".to_owned(), "4f1c", "an unknown key"),
+    ] {
+        let response = hook
+            .post_json("/api/v1/live/hooks/mediamtx/unpublish", unpublish(path, id))
+            .await;
+        assert_eq!(response.status, StatusCode::NO_CONTENT, "{why}");
+        assert_eq!(
+            stream_row(&app, &stream_id).await.0,
+            "live",
+            "the end of {why} leaves the stream live"
+        );
+    }
+    for bad in [
+        json!({"path": ours}),
+        json!("live"),
+        json!({"path": 1, "id": "4f1c"}),
+    ] {
+        let response = hook
+            .post_json("/api/v1/live/hooks/mediamtx/unpublish", bad)
+            .await;
+        assert_eq!(response.status, StatusCode::BAD_REQUEST);
+        assert_eq!(response.json()["code"], "malformed_hook");
+    }
+    let mut stranger = app.client("203.0.113.9");
+    let response = stranger
+        .post_json(
+            "/api/v1/live/hooks/mediamtx/unpublish",
+            unpublish(ours.clone(), "4f1c"),
+        )
+        .await;
+    assert_eq!(
+        response.status,
+        StatusCode::FORBIDDEN,
+        "strangers may not end a push"
+    );
+    assert_eq!(stream_row(&app, &stream_id).await.0, "live");
+
+    let response = hook
+        .post_json(
+            "/api/v1/live/hooks/mediamtx/unpublish",
+            unpublish(ours.clone(), "4f1c"),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::NO_CONTENT);
+    let (state, session, publisher) = stream_row(&app, &stream_id).await;
+    assert_eq!(
+        state, "reconnecting",
+        "the live publisher's end opens the window"
+    );
+    assert!(session.is_some(), "the session is kept for a reconnect");
+    assert_eq!(publisher, None);
 }
 
 #[tokio::test]

@@ -364,3 +364,248 @@ async fn the_studio_points_an_editor_at_signed_previews_of_their_drafts() {
     assert_eq!(response.status, StatusCode::OK);
     assert_eq!(response.body, "poster bytes");
 }
+
+/// A GET as `ip` sends it (the peer address the server sees).
+async fn get_from(
+    app: &TestApp,
+    ip: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> common::TestResponse {
+    let mut request = Request::get(path).header("host", common::SITE);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let mut request = request.body(Body::empty()).unwrap();
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::new(
+            ip.parse().unwrap(),
+            40000,
+        )));
+    app.request(request).await
+}
+
+#[tokio::test]
+async fn a_front_server_is_handed_media_it_may_send_and_nothing_else() {
+    let app = TestApp::spawn_behind_front_server(
+        vec!["10.0.0.2/32".parse().unwrap()],
+        "/_ferrotape_media/",
+    )
+    .await;
+    let public @ (t, v) = video(&app, public()).await;
+    put_outputs(&app, public);
+    let draft @ (dt, dv) = video(&app, TalkState::Draft).await;
+    put_outputs(&app, draft);
+    let front = "10.0.0.2";
+
+    let segment = get_from(
+        &app,
+        front,
+        &format!("/media/{t}/{v}/hls/720p/seg_0.m4s"),
+        &[],
+    )
+    .await;
+    assert_eq!(segment.status, StatusCode::OK);
+    assert_eq!(
+        segment.headers["x-accel-redirect"],
+        format!("/_ferrotape_media/{t}/{v}/hls/720p/seg_0.m4s").as_str()
+    );
+    assert_eq!(segment.body, "", "the front server sends the bytes");
+    assert_eq!(segment.headers["content-type"], "video/iso.segment");
+    assert_eq!(
+        segment.headers["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    let master = get_from(&app, front, &format!("/media/{t}/{v}/hls/master.m3u8"), &[]).await;
+    assert_eq!(
+        master.headers["x-accel-redirect"],
+        format!("/_ferrotape_media/{t}/{v}/hls/master.m3u8").as_str()
+    );
+    assert!(
+        master.headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age=60")
+    );
+
+    // What the platform refuses, it refuses to the front server too: no hand-over.
+    for path in [
+        format!("/media/{dt}/{dv}/hls/720p/seg_0.m4s"),
+        format!("/media/{t}/{v}/source/original.mp4"),
+        format!("/media/{t}/{v}/hls/%2e%2e/%2e%2e/{dv}/hls/master.m3u8"),
+    ] {
+        let response = get_from(&app, front, &path, &[]).await;
+        assert_eq!(response.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(response.headers.get("x-accel-redirect").is_none(), "{path}");
+    }
+    let signer = app.accounts.media_urls();
+    let now = OffsetDateTime::now_utc();
+    let expired = signer
+        .sign_key(
+            &format!("{dt}/{dv}/hls/master.m3u8"),
+            now - Duration::hours(3),
+        )
+        .unwrap();
+    let refused = get_from(&app, front, &expired, &[]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.headers.get("x-accel-redirect").is_none());
+    let signed = signer
+        .sign_key(&format!("{dt}/{dv}/hls/master.m3u8"), now)
+        .unwrap();
+    let preview = get_from(&app, front, &signed, &[]).await;
+    assert_eq!(
+        preview.headers["x-accel-redirect"],
+        format!("/_ferrotape_media/{dt}/{dv}/hls/master.m3u8").as_str()
+    );
+    assert_eq!(preview.headers["cache-control"], "private, no-cache");
+
+    // A client that reaches the platform directly gets the bytes, never a hand-over.
+    let direct = get_from(
+        &app,
+        "203.0.113.7",
+        &format!("/media/{t}/{v}/hls/720p/seg_0.m4s"),
+        &[],
+    )
+    .await;
+    assert_eq!(direct.status, StatusCode::OK);
+    assert_eq!(direct.body, "segment bytes");
+    assert!(direct.headers.get("x-accel-redirect").is_none());
+}
+
+#[tokio::test]
+async fn hostile_ranges_validators_and_paths_get_correct_answers() {
+    let app = TestApp::spawn().await;
+    let (t, v) = video(&app, public()).await;
+    let body: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
+    let key = format!("{t}/{v}/hls/720p/seg_0.m4s");
+    put(&app, &key, &body);
+    let path = format!("/media/{key}");
+
+    let whole = get(&app, &path, &[]).await;
+    assert_eq!(whole.status, StatusCode::OK);
+    let etag = whole.headers["etag"].to_str().unwrap().to_owned();
+    let last_modified = whole.headers["last-modified"].to_str().unwrap().to_owned();
+    assert_eq!(whole.headers["accept-ranges"], "bytes");
+
+    for (range, status, content_range, length) in [
+        (
+            "bytes=4096-",
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            Some("bytes */4096"),
+            None,
+        ),
+        (
+            "bytes=5000-6000",
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            Some("bytes */4096"),
+            None,
+        ),
+        (
+            "bytes=4000-9999",
+            StatusCode::PARTIAL_CONTENT,
+            Some("bytes 4000-4095/4096"),
+            Some("96"),
+        ),
+        (
+            "bytes=-10",
+            StatusCode::PARTIAL_CONTENT,
+            Some("bytes 4086-4095/4096"),
+            Some("10"),
+        ),
+        // Several ranges (overlapping or not) and nonsense: the whole file, once.
+        (
+            "bytes=0-4095,0-4095,0-4095,0-4095",
+            StatusCode::OK,
+            None,
+            Some("4096"),
+        ),
+        ("bytes=0-10,20-30", StatusCode::OK, None, Some("4096")),
+        ("bytes=10-5", StatusCode::OK, None, Some("4096")),
+        ("bytes=x-y", StatusCode::OK, None, Some("4096")),
+        ("lines=1-2", StatusCode::OK, None, Some("4096")),
+    ] {
+        let response = get(&app, &path, &[("range", range)]).await;
+        assert_eq!(response.status, status, "{range}");
+        assert_eq!(
+            response
+                .headers
+                .get("content-range")
+                .map(|v| v.to_str().unwrap()),
+            content_range,
+            "{range}"
+        );
+        if let Some(length) = length {
+            assert_eq!(response.headers["content-length"], length, "{range}");
+        }
+    }
+    let part = get(&app, &path, &[("range", "bytes=256-259")]).await;
+    assert_eq!(part.body.as_bytes(), &body[256..260]);
+
+    for (name, value, status) in [
+        ("if-none-match", etag.as_str(), StatusCode::NOT_MODIFIED),
+        ("if-none-match", "\u{1}garbage", StatusCode::OK),
+        ("if-none-match", "\"nope\", W/\"also-nope\"", StatusCode::OK),
+        (
+            "if-modified-since",
+            last_modified.as_str(),
+            StatusCode::NOT_MODIFIED,
+        ),
+        ("if-modified-since", "not a date", StatusCode::OK),
+    ] {
+        let headers = [(name, value)];
+        let request = Request::get(&path).header("host", common::SITE);
+        let request =
+            headers.iter().fold(
+                request,
+                |r, (n, v)| match axum::http::HeaderValue::from_bytes(v.as_bytes()) {
+                    Ok(v) => r.header(*n, v),
+                    Err(_) => r,
+                },
+            );
+        let response = app.request(request.body(Body::empty()).unwrap()).await;
+        assert_eq!(response.status, status, "{name}: {value:?}");
+        if status == StatusCode::NOT_MODIFIED {
+            assert_eq!(response.body, "");
+            assert_eq!(response.headers["etag"], etag.as_str());
+            assert_eq!(
+                response.headers["cache-control"],
+                "public, max-age=31536000, immutable"
+            );
+        }
+    }
+    // A range of another version of the file is not answered as a part of this one.
+    let stale = get(
+        &app,
+        &path,
+        &[("range", "bytes=0-9"), ("if-range", "\"old\"")],
+    )
+    .await;
+    assert_eq!(stale.status, StatusCode::OK);
+
+    let head = app
+        .request(
+            Request::head(&path)
+                .header("host", common::SITE)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(head.status, StatusCode::OK);
+    assert_eq!(head.headers["content-length"], "4096");
+    assert_eq!(head.headers["etag"], etag.as_str());
+    assert_eq!(head.body, "");
+
+    for hostile in [
+        format!("/media/{t}/{v}/hls/720p/..%2f..%2f..%2fsource/original.mp4"),
+        format!("/media/{t}/{v}/hls%2f720p%2fseg_0.m4s"),
+        format!("/media/{t}/{v}/hls/720p/seg_0.m4s%00.jpg"),
+        format!("/media/{t}/{v}/hls/720p/%00"),
+        format!("/media/{t}%2f{v}/hls/720p/seg_0.m4s"),
+        format!("/media/{t}/{v}/hls/720p/seg_0.m4s/"),
+        format!("/media/{t}/{v}/hls/720p//seg_0.m4s"),
+    ] {
+        let response = get(&app, &hostile, &[]).await;
+        assert_eq!(response.status, StatusCode::NOT_FOUND, "{hostile}");
+    }
+}

@@ -65,6 +65,7 @@ struct TestOptions {
     metrics_access: ferrotape_server::metrics_access::MetricsAccess,
     imports: ferrotape_store::import_policy::ImportPolicy,
     analytics: ferrotape_server::analytics::AnalyticsSettings,
+    media_accel_redirect: Option<String>,
 }
 
 /// The address tests pretend the site runs at (Host and Origin of every request).
@@ -163,6 +164,17 @@ impl TestApp {
         .await
     }
 
+    /// The app behind a front server: `proxies` trusted, `/media` answered to them with
+    /// `X-Accel-Redirect` under `prefix`.
+    pub async fn spawn_behind_front_server(proxies: Vec<ipnet::IpNet>, prefix: &str) -> TestApp {
+        TestApp::spawn_options(TestOptions {
+            trusted_proxies: proxies,
+            media_accel_redirect: Some(prefix.to_owned()),
+            ..TestOptions::default()
+        })
+        .await
+    }
+
     /// The app with /metrics readable as `metrics_access` says.
     pub async fn spawn_with_metrics_access(
         metrics_access: ferrotape_server::metrics_access::MetricsAccess,
@@ -185,6 +197,7 @@ impl TestApp {
             metrics_access,
             imports,
             analytics,
+            media_accel_redirect,
         } = options;
         let database = TestDatabase::create().await;
         let pool = database.pool.clone();
@@ -229,11 +242,13 @@ impl TestApp {
                 trusted_proxies,
                 default_origin: format!("http://{SITE}"),
                 cookie_secure: CookieSecure::Auto,
+                media_accel_redirect,
             }),
             job_events: job_events.clone(),
             video_events,
             platform_events,
             page_cache: Arc::new(ferrotape_server::page_cache::PageCache::new(page_cache_ttl)),
+            media_files: Arc::default(),
             media_visibility: Arc::new(ferrotape_server::media_visibility::MediaVisibility::new()),
             host_tenants: Arc::default(),
             live_transcoders: None,
