@@ -84,9 +84,10 @@ pub struct ServerArgs {
     )]
     pub page_cache_max_bytes: usize,
 
-    /// The most bytes of local media files that never change (segments, init files, images)
-    /// `/media` keeps in memory, least recently used out first; 0 keeps none. Playlists and
-    /// text tracks are read from disk on every request.
+    /// The most bytes of local media files `/media` keeps in memory, least recently used out
+    /// first; a kept file is served while it is still the file on disk (segments, init files
+    /// and images checked at most once a second, playlists and text tracks on every request);
+    /// 0 keeps none.
     #[arg(
         long,
         env = "FERROTAPE_MEDIA_CACHE_BYTES",

@@ -1,12 +1,12 @@
 //! Local media files for `/media`, answered from memory. Outputs are small (segments of a few
 //! seconds, playlists, text tracks, images), so one blocking call opens, stats and reads a file
-//! whole, where a streamed file costs a trip to the blocking pool per 64 KiB read; and the files
-//! that never change under their name (segments, init files, images: [`Mutability::Immutable`])
-//! stay in memory, bounded by bytes and least recently used out first, so a segment a thousand
-//! viewers fetch is one shared buffer. A kept file is checked against the disk (size and
-//! modification time) when it was last checked over [`RECHECK`] ago, so one deleted or rewritten
-//! is served as it is within that time. Playlists and text tracks change in place and are read
-//! every time.
+//! whole, where a streamed file costs a trip to the blocking pool per 64 KiB read; and the
+//! files read stay in memory, bounded by bytes and least recently used out first, so a segment
+//! a thousand viewers fetch is one shared buffer. A kept file is served while it is still the
+//! file on disk (same size and modification time): files that never change under their name
+//! (segments, init files, images: [`Mutability::Immutable`]) are checked when their last check
+//! is over [`RECHECK`] old, so one deleted or rewritten is noticed within that time; playlists
+//! and text tracks, which are rewritten in place, are checked (one `stat`) on every request.
 //!
 //! Answers follow RFC 9110: `ETag` (size and modification time) and `Last-Modified`;
 //! `If-None-Match` (weak comparison, `*`), else `If-Modified-Since`, → 304; one byte range
@@ -89,14 +89,25 @@ impl MediaFiles {
 
     /// The file at `path`, from memory when it is kept and was checked within [`RECHECK`].
     pub async fn read(&self, path: &Path, mutability: Mutability) -> std::io::Result<Found> {
-        let kept = match mutability {
-            Mutability::Immutable => self.kept(path),
-            Mutability::Mutable => None,
-        };
-        if let Some(file) = &kept
-            && file.checked.elapsed() < RECHECK
-        {
-            return Ok(Found::File(file.clone()));
+        let kept = self.kept(path);
+        if let Some(file) = &kept {
+            let fresh = match mutability {
+                Mutability::Immutable => file.checked.elapsed() < RECHECK,
+                // One stat on this thread, not a trip to the blocking pool (which costs more
+                // than the stat of a file whose inode is cached: most of a playlist's time
+                // went to waking pool threads). Only a changed file is read again.
+                Mutability::Mutable => match std::fs::metadata(path) {
+                    Ok(metadata) => metadata.is_file() && identity_of(&metadata) == file.identity,
+                    Err(err) if is_missing(&err) => {
+                        self.forget(path);
+                        return Ok(Found::Missing);
+                    }
+                    Err(err) => return Err(err),
+                },
+            };
+            if fresh {
+                return Ok(Found::File(file.clone()));
+            }
         }
         let owned = path.to_owned();
         let known = kept.as_ref().map(|f| f.identity);
@@ -126,9 +137,7 @@ impl MediaFiles {
             }
             Read::Bytes(file) => Arc::new(file),
         };
-        if mutability == Mutability::Immutable {
-            self.keep(path, file.clone());
-        }
+        self.keep(path, file.clone());
         Ok(Found::File(file))
     }
 
@@ -194,8 +203,7 @@ fn read_whole(path: &Path, known: Option<(u64, SystemTime)>) -> std::io::Result<
     if !metadata.is_file() {
         return Ok(Read::Missing);
     }
-    let len = metadata.len();
-    let modified = metadata.modified().unwrap_or(UNIX_EPOCH);
+    let (len, modified) = identity_of(&metadata);
     if known == Some((len, modified)) {
         return Ok(Read::Unchanged);
     }
@@ -220,6 +228,11 @@ fn read_whole(path: &Path, known: Option<(u64, SystemTime)>) -> std::io::Result<
         identity: (len, modified),
         checked: Instant::now(),
     }))
+}
+
+/// What tells one version of a file from another: its size and modification time.
+fn identity_of(metadata: &std::fs::Metadata) -> (u64, SystemTime) {
+    (metadata.len(), metadata.modified().unwrap_or(UNIX_EPOCH))
 }
 
 /// A path that does not name a file: gone, or a folder on the way is a file.
@@ -423,7 +436,9 @@ mod tests {
 
     #[test]
     fn validators_ranges_and_head_answer_as_a_web_server_does() {
-        let cases: &[(&[(&str, &str)], StatusCode, Option<&str>)] = &[
+        // (request headers, status, Content-Range)
+        type Case<'a> = (&'a [(&'a str, &'a str)], StatusCode, Option<&'a str>);
+        let cases: &[Case] = &[
             (&[], StatusCode::OK, None),
             (
                 &[("if-none-match", "\"a-1\"")],
@@ -570,7 +585,7 @@ mod tests {
         );
         assert_eq!(files.kept_bytes(), 5);
 
-        // Mutable files are read every time and never kept.
+        // Mutable files are checked on every request: a rewrite or a deletion shows at once.
         std::fs::write(path("index.m3u8"), b"#EXTM3U\n1").unwrap();
         files
             .read(&path("index.m3u8"), Mutability::Mutable)
@@ -586,6 +601,15 @@ mod tests {
             ),
             "#EXTM3U\n12"
         );
+        assert_eq!(files.kept_bytes(), 15);
+        std::fs::remove_file(path("index.m3u8")).unwrap();
+        assert!(matches!(
+            files
+                .read(&path("index.m3u8"), Mutability::Mutable)
+                .await
+                .unwrap(),
+            Found::Missing
+        ));
         assert_eq!(files.kept_bytes(), 5);
         assert!(matches!(
             files
