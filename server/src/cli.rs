@@ -85,8 +85,7 @@ pub struct ServerArgs {
     pub page_cache_max_bytes: usize,
 
     /// The most bytes of local media files `/media` keeps in memory, least recently used out
-    /// first; a kept file is served while it is still the file on disk (segments, init files
-    /// and images checked at most once a second, playlists and text tracks on every request);
+    /// first; a kept file is served while it is still the file on disk (one stat per request);
     /// 0 keeps none.
     #[arg(
         long,

@@ -36,7 +36,7 @@ use tower::ServiceExt;
 use tower_http::services::ServeFile;
 use uuid::Uuid;
 
-use crate::media_files::{self, Found, MediaFiles, Mutability};
+use crate::media_files::{self, Found, MediaFiles};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -178,11 +178,6 @@ async fn serve(
         return not_found();
     };
     let playlist = key.ends_with(".m3u8");
-    let mutability = if cache == IMMUTABLE {
-        Mutability::Immutable
-    } else {
-        Mutability::Mutable
-    };
     let mut cache = match (signed, playlist) {
         (true, true) => PRIVATE_GROWING,
         (true, false) => PRIVATE,
@@ -217,15 +212,7 @@ async fn serve(
     let mut response = match (&state.served_media, accel) {
         (_, Some(prefix)) => accel_redirect(prefix, &key, content_type),
         (OpenedMedia::Local(local), None) => {
-            serve_local(
-                &state.media_files,
-                local,
-                &key,
-                content_type,
-                mutability,
-                request,
-            )
-            .await
+            serve_local(&state.media_files, local, &key, content_type, request).await
         }
         (OpenedMedia::S3(s3), None) => serve_s3(s3, &key, content_type, request).await,
     };
@@ -253,14 +240,13 @@ async fn serve_local(
     local: &LocalMedia,
     key: &str,
     content_type: &'static str,
-    mutability: Mutability,
     request: Request,
 ) -> Response {
     let not_found = || StatusCode::NOT_FOUND.into_response();
     let Ok(path) = local.path_of(key) else {
         return not_found();
     };
-    match files.read(&path, mutability).await {
+    match files.read(&path).await {
         Ok(Found::File(file)) => {
             media_files::answer(&file, content_type, request.method(), request.headers())
         }

@@ -3,10 +3,8 @@
 //! whole, where a streamed file costs a trip to the blocking pool per 64 KiB read; and the
 //! files read stay in memory, bounded by bytes and least recently used out first, so a segment
 //! a thousand viewers fetch is one shared buffer. A kept file is served while it is still the
-//! file on disk (same size and modification time): files that never change under their name
-//! (segments, init files, images: [`Mutability::Immutable`]) are checked when their last check
-//! is over [`RECHECK`] old, so one deleted or rewritten is noticed within that time; playlists
-//! and text tracks, which are rewritten in place, are checked (one `stat`) on every request.
+//! file on disk: every request stats it (size and modification time), so a deleted or
+//! rewritten file is answered as it is now.
 //!
 //! Answers follow RFC 9110: `ETag` (size and modification time) and `Last-Modified`;
 //! `If-None-Match` (weak comparison, `*`), else `If-Modified-Since`, → 304; one byte range
@@ -17,7 +15,7 @@
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -25,19 +23,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use lru::LruCache;
 
-/// How long a kept file is served before the disk is asked whether it is still the same.
-pub const RECHECK: Duration = Duration::from_secs(1);
 /// Files larger than this are not read whole (the caller streams them).
 pub const MAX_WHOLE_FILE: u64 = 32 * 1024 * 1024;
-
-/// Whether a file may change under its name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mutability {
-    /// Segments, init files, images: a new version gets a new name.
-    Immutable,
-    /// Playlists, text tracks: rewritten in place.
-    Mutable,
-}
 
 /// A file read whole, with its validators.
 pub struct FileBytes {
@@ -48,7 +35,6 @@ pub struct FileBytes {
     modified_secs: u64,
     /// The identity checked against the disk: size and modification time.
     identity: (u64, SystemTime),
-    checked: Instant,
 }
 
 /// What reading a media file found.
@@ -87,26 +73,23 @@ impl MediaFiles {
         self.kept.lock().expect("media files lock").bytes
     }
 
-    /// The file at `path`, from memory when it is kept and was checked within [`RECHECK`].
-    pub async fn read(&self, path: &Path, mutability: Mutability) -> std::io::Result<Found> {
+    /// The file at `path`, from memory when it is kept and still the file on disk.
+    pub async fn read(&self, path: &Path) -> std::io::Result<Found> {
         let kept = self.kept(path);
         if let Some(file) = &kept {
-            let fresh = match mutability {
-                Mutability::Immutable => file.checked.elapsed() < RECHECK,
-                // One stat on this thread, not a trip to the blocking pool (which costs more
-                // than the stat of a file whose inode is cached: most of a playlist's time
-                // went to waking pool threads). Only a changed file is read again.
-                Mutability::Mutable => match std::fs::metadata(path) {
-                    Ok(metadata) => metadata.is_file() && identity_of(&metadata) == file.identity,
-                    Err(err) if is_missing(&err) => {
-                        self.forget(path);
-                        return Ok(Found::Missing);
-                    }
-                    Err(err) => return Err(err),
-                },
-            };
-            if fresh {
-                return Ok(Found::File(file.clone()));
+            // One stat on this thread, not a trip to the blocking pool (which costs more than
+            // the stat of a file whose inode is cached: most of a playlist's time went to
+            // waking pool threads). Only a changed file is read again; a deleted one is gone.
+            match std::fs::metadata(path) {
+                Ok(metadata) if metadata.is_file() && identity_of(&metadata) == file.identity => {
+                    return Ok(Found::File(file.clone()));
+                }
+                Ok(_) => {}
+                Err(err) if is_missing(&err) => {
+                    self.forget(path);
+                    return Ok(Found::Missing);
+                }
+                Err(err) => return Err(err),
             }
         }
         let owned = path.to_owned();
@@ -123,18 +106,8 @@ impl MediaFiles {
                 self.forget(path);
                 return Ok(Found::TooLarge);
             }
-            // Still the same: the kept bytes, checked now.
-            Read::Unchanged => {
-                let old = kept.expect("unchanged implies a kept file");
-                Arc::new(FileBytes {
-                    body: old.body.clone(),
-                    etag: old.etag.clone(),
-                    last_modified: old.last_modified.clone(),
-                    modified_secs: old.modified_secs,
-                    identity: old.identity,
-                    checked: Instant::now(),
-                })
-            }
+            // Changed back between the stat and the read: the kept bytes.
+            Read::Unchanged => kept.expect("unchanged implies a kept file"),
             Read::Bytes(file) => Arc::new(file),
         };
         self.keep(path, file.clone());
@@ -226,7 +199,6 @@ fn read_whole(path: &Path, known: Option<(u64, SystemTime)>) -> std::io::Result<
             .expect("HTTP date"),
         modified_secs: since_epoch.as_secs(),
         identity: (len, modified),
-        checked: Instant::now(),
     }))
 }
 
@@ -422,7 +394,6 @@ mod tests {
             last_modified: HeaderValue::from_static("Tue, 01 Dec 2026 10:00:00 GMT"),
             modified_secs: 1_796_119_200,
             identity: (body.len() as u64, UNIX_EPOCH),
-            checked: Instant::now(),
         }
     }
 
@@ -556,70 +527,41 @@ mod tests {
         std::fs::write(path("b.m4s"), b"bbbbbbbbbb").unwrap();
         std::fs::write(path("c.m4s"), b"cccccccccc").unwrap();
         for name in ["a.m4s", "b.m4s", "c.m4s"] {
-            files
-                .read(&path(name), Mutability::Immutable)
-                .await
-                .unwrap();
+            files.read(&path(name)).await.unwrap();
         }
         assert_eq!(files.kept_bytes(), 20, "the least recently used file left");
 
-        // A kept file deleted or rewritten is noticed once RECHECK has passed.
+        // A kept file deleted or rewritten is noticed at its next request.
         std::fs::remove_file(path("c.m4s")).unwrap();
         std::fs::write(path("b.m4s"), b"new b").unwrap();
-        tokio::time::sleep(RECHECK + Duration::from_millis(50)).await;
         assert!(matches!(
-            files
-                .read(&path("c.m4s"), Mutability::Immutable)
-                .await
-                .unwrap(),
+            files.read(&path("c.m4s")).await.unwrap(),
             Found::Missing
         ));
-        assert_eq!(
-            body(
-                files
-                    .read(&path("b.m4s"), Mutability::Immutable)
-                    .await
-                    .unwrap()
-            ),
-            "new b"
-        );
+        assert_eq!(body(files.read(&path("b.m4s")).await.unwrap()), "new b");
         assert_eq!(files.kept_bytes(), 5);
 
-        // Mutable files are checked on every request: a rewrite or a deletion shows at once.
+        // Playlists are rewritten in place: the rewrite shows at once, and so does a deletion.
         std::fs::write(path("index.m3u8"), b"#EXTM3U\n1").unwrap();
-        files
-            .read(&path("index.m3u8"), Mutability::Mutable)
-            .await
-            .unwrap();
+        files.read(&path("index.m3u8")).await.unwrap();
         std::fs::write(path("index.m3u8"), b"#EXTM3U\n12").unwrap();
         assert_eq!(
-            body(
-                files
-                    .read(&path("index.m3u8"), Mutability::Mutable)
-                    .await
-                    .unwrap()
-            ),
+            body(files.read(&path("index.m3u8")).await.unwrap()),
             "#EXTM3U\n12"
         );
         assert_eq!(files.kept_bytes(), 15);
         std::fs::remove_file(path("index.m3u8")).unwrap();
         assert!(matches!(
-            files
-                .read(&path("index.m3u8"), Mutability::Mutable)
-                .await
-                .unwrap(),
+            files.read(&path("index.m3u8")).await.unwrap(),
             Found::Missing
         ));
         assert_eq!(files.kept_bytes(), 5);
         assert!(matches!(
-            files
-                .read(&dir.path().join("a.m4s/x"), Mutability::Immutable)
-                .await
-                .unwrap(),
+            files.read(&dir.path().join("a.m4s/x")).await.unwrap(),
             Found::Missing
         ));
         assert!(matches!(
-            files.read(dir.path(), Mutability::Mutable).await.unwrap(),
+            files.read(dir.path()).await.unwrap(),
             Found::Missing
         ));
     }
