@@ -265,17 +265,13 @@ async fn stream_local(path: &std::path::Path, content_type: &str, request: Reque
     let Ok(metadata) = tokio::fs::metadata(path).await else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let modified = metadata
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
-    let etag = format!("\"{:x}-{:x}\"", metadata.len(), modified);
+    let etag = media_files::etag_of(metadata.len(), metadata.modified().unwrap_or(UNIX_EPOCH));
+    let ours = etag.to_str().expect("hex ETag");
     let matches = request
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == ours || t.trim() == "*"));
     let mut response = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
@@ -290,9 +286,7 @@ async fn stream_local(path: &std::path::Path, content_type: &str, request: Reque
             }
         }
     };
-    if let Ok(value) = HeaderValue::from_str(&etag) {
-        response.headers_mut().insert(header::ETAG, value);
-    }
+    response.headers_mut().insert(header::ETAG, etag);
     response
 }
 

@@ -191,15 +191,24 @@ fn read_whole(path: &Path, known: Option<(u64, SystemTime)>) -> std::io::Result<
         return Ok(Read::Missing);
     }
     let since_epoch = modified.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let etag = format!("\"{:x}-{:x}\"", len, since_epoch.as_nanos());
     Ok(Read::Bytes(FileBytes {
         body: Bytes::from(body),
-        etag: HeaderValue::from_str(&etag).expect("hex ETag"),
+        etag: etag_of(len, modified),
         last_modified: HeaderValue::from_str(&httpdate::fmt_http_date(modified))
             .expect("HTTP date"),
         modified_secs: since_epoch.as_secs(),
         identity: (len, modified),
     }))
+}
+
+/// The strong validator of a file of `len` bytes last modified at `modified` (hex size and
+/// nanoseconds): a rewritten file gets a new one.
+pub fn etag_of(len: u64, modified: SystemTime) -> HeaderValue {
+    let nanos = modified
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    HeaderValue::from_str(&format!("\"{len:x}-{nanos:x}\"")).expect("hex ETag")
 }
 
 /// What tells one version of a file from another: its size and modification time.

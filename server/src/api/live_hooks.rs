@@ -211,6 +211,14 @@ fn nginx_form(form: Result<Form<NginxCall>, FormRejection>) -> Result<NginxCall,
     })
 }
 
+/// A MediaMTX request's JSON body, or the 400 for one that is not `what`.
+fn mediamtx_body<T>(body: Result<Json<T>, JsonRejection>, what: &str) -> Result<T, ApiError> {
+    body.map(|Json(value)| value).map_err(|rejection| {
+        tracing::warn!(%rejection, what, "MediaMTX hook with a malformed body");
+        malformed(format!("not a MediaMTX {what}: {rejection}"))
+    })
+}
+
 fn malformed(message: String) -> ApiError {
     ApiError::Coded(StatusCode::BAD_REQUEST, "malformed_hook", message)
 }
@@ -348,12 +356,7 @@ pub async fn mediamtx_auth(
     State(state): State<AppState>,
     body: Result<Json<MediaMtxAuth>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(auth) = body.map_err(|rejection| {
-        tracing::warn!(%rejection, "MediaMTX auth hook with a malformed body");
-        malformed(format!(
-            "not a MediaMTX authentication request: {rejection}"
-        ))
-    })?;
+    let auth = mediamtx_body(body, "authentication request")?;
     let addr = address(auth.ip.as_deref());
     let unauthorized = |reason: &'static str| {
         (
@@ -398,10 +401,7 @@ pub async fn mediamtx_unpublish(
     State(state): State<AppState>,
     body: Result<Json<MediaMtxUnpublish>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(report) = body.map_err(|rejection| {
-        tracing::warn!(%rejection, "MediaMTX unpublish report with a malformed body");
-        malformed(format!("not a MediaMTX unpublish report: {rejection}"))
-    })?;
+    let report = mediamtx_body(body, "unpublish report")?;
     let (app, key) = report.path.split_once('/').unwrap_or(("", ""));
     if app != state.live_hooks.app {
         tracing::debug!(app, "an unpublish on a path that is not ours");
