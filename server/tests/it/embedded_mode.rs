@@ -318,29 +318,175 @@ fn curl(port: u16, jar: &Path, method: &str, path: &str, json: Option<&str>) -> 
     (status.trim().parse().unwrap(), body.to_owned())
 }
 
+/// What a test push carries.
+#[derive(Clone, Copy)]
+enum Tracks {
+    PictureAndTone,
+    ToneOnly,
+    PictureOnly,
+}
+
 /// ffmpeg pushing a test picture and tone over RTMP for `seconds`.
 fn push(rtmp: u16, key: &str, seconds: u32) -> Child {
-    Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440"])
-        .args(["-t", &seconds.to_string()])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-g",
-            "50",
-            "-c:a",
-            "aac",
-        ])
+    push_tracks(rtmp, key, seconds, Tracks::PictureAndTone)
+}
+
+/// ffmpeg pushing `tracks` over RTMP for `seconds`.
+fn push_tracks(rtmp: u16, key: &str, seconds: u32, tracks: Tracks) -> Child {
+    let (picture, tone) = match tracks {
+        Tracks::PictureAndTone => (true, true),
+        Tracks::ToneOnly => (false, true),
+        Tracks::PictureOnly => (true, false),
+    };
+    let mut command = Command::new("ffmpeg");
+    command.args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"]);
+    if picture {
+        command.args(["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25"]);
+    }
+    if tone {
+        command.args(["-f", "lavfi", "-i", "sine=frequency=440"]);
+    }
+    command.args(["-t", &seconds.to_string()]);
+    if picture {
+        command.args(["-c:v", "libx264", "-preset", "ultrafast", "-g", "50"]);
+    }
+    if tone {
+        command.args(["-c:a", "aac"]);
+    }
+    command
         .args(["-f", "flv", &format!("rtmp://127.0.0.1:{rtmp}/live/{key}")])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
+}
+
+/// A server with its RTMP ingest on, listening on the returned RTMP port, whose sessions end
+/// (and whose recordings become talks) 2 s after the last push; nginx runs under the returned
+/// prefix.
+fn live_server(data: &Path) -> (Server, u16, PathBuf) {
+    let rtmp = free_port();
+    let mut server = Server::spawn_with(
+        data,
+        &[
+            ("FERROTAPE_LIVE_INGEST", "on".into()),
+            ("FERROTAPE_RTMP_BIND", format!("127.0.0.1:{rtmp}")),
+            ("FERROTAPE_LIVE_RECONNECT_SECS", "2".into()),
+        ],
+    );
+    server.wait_ready();
+    let prefix = std::fs::canonicalize(data).unwrap().join("live/nginx");
+    wait_until("nginx listens", || {
+        TcpStream::connect(("127.0.0.1", rtmp)).is_ok()
+    });
+    (server, rtmp, prefix)
+}
+
+/// Creates an editor and signs them in; returns their cookie jar.
+fn signed_in_editor(server: &Server, data: &Path) -> PathBuf {
+    let password = "a long enough password for the ingest test";
+    let out = run(ferrotape(data)
+        .args([
+            "admin",
+            "create-user",
+            "--email",
+            "live@example.com",
+            "--name",
+            "Live",
+        ])
+        .args(["--role", "editor"])
+        .env("FERROTAPE_NEW_USER_PASSWORD", password));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let jar = data.join("cookies");
+    let login = format!(r#"{{"email":"live@example.com","password":"{password}"}}"#);
+    assert_eq!(
+        curl(
+            server.port,
+            &jar,
+            "POST",
+            "/api/v1/auth/login",
+            Some(&login)
+        )
+        .0,
+        200
+    );
+    jar
+}
+
+/// Creates a stream titled `title`; returns its id and stream key.
+fn create_stream(port: u16, jar: &Path, title: &str) -> (String, String) {
+    let (status, body) = curl(
+        port,
+        jar,
+        "POST",
+        "/api/v1/live/streams",
+        Some(&serde_json::json!({ "title": title }).to_string()),
+    );
+    assert_eq!(status, 201, "{body}");
+    let stream: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let id = stream["id"].as_str().unwrap().to_owned();
+    let (_, body) = curl(
+        port,
+        jar,
+        "GET",
+        &format!("/api/v1/live/streams/{id}/key"),
+        None,
+    );
+    let key = serde_json::from_str::<serde_json::Value>(&body).unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (id, key)
+}
+
+/// The stream's state as its owner sees it.
+fn stream_state(port: u16, jar: &Path, id: &str) -> String {
+    let (_, body) = curl(
+        port,
+        jar,
+        "GET",
+        &format!("/api/v1/live/streams/{id}"),
+        None,
+    );
+    serde_json::from_str::<serde_json::Value>(&body).unwrap()["state"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The talk titled `title`, as its editor lists it.
+fn talk_titled(port: u16, jar: &Path, title: &str) -> Option<serde_json::Value> {
+    let (_, body) = curl(port, jar, "GET", "/api/v1/talks", None);
+    let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+    page["items"]
+        .as_array()?
+        .iter()
+        .find(|talk| talk["title"] == title)
+        .cloned()
+}
+
+/// Waits (a transcode on a loaded 2-core machine may take a while) until the talk titled
+/// `title` has a ready video, and returns it.
+fn ready_talk_titled(server: &Server, jar: &Path, title: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(150);
+    loop {
+        let talk = talk_titled(server.port, jar, title);
+        if let Some(talk) = talk.filter(|talk| talk["video"]["state"] == "ready") {
+            return talk;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the video of {title:?} is not ready: {:?}\n{}",
+            talk_titled(server.port, jar, title),
+            server.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 fn nginx_processes_under(prefix: &Path) -> usize {
@@ -359,89 +505,11 @@ fn nginx_processes_under(prefix: &Path) -> usize {
 #[test]
 fn the_server_runs_an_rtmp_ingest_that_lets_only_a_streams_key_push() {
     let data = data_dir();
-    let rtmp = free_port();
-    let mut server = Server::spawn_with(
-        data.path(),
-        &[
-            ("FERROTAPE_LIVE_INGEST", "on".into()),
-            ("FERROTAPE_RTMP_BIND", format!("127.0.0.1:{rtmp}")),
-            // The session ends (and its recording becomes a talk) 2 s after the last push.
-            ("FERROTAPE_LIVE_RECONNECT_SECS", "2".into()),
-        ],
-    );
-    server.wait_ready();
-    let prefix = std::fs::canonicalize(data.path())
-        .unwrap()
-        .join("live/nginx");
-    wait_until("nginx listens", || {
-        TcpStream::connect(("127.0.0.1", rtmp)).is_ok()
-    });
+    let (mut server, rtmp, prefix) = live_server(data.path());
     assert!(nginx_processes_under(&prefix) > 0);
-
-    let password = "a long enough password for the ingest test";
-    let out = run(ferrotape(data.path())
-        .args([
-            "admin",
-            "create-user",
-            "--email",
-            "live@example.com",
-            "--name",
-            "Live",
-        ])
-        .args(["--role", "editor"])
-        .env("FERROTAPE_NEW_USER_PASSWORD", password));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let jar = data.path().join("cookies");
-    let login = format!(r#"{{"email":"live@example.com","password":"{password}"}}"#);
-    assert_eq!(
-        curl(
-            server.port,
-            &jar,
-            "POST",
-            "/api/v1/auth/login",
-            Some(&login)
-        )
-        .0,
-        200
-    );
-    let (status, body) = curl(
-        server.port,
-        &jar,
-        "POST",
-        "/api/v1/live/streams",
-        Some(r#"{"title":"Ingest test"}"#),
-    );
-    assert_eq!(status, 201, "{body}");
-    let stream: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let id = stream["id"].as_str().unwrap().to_owned();
-    let (_, body) = curl(
-        server.port,
-        &jar,
-        "GET",
-        &format!("/api/v1/live/streams/{id}/key"),
-        None,
-    );
-    let key = serde_json::from_str::<serde_json::Value>(&body).unwrap()["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let state = |jar: &Path| {
-        let (_, body) = curl(
-            server.port,
-            jar,
-            "GET",
-            &format!("/api/v1/live/streams/{id}"),
-            None,
-        );
-        serde_json::from_str::<serde_json::Value>(&body).unwrap()["state"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    let jar = signed_in_editor(&server, data.path());
+    let (id, key) = create_stream(server.port, &jar, "Ingest test");
+    let state = |jar: &Path| stream_state(server.port, jar, &id);
 
     // A push with a key that is not the stream's is refused at once.
     let refused = push(rtmp, "live_notakeyofoursnotakeyofoursnotakeyofoursnot", 5)
@@ -597,27 +665,7 @@ fn the_server_runs_an_rtmp_ingest_that_lets_only_a_streams_key_push() {
     // recording becomes a draft talk titled after the stream that the ladder transcodes.
     wait_until("the stream ended", || state(&jar) == "ended");
     assert_eq!(curl(server.port, &viewer, "GET", &master_path, None).0, 404);
-    let recording = || -> Option<serde_json::Value> {
-        let (_, body) = curl(server.port, &jar, "GET", "/api/v1/talks", None);
-        let page: serde_json::Value = serde_json::from_str(&body).unwrap();
-        page["items"]
-            .as_array()?
-            .iter()
-            .find(|talk| talk["title"] == "Ingest test")
-            .cloned()
-    };
-    // A transcode on a loaded 2-core machine may take a while.
-    let deadline = Instant::now() + Duration::from_secs(150);
-    while !recording().is_some_and(|talk| talk["video"]["state"] == "ready") {
-        assert!(
-            Instant::now() < deadline,
-            "the recording's video is not ready: {:?}\n{}",
-            recording(),
-            server.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let talk = recording().unwrap();
+    let talk = ready_talk_titled(&server, &jar, "Ingest test");
     assert_eq!(talk["state"], "draft", "{talk}");
     let recorded = talk["video"]["duration_ms"].as_f64().unwrap() / 1000.0;
     assert!(
@@ -633,6 +681,121 @@ fn the_server_runs_an_rtmp_ingest_that_lets_only_a_streams_key_push() {
     server.signal(nix::sys::signal::Signal::SIGTERM);
     assert!(server.child.wait().unwrap().success());
     wait_until("nginx stopped", || nginx_processes_under(&prefix) == 0);
+}
+
+#[test]
+fn audio_only_and_video_only_pushes_go_live_at_once_and_are_recorded() {
+    let data = data_dir();
+    let (server, rtmp, _) = live_server(data.path());
+    let jar = signed_in_editor(&server, data.path());
+    let viewer = data.path().join("viewer-cookies");
+    let pushes = [
+        ("Radio hour", Tracks::ToneOnly, "audio", "audio"),
+        ("Silent film", Tracks::PictureOnly, "180p", "video"),
+    ];
+    let mut streams = Vec::new();
+    for (title, tracks, rendition, codec_type) in pushes {
+        let (id, key) = create_stream(server.port, &jar, title);
+        streams.push((
+            id,
+            push_tracks(rtmp, &key, 20, tracks),
+            title,
+            rendition,
+            codec_type,
+        ));
+    }
+
+    for (id, _, title, rendition, codec_type) in &streams {
+        wait_until(&format!("{title} is live"), || {
+            stream_state(server.port, &jar, id) == "live"
+        });
+        // The master names the one rendition the push's tracks make, whose playlist grows.
+        let master_path = format!("/live/{id}/master.m3u8");
+        wait_until(&format!("{title}'s master is served"), || {
+            curl(server.port, &viewer, "GET", &master_path, None).0 == 200
+        });
+        let (_, master) = curl(server.port, &viewer, "GET", &master_path, None);
+        let listed: Vec<&str> = master
+            .lines()
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .collect();
+        assert!(
+            listed.len() == 1 && listed[0].ends_with(&format!("/{rendition}/index.m3u8")),
+            "{title}: {master}"
+        );
+        let folder = format!("/live/{id}/{}", listed[0].trim_end_matches("/index.m3u8"));
+        let playlist = || {
+            curl(
+                server.port,
+                &viewer,
+                "GET",
+                &format!("{folder}/index.m3u8"),
+                None,
+            )
+            .1
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while playlist().matches("#EXTINF:").count() < 2 {
+            assert!(
+                Instant::now() < deadline,
+                "{title} lists fewer than two segments: {}\n{}",
+                playlist(),
+                server.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+
+        // Its init segment and a media segment hold the push's one kind of track.
+        let listed = playlist();
+        let init = listed
+            .lines()
+            .find_map(|line| line.strip_prefix("#EXT-X-MAP:URI=\""))
+            .map(|rest| rest.trim_end_matches('"'))
+            .unwrap_or_else(|| panic!("{title}: no init segment in {listed}"));
+        let segment = listed.lines().last().unwrap();
+        let mut bytes = Vec::new();
+        for file in [init, segment] {
+            let out = run(Command::new("curl")
+                .args(["-sf", "-b"])
+                .arg(&viewer)
+                .arg(format!("http://127.0.0.1:{}{folder}/{file}", server.port)));
+            assert!(out.status.success(), "{title}: {folder}/{file} not served");
+            bytes.extend(out.stdout);
+        }
+        let sample = data.path().join(format!("{rendition}.mp4"));
+        std::fs::write(&sample, &bytes).unwrap();
+        let probe = run(Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=codec_type",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(&sample));
+        let kinds = String::from_utf8_lossy(&probe.stdout).trim().to_owned();
+        assert_eq!(kinds, *codec_type, "{title}'s segment holds {kinds:?}");
+    }
+
+    // Both pushes end: each session ends and its recording becomes a ready draft talk holding
+    // the push.
+    for (id, push, title, _, _) in &mut streams {
+        let out = push.wait().unwrap();
+        assert!(out.success(), "{title}'s push failed");
+        wait_until(&format!("{title} ended"), || {
+            stream_state(server.port, &jar, id) == "ended"
+        });
+    }
+    for (_, _, title, _, _) in &streams {
+        let talk = ready_talk_titled(&server, &jar, title);
+        assert_eq!(talk["state"], "draft", "{talk}");
+        let recorded = talk["video"]["duration_ms"].as_f64().unwrap() / 1000.0;
+        assert!(
+            recorded >= 5.0,
+            "{title} recorded only {recorded} s: {talk}"
+        );
+    }
 }
 
 #[test]
