@@ -181,7 +181,8 @@ test('beacons: a view with its startup, quality, seek, stall, errors, heartbeats
     assert.ok(types.has(type), `no ${type}: ${JSON.stringify(mine.map((e) => e.type))}`);
   }
   const firstFrame = mine.find((e) => e.type === 'first_frame');
-  assert.ok(firstFrame.startup_ms > 0 && firstFrame.startup_ms < 15000, `startup ${firstFrame.startup_ms} ms`);
+  // 0 is a real startup: hovering the play button preloads, and frames may be ready at the click.
+  assert.ok(firstFrame.startup_ms >= 0 && firstFrame.startup_ms < 15000, `startup ${firstFrame.startup_ms} ms`);
   const heights = mine.filter((e) => e.type === 'quality').map((e) => e.height);
   assert.ok(heights.includes(parseInt(other, 10)), `quality events ${heights}`);
   assert.ok(mine.filter((e) => e.type === 'quality').every((e) => e.bitrate > 0));
