@@ -75,6 +75,8 @@ cargo nextest run --workspace --exclude ferrotape-frontend --exclude ferrotape-v
   --exclude ferrotape-subtitle-editor --no-fail-fast
 
 phase "end-to-end tests"
-scripts/e2e.sh "$server_bin" "$work/e2e"
+# The separate worker of the replicas stage is the debug build the Rust tests just made (its
+# jobs' heavy lifting is ffmpeg's and whisper.cpp's, built optimised either way).
+scripts/e2e.sh "$server_bin" "$work/e2e" "$TARGET_DIR/debug/ferrotape-worker"
 
 phase "all tests passed"
