@@ -234,6 +234,17 @@ pub struct ServerArgs {
         default_value_t = crate::connections::DEFAULT_SEND_TIMEOUT.as_secs()
     )]
     pub send_timeout_secs: u64,
+
+    /// Seconds a client may take to send a request's head (request line and headers) once it
+    /// starts one, or to start one on a new connection; slower ones are disconnected.
+    #[arg(
+        long,
+        env = "FERROTAPE_HEADER_READ_TIMEOUT_SECS",
+        value_name = "SECS",
+        default_value_t = crate::connections::DEFAULT_HEADER_READ_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub header_read_timeout_secs: u64,
 }
 
 /// Accounts, mail and the HTTP facts the server cannot guess.

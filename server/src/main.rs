@@ -6,7 +6,7 @@ use std::time::Duration;
 use ferrotape_model::TenantId;
 use ferrotape_server::cli::{Cli, Command, WorkerMode};
 use ferrotape_server::database::{self, DatabaseTarget};
-use ferrotape_server::state::AppState;
+use ferrotape_server::state::{AppState, AppStateInner};
 use ferrotape_server::{accounts_setup, admin};
 use ferrotape_server::{demo, serve};
 use ferrotape_store::config::LogFormat;
@@ -165,7 +165,10 @@ fn serve_site(cli: Cli) -> Result<(), String> {
     let ingest = live_ingest(&cli, embedded, &live_hooks)?;
 
     let grace = Duration::from_secs(cli.server.shutdown_grace_secs);
-    let send_timeout = Duration::from_secs(cli.server.send_timeout_secs);
+    let timeouts = ferrotape_server::connections::Timeouts {
+        send: Duration::from_secs(cli.server.send_timeout_secs),
+        header_read: Duration::from_secs(cli.server.header_read_timeout_secs),
+    };
     let live_reconnect_secs = i64::from(cli.server.live_reconnect_secs);
     let page_cache_ttl = Duration::from_millis(cli.server.page_cache_ms);
     let page_cache_max_bytes = cli.server.page_cache_max_bytes;
@@ -224,7 +227,7 @@ fn serve_site(cli: Cli) -> Result<(), String> {
             &analytics,
             ferrotape_server::analytics::spool::Spool::in_data_dir(&common.data_dir),
         );
-        let state = AppState {
+        let state = AppState::new(AppStateInner {
             analytics,
             leptos_options,
             db,
@@ -261,7 +264,7 @@ fn serve_site(cli: Cli) -> Result<(), String> {
             live_transcoders,
             live_viewers: std::sync::Arc::default(),
             live_ingest,
-        };
+        });
         if let Some(metrics) = metrics_listener {
             let metrics = tokio::net::TcpListener::from_std(metrics).map_err(|e| e.to_string())?;
             tokio::spawn(serve::metrics_listener(metrics, state.clone()));
@@ -273,7 +276,7 @@ fn serve_site(cli: Cli) -> Result<(), String> {
             ingest,
             live_reconnect_secs,
             grace,
-            send_timeout,
+            timeouts,
         )
         .await
         .map_err(|e| e.to_string())

@@ -54,7 +54,8 @@ pub async fn metrics_listener(listener: TcpListener, state: AppState) {
 
 /// Serves until SIGINT/SIGTERM, then stops accepting, lets open requests finish for up to
 /// `grace`, and stops the in-process worker, the RTMP ingest and mail delivery. A connection
-/// whose client takes no byte for `send_timeout` is closed (`connections`).
+/// whose client takes no byte for the send timeout, or sends no whole request head within the
+/// header read timeout, is closed (`connections`).
 pub async fn run(
     listener: TcpListener,
     state: AppState,
@@ -62,7 +63,7 @@ pub async fn run(
     ingest: Option<crate::live::ingest::IngestSettings>,
     live_reconnect_secs: i64,
     grace: Duration,
-    send_timeout: Duration,
+    timeouts: crate::connections::Timeouts,
 ) -> std::io::Result<()> {
     let shutdown = ferrotape_worker::shutdown_signal();
     let (stop_background, background_stopped) = watch::channel(false);
@@ -127,9 +128,7 @@ pub async fn run(
     let state_analytics = state.analytics.clone();
     let app = router::build(state);
     tracing::info!(address = %listener.local_addr()?, "listening on http://{}", listener.local_addr()?);
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let listener = crate::connections::GuardedListener::new(listener, send_timeout);
-    let server = axum::serve(listener.served(), app).with_graceful_shutdown(async move {
+    let server = crate::connections::serve(listener, timeouts, app, async move {
         shutdown.await;
         let _ = shutdown_started.send(true);
     });
@@ -138,7 +137,7 @@ pub async fn run(
         tokio::time::sleep(grace).await;
     };
     tokio::select! {
-        result = server => result?,
+        () = server => {}
         () = drain_deadline => tracing::warn!(?grace, "open connections did not finish in time; closing them"),
     }
 

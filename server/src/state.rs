@@ -19,8 +19,27 @@ use crate::platform_events::PlatformEvents;
 use crate::settings::{HttpSettings, UploadSettings};
 use crate::video_events::VideoEvents;
 
+/// What every handler and middleware shares. Cloned for each of them on every request, so it is
+/// one `Arc` (a clone is one counter increment, not one per field, and futures holding it stay
+/// small); the fields are reached through `Deref`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateInner>);
+
+impl AppState {
+    pub fn new(inner: AppStateInner) -> AppState {
+        AppState(Arc::new(inner))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
+pub struct AppStateInner {
     pub leptos_options: LeptosOptions,
     pub db: PgPool,
     /// Where uploads and transcode outputs are stored.

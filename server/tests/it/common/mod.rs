@@ -20,7 +20,7 @@ use ferrotape_accounts::{Accounts, AccountsConfig};
 use ferrotape_model::Role;
 use ferrotape_server::cli::CookieSecure;
 use ferrotape_server::settings::HttpSettings;
-use ferrotape_server::state::AppState;
+use ferrotape_server::state::{AppState, AppStateInner};
 use ferrotape_store::PgPool;
 use ferrotape_store::test_support::TestDatabase;
 use http_body_util::BodyExt;
@@ -225,7 +225,7 @@ impl TestApp {
             &analytics,
             ferrotape_server::analytics::spool::Spool::new(analytics_spool.path().to_owned()),
         );
-        let state = AppState {
+        let state = AppState::new(AppStateInner {
             analytics: analytics.clone(),
             leptos_options: LeptosOptions::builder()
                 .output_name("ferrotape")
@@ -259,7 +259,7 @@ impl TestApp {
                 Some(LIVE_HOOK_SECRET),
                 "live",
             )),
-        };
+        });
         TestApp {
             metrics_listener: ferrotape_server::metrics::listener_router(state.clone()),
             router: ferrotape_server::router::build(state),
