@@ -267,7 +267,7 @@ fn serve_site(cli: Cli) -> Result<(), String> {
         });
         if let Some(metrics) = metrics_listener {
             let metrics = tokio::net::TcpListener::from_std(metrics).map_err(|e| e.to_string())?;
-            tokio::spawn(serve::metrics_listener(metrics, state.clone()));
+            tokio::spawn(serve::metrics_listener(metrics, state.clone(), timeouts));
         }
         serve::run(
             listener,

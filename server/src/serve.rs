@@ -40,16 +40,17 @@ fn path_str(path: &Path) -> String {
 }
 
 /// Serves /metrics alone on its own listener (`FERROTAPE_METRICS_BIND`) for as long as the
-/// process runs.
-pub async fn metrics_listener(listener: TcpListener, state: AppState) {
+/// process runs, with the same connection timeouts as the site.
+pub async fn metrics_listener(
+    listener: TcpListener,
+    state: AppState,
+    timeouts: crate::connections::Timeouts,
+) {
     if let Ok(address) = listener.local_addr() {
         tracing::info!(%address, "metrics on http://{address}/metrics");
     }
-    let app = crate::metrics::listener_router(state)
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
-    if let Err(err) = axum::serve(listener, app).await {
-        tracing::error!(%err, "the metrics listener stopped");
-    }
+    let app = crate::metrics::listener_router(state);
+    crate::connections::serve(listener, timeouts, app, std::future::pending()).await;
 }
 
 /// Serves until SIGINT/SIGTERM, then stops accepting, lets open requests finish for up to
