@@ -219,7 +219,11 @@ impl LocalMedia {
     /// Maps an object key (`{tenant}/{video}/hls/master.m3u8`) to a path under the root.
     pub fn path_of(&self, key: &str) -> Result<PathBuf, MediaError> {
         check_key(key)?;
-        Ok(self.root.join(key))
+        // Sized once: `/media` builds one per request, and `join` grows it twice.
+        let mut path = PathBuf::with_capacity(self.root.as_os_str().len() + 1 + key.len());
+        path.push(&self.root);
+        path.push(key);
+        Ok(path)
     }
 }
 
