@@ -22,11 +22,12 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header;
+use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use ferrotape_store::jobs;
+use metrics::SharedString;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::error::ApiError;
@@ -69,7 +70,7 @@ pub fn recorder() -> &'static PrometheusHandle {
 pub async fn track_request(request: Request, next: Next) -> Response {
     recorder();
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -90,6 +91,24 @@ pub async fn track_request(request: Request, next: Next) -> Response {
     )
     .record(started.elapsed().as_secs_f64());
     response
+}
+
+/// The standard methods as static labels (no allocation per request); others as sent.
+fn method_label(method: &Method) -> SharedString {
+    let known = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+    ];
+    const LABELS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+    match known.iter().position(|known| known == method) {
+        Some(index) => SharedString::const_str(LABELS[index]),
+        None => SharedString::from_owned(method.as_str().to_owned()),
+    }
 }
 
 async fn metrics(State(state): State<AppState>, request: Request) -> Response {
