@@ -4,13 +4,18 @@
 //! primary-key query per TTL and server. Publishing shows within the TTL (a scheduled time is
 //! kept and compared on each request, so it is exact); unpublishing too, except in caches
 //! downstream that already hold a public copy (a CDN), which keep it until its `max-age`.
+//! A popular video's answer expires for all its viewers at once: the requests that find it
+//! expired wait for one lookup instead of each asking the database (a thousand viewers would
+//! queue for the pool's few connections, and some time out).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ferrotape_model::TenantId;
 use ferrotape_store::{PgPool, StoreError, videos};
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -18,6 +23,11 @@ use uuid::Uuid;
 pub const VISIBILITY_TTL: Duration = Duration::from_secs(5);
 /// At most this many videos are remembered; beyond it expired answers go, then all.
 const MAX_ENTRIES: usize = 50_000;
+
+type Key = (Uuid, Uuid);
+
+/// A lookup every request for its video awaits; its error shared as it is.
+type Pending = Shared<BoxFuture<'static, Result<MediaAccess, Arc<StoreError>>>>;
 
 struct Entry {
     looked_up: Instant,
@@ -43,7 +53,9 @@ pub struct Visibility {
 
 pub struct MediaVisibility {
     ttl: Duration,
-    entries: Mutex<HashMap<(Uuid, Uuid), Entry>>,
+    entries: Mutex<HashMap<Key, Entry>>,
+    /// Lookups under way, one per video.
+    pending: Mutex<HashMap<Key, Pending>>,
 }
 
 impl Default for MediaVisibility {
@@ -62,6 +74,7 @@ impl MediaVisibility {
         MediaVisibility {
             ttl,
             entries: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashMap::new()),
         }
     }
 
@@ -71,7 +84,7 @@ impl MediaVisibility {
         pool: &PgPool,
         tenant: Uuid,
         video: Uuid,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, Arc<StoreError>> {
         Ok(self.lookup(pool, tenant, video).await?.public)
     }
 
@@ -82,7 +95,7 @@ impl MediaVisibility {
         pool: &PgPool,
         tenant: Uuid,
         video: Uuid,
-    ) -> Result<Visibility, StoreError> {
+    ) -> Result<Visibility, Arc<StoreError>> {
         let key = (tenant, video);
         let cached = {
             let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
@@ -93,14 +106,7 @@ impl MediaVisibility {
         };
         let access = match cached {
             Some(access) => access,
-            None => {
-                let access = MediaAccess {
-                    public_since: videos::public_since(pool, TenantId(tenant), video).await?,
-                    processing: videos::is_processing(pool, TenantId(tenant), video).await?,
-                };
-                self.remember(key, access);
-                access
-            }
+            None => self.look_up_once(pool, key).await?,
         };
         Ok(Visibility {
             public: access
@@ -110,7 +116,46 @@ impl MediaVisibility {
         })
     }
 
-    fn remember(&self, key: (Uuid, Uuid), access: MediaAccess) {
+    /// Asks the database, or joins the request already asking it for the same video.
+    async fn look_up_once(&self, pool: &PgPool, key: Key) -> Result<MediaAccess, Arc<StoreError>> {
+        let lookup = {
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            pending
+                .entry(key)
+                .or_insert_with(|| {
+                    let pool = pool.clone();
+                    async move {
+                        let (tenant, video) = key;
+                        Ok(MediaAccess {
+                            public_since: videos::public_since(&pool, TenantId(tenant), video)
+                                .await?,
+                            processing: videos::is_processing(&pool, TenantId(tenant), video)
+                                .await?,
+                        })
+                    }
+                    .map(|looked_up: Result<_, StoreError>| looked_up.map_err(Arc::new))
+                    .boxed()
+                    .shared()
+                })
+                .clone()
+        };
+        let looked_up = lookup.clone().await;
+        // The first waiter back keeps the answer (an error is not kept: the next request asks
+        // again), then lets the next expiry start a lookup of its own.
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if pending
+            .get(&key)
+            .is_some_and(|under_way| under_way.ptr_eq(&lookup))
+        {
+            if let Ok(access) = &looked_up {
+                self.remember(key, *access);
+            }
+            pending.remove(&key);
+        }
+        looked_up
+    }
+
+    fn remember(&self, key: Key, access: MediaAccess) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_ENTRIES {
             entries.retain(|_, entry| entry.looked_up.elapsed() < self.ttl);

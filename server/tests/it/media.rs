@@ -9,6 +9,8 @@ use axum::http::{Request, StatusCode};
 use common::TestApp;
 use ferrotape_model::{Role, TenantId};
 use ferrotape_server::media_visibility::MediaVisibility;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -254,6 +256,65 @@ async fn visibility_follows_the_talk() {
         !visibility.is_public(&app.pool, t, v).await.unwrap(),
         "unpublished"
     );
+}
+
+/// A popular video's answer expires for all its viewers at once: they wait for one lookup (its
+/// two queries) instead of each asking the database, where hundreds would queue for the pool's
+/// few connections and some would time out as a 503.
+#[tokio::test]
+async fn viewers_of_one_video_share_one_visibility_lookup() {
+    let app = TestApp::spawn().await;
+    let (t, v) = video(
+        &app,
+        TalkState::PublishedAt(OffsetDateTime::now_utc() - Duration::minutes(1)),
+    )
+    .await;
+    // A pool of its own that counts the queries run through it (one acquisition each, of a
+    // new connection or an idle one).
+    let queries = Arc::new(AtomicUsize::new(0));
+    let (opened, reused) = (queries.clone(), queries.clone());
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .after_connect(move |_, _| {
+            opened.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Ok(()) })
+        })
+        .before_acquire(move |_, _| {
+            reused.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Ok(true) })
+        })
+        .connect_with((*app.pool.connect_options()).clone())
+        .await
+        .unwrap();
+    // Counted from here (connecting checks a connection out and back).
+    let at_start = queries.load(Ordering::SeqCst);
+    let queries = move || queries.load(Ordering::SeqCst) - at_start;
+    let visibility = MediaVisibility::new();
+    let viewers = (0..500).map(|_| visibility.lookup(&pool, t, v));
+    let answers = futures::future::join_all(viewers).await;
+    assert!(answers.iter().all(|answer| answer.as_ref().unwrap().public));
+    assert_eq!(queries(), 2, "one lookup for 500 viewers");
+
+    // Once answered, the next request reads the kept answer.
+    assert!(visibility.lookup(&pool, t, v).await.unwrap().public);
+    assert_eq!(queries(), 2);
+
+    // A failed lookup is not kept: once the database answers again, so does the next request.
+    let (t, v) = video(
+        &app,
+        TalkState::PublishedAt(OffsetDateTime::now_utc() - Duration::minutes(1)),
+    )
+    .await;
+    let one = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(std::time::Duration::from_millis(200))
+        .connect_with((*app.pool.connect_options()).clone())
+        .await
+        .unwrap();
+    let busy = one.acquire().await.unwrap();
+    assert!(visibility.lookup(&one, t, v).await.is_err());
+    drop(busy);
+    assert!(visibility.lookup(&one, t, v).await.unwrap().public);
 }
 
 #[tokio::test]
